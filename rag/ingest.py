@@ -1,0 +1,130 @@
+"""Ingest: files -> pages -> chunks -> embeddings -> vector store, incrementally.
+
+A file whose bytes are unchanged since the last run is skipped, a changed file has its old chunks
+replaced, and a file that disappeared from an ingested folder has its chunks removed. A file that cannot
+be read is reported and skipped; the rest are indexed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from rag.chunking import Chunker
+from rag.embeddings import Embedder
+from rag.errors import DocumentError
+from rag.loaders import is_supported, load_pages
+from rag.protocols import Chunk, VectorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # path -> reason
+    chunks_written: int = 0
+
+    def summary(self) -> str:
+        parts = [
+            f"{len(self.added)} added",
+            f"{len(self.updated)} updated",
+            f"{len(self.unchanged)} unchanged",
+            f"{len(self.removed)} removed",
+            f"{len(self.failed)} failed",
+            f"{self.chunks_written} chunks written",
+        ]
+        return ", ".join(parts)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path], dict[str, str]]:
+    """Expand paths into supported files. Returns (files, folder roots, problems by path)."""
+    files: list[Path] = []
+    roots: list[Path] = []
+    problems: dict[str, str] = {}
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_dir():
+            roots.append(path)
+            files.extend(p for p in sorted(path.rglob("*")) if p.is_file() and is_supported(p))
+        elif path.is_file():
+            if is_supported(path):
+                files.append(path)
+            else:
+                problems[str(path)] = f"unsupported file type {path.suffix or '(none)'!r}"
+        else:
+            problems[str(path)] = "no such file or folder"
+    return list(dict.fromkeys(files)), roots, problems
+
+
+class Ingestor:
+    def __init__(self, store: VectorStore, embedder: Embedder, chunker: Chunker) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.chunker = chunker
+
+    def ingest(self, paths: Iterable[Path], progress: bool = True) -> IngestReport:
+        files, roots, problems = discover(paths)
+        report = IngestReport(failed=dict(problems))
+        indexed = self.store.sources()
+
+        # Files gone from an ingested folder: drop their chunks.
+        present = {str(f) for f in files}
+        for source in indexed:
+            in_root = any(Path(source).is_relative_to(root) for root in roots)
+            if in_root and source not in present and not Path(source).exists():
+                self.store.delete_source(source)
+                report.removed.append(source)
+
+        pending: list[tuple[Path, str, list[Chunk]]] = []
+        for path in tqdm(files, desc="reading", unit="file", disable=not progress):
+            source = str(path)
+            try:
+                file_hash = file_sha256(path)
+                if indexed.get(source) == file_hash:
+                    report.unchanged.append(source)
+                    continue
+                chunks = self.chunker.split(source, file_hash, load_pages(path))
+                if not chunks:
+                    raise DocumentError(f"{path}: no text to index")
+            except DocumentError as err:
+                report.failed[source] = str(err)
+                log.warning("skipped %s", err)
+                continue
+            except OSError as err:
+                report.failed[source] = f"{path}: cannot read ({err.strerror or err})"
+                log.warning("skipped %s: %s", path, err)
+                continue
+            pending.append((path, file_hash, chunks))
+
+        total = sum(len(c) for _, _, c in pending)
+        with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or not total) as bar:
+            for path, _file_hash, chunks in pending:
+                source = str(path)
+                vectors = self.embedder.encode([c.text for c in chunks])
+                if source in indexed:
+                    self.store.delete_source(source)
+                    report.updated.append(source)
+                else:
+                    report.added.append(source)
+                self.store.add(chunks, vectors)
+                report.chunks_written += len(chunks)
+                bar.update(len(chunks))
+        log.info("ingest: %s", report.summary())
+        return report

@@ -1,0 +1,46 @@
+"""Wire the RAG stage from settings: one place that turns configuration into a chain or an ingestor.
+
+The CLI and the app call these; tests build the parts directly.
+"""
+
+from __future__ import annotations
+
+from rag.backends import get_llm, get_vector_store
+from rag.chain import ChainConfig, RagChain
+from rag.chunking import Chunker
+from rag.embeddings import Embedder, get_embedder
+from rag.ingest import Ingestor
+from rag.protocols import LLM, VectorStore
+from ragloop.settings import Settings
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    cfg = settings.embedding
+    return get_embedder(cfg.model, cfg.device, cfg.batch_size)
+
+
+def build_store(settings: Settings, embedder: Embedder) -> VectorStore:
+    return get_vector_store(settings, embedder.dim)
+
+
+def build_ingestor(settings: Settings) -> Ingestor:
+    embedder = build_embedder(settings)
+    chunker = Chunker(embedder.tokenizer, settings.chunking.chunk_tokens, settings.chunking.overlap_tokens)
+    return Ingestor(build_store(settings, embedder), embedder, chunker)
+
+
+def chain_config(settings: Settings) -> ChainConfig:
+    return ChainConfig(
+        top_k=settings.retrieval.top_k,
+        max_tokens=settings.llm.max_tokens,
+        temperature=settings.llm.temperature,
+        context_window=settings.llm.context_window,
+        max_question_chars=settings.retrieval.max_question_chars,
+    )
+
+
+def build_chain(settings: Settings, llm: LLM | None = None) -> RagChain:
+    embedder = build_embedder(settings)
+    return RagChain(
+        build_store(settings, embedder), embedder, llm or get_llm(settings), chain_config(settings)
+    )

