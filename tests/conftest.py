@@ -1,0 +1,66 @@
+"""Shared fixtures: real components only — the packaged embedding model, a tiny random Mistral, and a
+real vLLM (CPU build) server on an ephemeral 127.0.0.1 port, started once per session and stopped."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ragloop.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CORPUS = REPO / "demo" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from rag.embeddings import get_embedder
+    from ragloop.settings import default_embedding_model
+
+    return get_embedder(default_embedding_model())
+
+
+@pytest.fixture(scope="session")
+def chunker(embedder):
+    from rag.chunking import Chunker
+
+    return Chunker(embedder.tokenizer, chunk_tokens=120, overlap_tokens=20)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """A private, writable copy of the demo corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(DEMO_CORPUS, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from ragloop.tiny_model import build_tiny_mistral
+
+    return build_tiny_mistral(tmp_path_factory.mktemp("tiny-mistral"))
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_model_dir, tmp_path_factory):
+    """Real vLLM serving the tiny Mistral with runtime LoRA loading on."""
+    from ragloop.serve import VLLMServer
+
+    log_file = tmp_path_factory.mktemp("vllm") / "vllm.log"
+    server = VLLMServer(tiny_model_dir, dtype="float32", max_lora_rank=16, log_file=log_file)
+    try:
+        server.start(timeout_s=600)
+    except Exception:
+        logging.getLogger(__name__).error("vLLM log:\n%s", log_file.read_text()[-5000:])
+        raise
+    yield server
+    server.stop()

@@ -1,0 +1,85 @@
+"""Ingest: chunks keep provenance; re-ingest skips unchanged, replaces changed, removes deleted files;
+bad files are reported and skipped while the rest is indexed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.backends.embedded_store import EmbeddedVectorStore
+from rag.ingest import Ingestor
+from rag.loaders import load_pages
+
+
+@pytest.fixture
+def ingestor(tmp_path, embedder, chunker) -> Ingestor:
+    store = EmbeddedVectorStore(tmp_path / "index.sqlite3", dim=embedder.dim)
+    yield Ingestor(store, embedder, chunker)
+    store.close()
+
+
+def all_chunks(store, embedder):
+    return [h.chunk for h in store.search(embedder.encode_one("x"), k=10_000)]
+
+
+def test_chunks_keep_source_page_offsets_and_hash(ingestor, corpus, embedder):
+    report = ingestor.ingest([corpus], progress=False)
+    assert sorted(Path(p).name for p in report.added) == [
+        "release-notes.txt",
+        "returns-and-shipping.md",
+        "service-faq.html",
+        "voltbike-manual.pdf",
+    ]
+    assert not report.failed
+    chunks = all_chunks(ingestor.store, embedder)
+    assert len(chunks) == report.chunks_written == ingestor.store.count()
+    pdf_chunks = [c for c in chunks if c.source.endswith(".pdf")]
+    assert {c.page for c in pdf_chunks} == {1, 2, 3, 4, 5, 6}
+    pages = {p.page: p.text for p in load_pages(corpus / "voltbike-manual.pdf")}
+    for chunk in pdf_chunks:
+        assert pages[chunk.page][chunk.start : chunk.end] == chunk.text
+        assert len(chunk.content_hash) == 64
+    assert all(c.page is None for c in chunks if not c.source.endswith(".pdf"))
+
+
+def test_reingest_skips_unchanged_replaces_changed_removes_deleted(ingestor, corpus):
+    first = ingestor.ingest([corpus], progress=False)
+    again = ingestor.ingest([corpus], progress=False)
+    assert len(again.unchanged) == 4 and again.chunks_written == 0
+
+    notes = corpus / "release-notes.txt"
+    notes.write_text("Version 4.0: the app now supports Apple Watch.")
+    (corpus / "service-faq.html").unlink()
+    third = ingestor.ingest([corpus], progress=False)
+    assert [Path(p).name for p in third.updated] == ["release-notes.txt"]
+    assert [Path(p).name for p in third.removed] == ["service-faq.html"]
+    sources = ingestor.store.sources()
+    assert str(corpus / "service-faq.html") not in sources
+    assert ingestor.store.count() < first.chunks_written
+    hits = ingestor.store.search(ingestor.embedder.encode_one("Apple Watch"), text="Apple Watch", k=1)
+    assert "Apple Watch" in hits[0].chunk.text
+
+
+def test_bad_files_are_reported_and_the_rest_indexed(ingestor, corpus, tmp_path):
+    (corpus / "latin1.txt").write_bytes("Caf\xe9".encode("latin-1"))
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
+    (corpus / "empty.md").write_text("   \n")
+    missing = tmp_path / "does-not-exist.pdf"
+    report = ingestor.ingest([corpus, missing], progress=False)
+    assert len(report.added) == 4
+    failed = {Path(p).name: why for p, why in report.failed.items()}
+    assert set(failed) == {"latin1.txt", "broken.pdf", "empty.md", "does-not-exist.pdf"}
+    assert "not valid UTF-8" in failed["latin1.txt"]
+    assert "corrupt" in failed["broken.pdf"]
+    assert "no text" in failed["empty.md"]
+    assert "no such file" in failed["does-not-exist.pdf"]
+
+
+def test_ingesting_one_folder_does_not_remove_another(ingestor, corpus, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "note.md").write_text("Spare batteries are sold separately for 499 euros.")
+    ingestor.ingest([other], progress=False)
+    ingestor.ingest([corpus], progress=False)
+    assert str(other / "note.md") in ingestor.store.sources()
