@@ -1,9 +1,11 @@
 """The embedded default ``VectorStore``: one SQLite file on disk, no server.
 
-- SQLite (WAL) is the source of truth: chunk rows with their metadata and float32 vectors, and an FTS5
-  table for BM25 keyword scores. Writes are transactions, so a crash never leaves half an ingest.
+- SQLite (WAL) is the source of truth: chunk rows with their metadata and float32 vectors. Writes are
+  transactions, so a crash never leaves half an ingest.
 - faiss (``IndexFlatIP`` behind an id map) holds the vectors in memory for exact inner-product search;
   it is rebuilt from SQLite on open and kept in step on every write.
+- bm25s (sparse-matrix BM25) scores keywords; its index is rebuilt from SQLite lazily, at the first
+  hybrid search after a write (about 3 s per 100k chunks), so bulk ingest pays for it once.
 - Hybrid search blends dense and BM25 scores the way OpenSearch's normalization processor does
   (min-max per list, weighted arithmetic mean), so both backends rank alike.
 """
@@ -39,19 +41,18 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
-);
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text) VALUES (new.rowid, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.rowid, old.text);
-END;
 """
 
 _COLUMNS = 'rowid, chunk_id, text, source, page, start, "end", content_hash, file_hash'
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Lower-cased word tokens without English stop words: the BM25 vocabulary."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    stop = frozenset(STOPWORDS_EN)
+    return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in stop]
 
 
 def _row_to_chunk(row: sqlite3.Row) -> Chunk:
@@ -77,7 +78,7 @@ def _min_max(scores: dict[int, float]) -> dict[int, float]:
 
 
 class EmbeddedVectorStore:
-    """SQLite + FTS5 + faiss. Thread-safe for one process; open one per process."""
+    """SQLite + faiss + bm25s. Thread-safe for one process; open one per process."""
 
     def __init__(self, path: Path | str, dim: int, hybrid_weight: float = 0.7, candidates: int = 50) -> None:
         self.path = Path(path)
@@ -94,6 +95,7 @@ class EmbeddedVectorStore:
         self._check_dim()
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._load_index()
+        self._keywords = None  # (bm25s.BM25, rowids in corpus order); None: stale, rebuild on demand
 
     # -- setup -------------------------------------------------------------------------------
     def _check_dim(self) -> None:
@@ -152,6 +154,7 @@ class EmbeddedVectorStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._index.remove_ids(np.asarray(replaced, dtype=np.int64))
+            self._keywords = None
             if new_ids:
                 self._index.add_with_ids(vectors, np.asarray(new_ids, dtype=np.int64))
 
@@ -166,6 +169,7 @@ class EmbeddedVectorStore:
                 raise
             if removed:
                 self._index.remove_ids(np.asarray(removed, dtype=np.int64))
+                self._keywords = None
             return len(removed)
 
     def _delete_where(self, where: str, params: tuple) -> list[int]:
@@ -224,19 +228,29 @@ class EmbeddedVectorStore:
         vectors = np.vstack([self._index.reconstruct(int(i)) for i in ids])
         return {i: float(s) for i, s in zip(ids, vectors @ query[0], strict=True)}
 
+    def _keyword_index(self):
+        if self._keywords is None:
+            import bm25s
+
+            rows = self._db.execute("SELECT rowid, text FROM chunks ORDER BY rowid").fetchall()
+            retriever = bm25s.BM25()
+            retriever.index([keyword_terms(r[1]) for r in rows], show_progress=False)
+            self._keywords = (retriever, np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
+        return self._keywords
+
     def _bm25(self, text: str, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        terms = {w.lower() for w in _WORD.findall(text)}
+        terms = keyword_terms(text)
         if not terms:
             return {}
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in sorted(terms))
-        sql = "SELECT rowid, -bm25(chunks_fts) AS score FROM chunks_fts WHERE chunks_fts MATCH ?"
-        params: list = [match]
+        retriever, rowids = self._keyword_index()
+        scores = retriever.get_scores(terms)
         if allowed is not None:
-            sql += " AND rowid IN (SELECT value FROM json_each(?))"
-            params.append(_json_list(allowed.tolist()))
-        sql += " ORDER BY bm25(chunks_fts) LIMIT ?"
-        params.append(n)
-        return {int(r[0]): float(r[1]) for r in self._db.execute(sql, params)}
+            positions = np.flatnonzero(np.isin(rowids, allowed))
+            scores, rowids = scores[positions], rowids[positions]
+        matched = np.flatnonzero(scores > 0)
+        if matched.size > n:
+            matched = matched[np.argpartition(-scores[matched], n - 1)[:n]]
+        return {int(rowids[i]): float(scores[i]) for i in matched}
 
     def _filtered_ids(self, filters: Filters) -> np.ndarray:
         clauses, params = [], []

@@ -1,0 +1,67 @@
+"""CLI: help text, ingest summary and skipped-file report, and one-line errors instead of tracebacks."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from ragloop.cli import app
+from ragloop.serve import free_port
+from ragloop.settings import get_settings
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAGLOOP_LLM__BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    monkeypatch.setenv("RAGLOOP_LLM__TIMEOUT_S", "5")
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def run(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def test_help_lists_commands():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("ingest", "ask", "ui"):
+        assert command in result.output
+
+
+def test_ingest_reports_summary_and_skipped_files(env, corpus):
+    (corpus / "bad.txt").write_bytes(b"\xff\xfe\x00bad")
+    result = run("ingest", str(corpus), "-q")
+    assert result.exit_code == 0, result.output
+    assert "4 added" in result.output and "1 failed" in result.output
+    assert "bad.txt: not valid UTF-8" in result.output
+    again = run("ingest", str(corpus), "-q")
+    assert "4 unchanged" in again.output
+
+
+def test_ingest_without_paths_is_a_usage_error(env):
+    result = run("ingest")
+    assert result.exit_code == 1
+    assert "give files or folders to ingest" in result.output
+
+
+def test_ask_before_ingest_says_the_corpus_is_empty(env):
+    result = run("ask", "How long does charging take?")
+    assert result.exit_code == 1
+    assert "error: no documents are indexed yet" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_ask_empty_question(env):
+    result = run("ask", "   ")
+    assert result.exit_code == 1
+    assert "the question is empty" in result.output
+
+
+def test_ask_with_unreachable_llm(env, corpus):
+    run("ingest", str(corpus), "-q")
+    result = run("ask", "How long does charging take?")
+    assert result.exit_code == 1
+    assert "is unreachable" in result.output and "Traceback" not in result.output

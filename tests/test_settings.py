@@ -1,0 +1,39 @@
+"""Settings: defaults need no server; env vars and a TOML file override them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragloop.settings import Settings
+
+
+def test_defaults_are_embedded_and_use_the_packaged_embedding_model():
+    s = Settings()
+    assert s.vector_store.kind == "embedded"
+    assert (Path(s.embedding.model) / "config.json").is_file()
+
+
+def test_env_overrides_nested_fields(monkeypatch):
+    monkeypatch.setenv("RAGLOOP_VECTOR_STORE__KIND", "opensearch")
+    monkeypatch.setenv("RAGLOOP_VECTOR_STORE__OPENSEARCH__URL", "https://search.example:9200")
+    monkeypatch.setenv("RAGLOOP_RETRIEVAL__TOP_K", "7")
+    s = Settings()
+    assert s.vector_store.kind == "opensearch"
+    assert s.vector_store.opensearch.url == "https://search.example:9200"
+    assert s.retrieval.top_k == 7
+
+
+def test_toml_file_is_read_and_env_wins(tmp_path, monkeypatch):
+    config = tmp_path / "ragloop.toml"
+    config.write_text('data_dir = "/srv/ragloop"\n[llm]\nbase_url = "http://gpu:8000/v1"\nmax_tokens = 99\n')
+    monkeypatch.setenv("RAGLOOP_CONFIG", str(config))
+    monkeypatch.setenv("RAGLOOP_LLM__MAX_TOKENS", "50")
+    s = Settings()
+    assert s.data_dir == Path("/srv/ragloop")
+    assert s.llm.base_url == "http://gpu:8000/v1"
+    assert s.llm.max_tokens == 50
+
+
+def test_secrets_are_not_printed():
+    s = Settings(llm={"api_key": "sk-very-secret"})
+    assert "sk-very-secret" not in repr(s) and "sk-very-secret" not in str(s.model_dump())
