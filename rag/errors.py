@@ -5,9 +5,9 @@ The CLI and the app show ``str(err)`` and never a stack trace for these.
 
 from __future__ import annotations
 
+from ragloop.errors import RagloopError
 
-class RagloopError(Exception):
-    """Base of every error whose message is meant for the user."""
+__all__ = ["BackendUnavailable", "DocumentError", "EmptyCorpus", "InvalidQuestion", "RagloopError"]
 
 
 class InvalidQuestion(RagloopError):

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from rag.errors import RagloopError
+from ragloop.errors import RagloopError
 from ragloop.settings import get_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

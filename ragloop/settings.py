@@ -80,6 +80,25 @@ class RetrievalSettings(BaseModel):
     max_question_chars: int = Field(4000, ge=1)
 
 
+class DynamoDBSettings(BaseModel):
+    table: str = "ragloop-feedback"
+    region: str = "us-east-1"
+    endpoint_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000 for DynamoDB Local")
+    create_table: bool = Field(True, description="create the table (on-demand billing) if missing")
+    max_attempts: int = Field(3, ge=1, description="botocore standard-mode retry attempts")
+    connect_timeout_s: float = 2.0
+    read_timeout_s: float = 5.0
+
+
+class FeedbackSettings(BaseModel):
+    kind: Literal["sqlite", "dynamodb"] = "sqlite"
+    dynamodb: DynamoDBSettings = Field(default_factory=DynamoDBSettings)
+    max_note_chars: int = Field(2000, ge=1)
+    max_correction_chars: int = Field(8000, ge=1)
+    max_question_chars: int = Field(20000, ge=1)
+    max_answer_chars: int = Field(50000, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAGLOOP_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -91,11 +110,20 @@ class Settings(BaseSettings):
     vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     log_level: str = "INFO"
 
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def feedback_db(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
+
+    @property
+    def feedback_spool(self) -> Path:
+        return self.data_dir / "feedback-spool.jsonl"
 
     @classmethod
     def settings_customise_sources(

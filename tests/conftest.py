@@ -64,3 +64,22 @@ def vllm_server(tiny_model_dir, tmp_path_factory):
         raise
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local():
+    """Real DynamoDB Local (AWS's jar on Java), in memory, on an ephemeral 127.0.0.1 port."""
+    from ragloop.dynamodb_local import DynamoDBLocal, find_jar_dir
+
+    if find_jar_dir() is None:
+        pytest.fail("DynamoDB Local is not installed: run `make deps` (the README's test command does)")
+    with DynamoDBLocal() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _dummy_aws_credentials(monkeypatch):
+    """boto3 needs some credentials for DynamoDB Local; never real ones in tests."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")

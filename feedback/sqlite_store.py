@@ -1,0 +1,158 @@
+"""``FeedbackStore`` on one SQLite file (WAL): the embedded default, no server.
+
+The schema evolves through named migration functions applied once each, recorded in ``_migrations``
+(the pattern of simonw/llm). Records are stored as their JSON plus the indexed columns the queries use.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from feedback.errors import StoreUnavailable
+from feedback.protocols import (
+    FeedbackQuery,
+    FeedbackStats,
+    SessionSummary,
+    compute_stats,
+    summarize_sessions,
+)
+from feedback.schema import FeedbackRecord
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def migration(func: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
+    MIGRATIONS.append(func)
+    return func
+
+
+@migration
+def m001_feedback(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE feedback (
+            feedback_id TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL,
+            turn INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            adapter_key TEXT NOT NULL,
+            rating INTEGER CHECK (rating IS NULL OR rating BETWEEN 1 AND 5),
+            review_state TEXT NOT NULL,
+            record TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX feedback_updated ON feedback(updated_at)")
+    db.execute("CREATE INDEX feedback_adapter ON feedback(adapter_key, updated_at)")
+    db.execute("CREATE INDEX feedback_session ON feedback(session_id, turn)")
+    db.execute("CREATE INDEX feedback_review ON feedback(review_state, updated_at)")
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    for func in MIGRATIONS:
+        if func.__name__ not in done:
+            with db:
+                func(db)
+                db.execute(
+                    "INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (func.__name__,)
+                )
+
+
+class SQLiteFeedbackStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            migrate(self._db)
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"cannot open the feedback database {self.path}: {err}") from err
+
+    def put(self, record: FeedbackRecord) -> bool:
+        record = FeedbackRecord.model_validate(record.to_row())  # re-validate at the boundary
+        row = record.to_row()
+        with self._lock, self._guard():
+            cur = self._db.execute(
+                """INSERT INTO feedback(feedback_id, session_id, turn, created_at, updated_at, adapter_key,
+                                        rating, review_state, record)
+                   VALUES (?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(feedback_id) DO UPDATE SET
+                       session_id=excluded.session_id, turn=excluded.turn,
+                       updated_at=excluded.updated_at, adapter_key=excluded.adapter_key,
+                       rating=excluded.rating, review_state=excluded.review_state,
+                       record=excluded.record
+                   WHERE excluded.updated_at >= feedback.updated_at""",
+                (
+                    record.feedback_id,
+                    record.session_id,
+                    record.turn,
+                    record.created_at,
+                    record.updated_at,
+                    record.adapter_key,
+                    record.rating,
+                    record.review_state,
+                    json.dumps(row),
+                ),
+            )
+            self._db.commit()
+            return cur.rowcount > 0
+
+    def get(self, feedback_id: str) -> FeedbackRecord | None:
+        with self._lock, self._guard():
+            row = self._db.execute(
+                "SELECT record FROM feedback WHERE feedback_id = ?", (feedback_id,)
+            ).fetchone()
+        return FeedbackRecord.model_validate_json(row[0]) if row else None
+
+    def list(self, query: FeedbackQuery | None = None) -> Iterator[FeedbackRecord]:
+        q = query or FeedbackQuery()
+        clauses, params = [], []
+        for column, op, value in (
+            ("updated_at", ">=", q.since),
+            ("updated_at", "<", q.until),
+            ("adapter_key", "=", q.adapter),
+            ("session_id", "=", q.session_id),
+            ("review_state", "=", q.review_state),
+        ):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
+        if q.rated_only:
+            clauses.append("rating IS NOT NULL")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock, self._guard():
+            rows = self._db.execute(
+                f"SELECT record FROM feedback {where} ORDER BY updated_at, feedback_id", params
+            ).fetchall()
+        for (raw,) in rows:
+            yield FeedbackRecord.model_validate_json(raw)
+
+    def sessions(self, limit: int = 50) -> list[SessionSummary]:
+        return summarize_sessions(self.list(), limit)
+
+    def stats(self, query: FeedbackQuery | None = None) -> FeedbackStats:
+        return compute_stats(self.list(query))
+
+    def ping(self) -> None:
+        with self._lock, self._guard():
+            self._db.execute("SELECT 1")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as err:
+            raise StoreUnavailable(f"the feedback database {self.path} is unavailable: {err}") from err
