@@ -1,0 +1,192 @@
+"""Chat page: sessions in the sidebar, streamed cited answers, and feedback under every answer.
+
+Each answer is logged as a feedback record the moment it is shown (rating still empty); the form below
+it updates that same record, so saving twice never duplicates it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from feedback.errors import FeedbackRejected
+from feedback.protocols import FeedbackQuery
+from feedback.schema import RATING_LABELS, FeedbackRecord, utc_now
+from feedback.spool import SaveStatus
+from ragloop.errors import RagloopError
+from ragloop.ui import render, resources
+
+log = logging.getLogger(__name__)
+
+
+def _init_state() -> None:
+    if "session_id" not in st.session_state:
+        st.session_state.session_id = uuid.uuid4().hex
+        st.session_state.turns = []  # list[FeedbackRecord]
+
+
+def _load_session(session_id: str) -> None:
+    store = resources.feedback_writer().store
+    st.session_state.session_id = session_id
+    st.session_state.turns = sorted(store.list(FeedbackQuery(session_id=session_id)), key=lambda r: r.turn)
+
+
+def _sidebar() -> None:
+    with st.sidebar:
+        if st.button("New chat", icon=":material/add:", use_container_width=True):
+            st.session_state.session_id = uuid.uuid4().hex
+            st.session_state.turns = []
+        try:
+            sessions = resources.feedback_writer().store.sessions(limit=20)
+        except RagloopError as err:
+            st.caption(f"Past chats unavailable: {err}")
+            sessions = []
+        if sessions:
+            st.caption("Recent chats")
+        for s in sessions:
+            title = s.title if len(s.title) <= 40 else s.title[:39] + "…"
+            current = s.session_id == st.session_state.session_id
+            if st.button(
+                title,
+                key=f"session_{s.session_id}",
+                use_container_width=True,
+                type="primary" if current else "secondary",
+            ):
+                _load_session(s.session_id)
+        _upload()
+
+
+def _upload() -> None:
+    files = st.file_uploader(
+        "Add documents", type=["pdf", "md", "txt", "html", "htm"], accept_multiple_files=True
+    )
+    if not files or not st.button("Index uploaded files", use_container_width=True):
+        return
+    folder = resources.settings().data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    bar = st.progress(0.0, text="Indexing…")
+    for n, upload in enumerate(files, start=1):
+        path = folder / Path(upload.name).name
+        path.write_bytes(upload.getvalue())
+        report = resources.ingestor().ingest([path], progress=False)
+        for failed, reason in report.failed.items():
+            st.warning(f"Skipped {Path(failed).name}: {reason}")
+        bar.progress(n / len(files), text=f"Indexed {n}/{len(files)}: {upload.name}")
+    st.success(f"Indexed {len(files)} file(s).")
+
+
+def _feedback_form(record: FeedbackRecord) -> None:
+    options = list(RATING_LABELS)
+    with st.form(key=f"feedback_{record.feedback_id}", border=False):
+        rating = st.radio(
+            "Is this answer correct and helpful?",
+            options,
+            index=None if record.rating is None else options.index(record.rating),
+            format_func=render.rating_label,
+            horizontal=True,
+            key=f"rating_{record.feedback_id}",
+        )
+        note = st.text_input("Note (optional)", value=record.note or "", key=f"note_{record.feedback_id}")
+        correction = st.text_area(
+            "Corrected answer (optional)",
+            value=record.correction or "",
+            key=f"correction_{record.feedback_id}",
+            height=80,
+        )
+        if st.form_submit_button("Save feedback"):
+            _save_feedback(record, rating, note, correction)
+
+
+def _save_feedback(record: FeedbackRecord, rating: int | None, note: str, correction: str) -> None:
+    if rating is None:
+        st.error("Pick a rating from 1 (strongly disagree) to 5 (strongly agree) first.")
+        return
+    try:
+        updated = FeedbackRecord.model_validate(
+            {
+                **record.to_row(),
+                "rating": rating,
+                "note": note,
+                "correction": correction,
+                "review_state": "none"
+                if correction.strip() != (record.correction or "")
+                else record.review_state,
+                "updated_at": utc_now(),
+            }
+        )
+        updated.check_limits(resources.feedback_limits())
+    except FeedbackRejected as err:
+        st.error(str(err))
+        return
+    status = resources.feedback_writer().save(updated)
+    turns = st.session_state.turns
+    turns[:] = [updated if t.feedback_id == record.feedback_id else t for t in turns]
+    if status is SaveStatus.STORED:
+        st.success("Thanks — feedback saved.")
+    else:
+        st.warning("Saved locally, will sync when the feedback store is back.")
+
+
+def _show_turn(record: FeedbackRecord) -> None:
+    st.chat_message("user").markdown(record.question)
+    with st.chat_message("assistant"):
+        st.markdown(record.answer)
+        render.citations(record.citations, record.answer)
+        st.caption(f"answered by {record.adapter or record.model}")
+        _feedback_form(record)
+
+
+def _ask(question: str) -> None:
+    st.chat_message("user").markdown(question)
+    with st.chat_message("assistant"):
+        try:
+            stream = resources.chain().stream(question, adapter=None)
+            st.write_stream(stream)
+            answer = stream.result()
+        except RagloopError as err:
+            st.error(str(err))
+            return
+    citations = [
+        {
+            "number": c.number,
+            "source": c.source,
+            "page": c.page,
+            "snippet": c.snippet,
+            "chunk_id": c.chunk_id,
+            "score": c.score,
+        }
+        for c in answer.citations
+    ]
+    record = FeedbackRecord(
+        session_id=st.session_state.session_id,
+        turn=len(st.session_state.turns),
+        question=answer.question,
+        answer=answer.text,
+        citations=citations,
+        model=answer.trace.model,
+        adapter=answer.trace.adapter,
+        trace=answer.trace.to_dict(),
+    )
+    try:
+        record.check_limits(resources.feedback_limits())
+        resources.feedback_writer().save(record)
+    except RagloopError as err:  # the answer is still shown; logging it must not break the chat
+        log.warning("answer not logged: %s", err)
+    st.session_state.turns.append(record)
+    st.rerun()
+
+
+def page() -> None:
+    _init_state()
+    _sidebar()
+    st.title("Ask your documents")
+    for record in st.session_state.turns:
+        _show_turn(record)
+    if question := st.chat_input("Ask a question about your documents"):
+        _ask(question)
+
+
+page()

@@ -1,0 +1,31 @@
+"""Rendering helpers shared by the pages. Model output and retrieved text are untrusted: they are shown
+as Markdown with HTML disabled (Streamlit's default), never with ``unsafe_allow_html``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from feedback.schema import RATING_LABELS
+
+
+def source_label(citation: dict[str, Any]) -> str:
+    page = citation.get("page")
+    return f"{Path(citation['source']).name}" + (f", page {page}" if page else "")
+
+
+def citations(items: list[dict[str, Any]], answer_text: str) -> None:
+    if not items:
+        return
+    cited = [c for c in items if f"[{c['number']}]" in answer_text] or items
+    st.caption("Sources: " + " · ".join(f"[{c['number']}] {source_label(c)}" for c in cited))
+    with st.expander("Show source passages"):
+        for c in items:
+            st.markdown(f"**[{c['number']}] {source_label(c)}**")
+            st.markdown(c.get("snippet", ""))
+
+
+def rating_label(value: int) -> str:
+    return f"{value} — {RATING_LABELS[value]}"

@@ -1,0 +1,46 @@
+"""Process-wide resources for the Streamlit pages, built once from settings and cached.
+
+The chain (embedder, store, LLM client) is built only when the chat page needs it, so the dashboard and
+review pages work even while the LLM server is down.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from feedback.service import build_writer, limits
+from feedback.spool import DurableFeedbackWriter
+from rag.chain import RagChain
+from rag.ingest import Ingestor
+from ragloop.settings import Settings, get_settings
+
+
+@st.cache_resource(show_spinner=False)
+def settings() -> Settings:
+    return get_settings()
+
+
+@st.cache_resource(show_spinner="Loading the retrieval model…")
+def chain() -> RagChain:
+    from rag.service import build_chain
+
+    return build_chain(settings())
+
+
+@st.cache_resource(show_spinner=False)
+def ingestor() -> Ingestor:
+    from rag.chunking import Chunker
+    from rag.ingest import Ingestor
+
+    c = chain()
+    cfg = settings().chunking
+    return Ingestor(c.store, c.embedder, Chunker(c.embedder.tokenizer, cfg.chunk_tokens, cfg.overlap_tokens))
+
+
+@st.cache_resource(show_spinner=False)
+def feedback_writer() -> DurableFeedbackWriter:
+    return build_writer(settings())
+
+
+def feedback_limits():
+    return limits(settings())

@@ -1,0 +1,126 @@
+"""The Streamlit pages through Streamlit's AppTest: chat (real vLLM + tiny Mistral), feedback saving,
+dashboard metrics and the review queue. Untrusted text is never rendered as HTML."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from feedback.service import get_feedback_store
+from ragloop.settings import Settings, get_settings
+from tests.conftest import REPO
+from tests.feedback.conftest import make_record
+
+UI = REPO / "ragloop" / "ui"
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAGLOOP_LLM__MAX_TOKENS", "16")
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    yield Settings(data_dir=tmp_path / "data")
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+
+
+def submit_feedback(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label == "Save feedback").click().run()
+
+
+def no_html(at: AppTest) -> None:
+    for md in at.markdown:
+        assert not md.proto.allow_html, md.value
+
+
+@pytest.mark.slow
+def test_chat_answers_with_citation_and_saves_feedback_once(app_env, corpus, monkeypatch, vllm_server):
+    from rag.service import build_ingestor
+
+    (corpus / "evil.md").write_text("Battery charging notes <script>window.__pwned = 1</script> end.")
+    build_ingestor(app_env).ingest([corpus], progress=False)
+    monkeypatch.setenv("RAGLOOP_LLM__BASE_URL", vllm_server.base_url)
+    get_settings.cache_clear()
+
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=120).run()
+    at.chat_input[0].set_value("How long does a full charge take with the 2 A charger?").run()
+    assert not at.exception and not at.error
+    assert [m.name for m in at.chat_message] == ["user", "assistant"]
+    assert any("voltbike-manual.pdf, page 2" in c.value for c in at.caption)
+    assert any(c.value == "answered by base" for c in at.caption)
+    no_html(at)
+
+    store = get_feedback_store(app_env)
+    [logged] = list(store.list())
+    assert logged.rating is None and logged.model == "base" and logged.trace["chunk_ids"]
+
+    at.radio[0].set_value(2)
+    at.text_input[0].input("misses the fast charger")
+    at.text_area[0].input("About 5 hours with the 2 A charger, 2.5 hours with the 4 A one.")
+    submit_feedback(at)
+    assert any("feedback saved" in s.value for s in at.success)
+    at.radio[0].set_value(3)
+    submit_feedback(at)  # saving again updates the same record
+    [saved] = list(store.list())
+    assert saved.feedback_id == logged.feedback_id
+    assert saved.rating == 3 and saved.note == "misses the fast charger"
+    assert saved.correction.startswith("About 5 hours") and saved.review_state == "pending"
+
+
+def test_chat_shows_a_clear_error_when_nothing_is_indexed(app_env):
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=60).run()
+    at.chat_input[0].set_value("anything?").run()
+    assert "no documents are indexed yet" in at.error[0].value
+    assert not at.exception
+
+
+def test_feedback_over_the_note_limit_is_rejected_with_a_message(app_env, monkeypatch):
+    monkeypatch.setenv("RAGLOOP_FEEDBACK__MAX_NOTE_CHARS", "10")
+    get_settings.cache_clear()
+    record = make_record()
+    get_feedback_store(app_env).put(record)
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=60)
+    at.session_state["session_id"] = record.session_id
+    at.session_state["turns"] = [record]
+    at.run()
+    at.radio[0].set_value(4)
+    at.text_input[0].input("this note is far too long")
+    submit_feedback(at)
+    assert "the note is 25 characters long; the limit is 10" in at.error[0].value
+    assert get_feedback_store(app_env).get(record.feedback_id).rating is None
+
+
+def test_dashboard_shows_counts_and_low_rated_answers(app_env):
+    store = get_feedback_store(app_env)
+    for i, rating in enumerate([1, 2, 4, 5, None]):
+        store.put(
+            make_record(
+                turn=i,
+                rating=rating,
+                note="wrong" if rating == 1 else None,
+                adapter="sft-v1" if i % 2 else None,
+            )
+        )
+    at = AppTest.from_file(str(UI / "dashboard.py"), default_timeout=60).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {"Answers": "5", "Rated": "4", "Negative (≤ 2)": "50%", "Corrections to review": "0"}
+    low = at.dataframe[0].value
+    assert sorted(low["rating"].tolist()) == [1, 2]
+
+
+def test_review_edits_and_approves_a_correction(app_env):
+    store = get_feedback_store(app_env)
+    record = make_record(rating=1, correction="It takes 5 hours.")
+    store.put(record)
+    at = AppTest.from_file(str(UI / "review.py"), default_timeout=60).run()
+    at.sidebar.text_input[0].input("expert").run()
+    at.text_area[0].input("About 5 hours with the supplied 2 A charger [1].")
+    next(b for b in at.button if b.label == "Approve").click().run()
+    approved = store.get(record.feedback_id)
+    assert approved.review_state == "approved" and approved.reviewer == "expert"
+    assert approved.correction == "About 5 hours with the supplied 2 A charger [1]."
+    assert approved.correction_submitted == "It takes 5 hours."
+    assert any("No corrections waiting" in s.value for s in at.success)
