@@ -28,8 +28,7 @@ $(DDB_DIR)/DynamoDBLocal.jar:
 deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar
 
 demo: $(STAMP)
-	$(BIN)/ragloop ingest --demo
-	$(BIN)/ragloop ui
+	$(BIN)/ragloop demo
 
 test: deps
 	$(BIN)/python -m pytest

@@ -125,6 +125,77 @@ def ui(
     raise typer.Exit(subprocess.call(cmd))
 
 
+model_app = typer.Typer(help="The base model.", no_args_is_help=True)
+serve_app = typer.Typer(help="Serving: run vLLM.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+app.add_typer(serve_app, name="serve")
+
+
+@model_app.command("prepare")
+def model_prepare() -> None:
+    """Convert the packaged Gemma 3 270M instruct GGUF into a model dir vLLM and PEFT can load."""
+    from ragloop.models import prepare_default_model
+
+    typer.echo(prepare_default_model(get_settings().default_model_dir))
+
+
+def _vllm_server(settings):
+    from ragloop.models import prepare_default_model
+    from ragloop.serve import VLLMServer
+
+    cfg = settings.serve
+    model = cfg.model_dir or prepare_default_model(settings.default_model_dir)
+    return VLLMServer(
+        model,
+        served_name=cfg.served_name,
+        host=cfg.host,
+        port=cfg.port,
+        max_model_len=cfg.max_model_len,
+        dtype=cfg.dtype,
+        max_lora_rank=cfg.max_lora_rank,
+        max_loras=cfg.max_loras,
+        kv_cache_gib=cfg.kv_cache_gib,
+        log_file=settings.data_dir / "logs" / "vllm.log",
+    )
+
+
+@serve_app.command("llm")
+@user_errors
+def serve_llm() -> None:
+    """Start vLLM's OpenAI-compatible server with runtime LoRA loading; Ctrl-C stops it."""
+    import time
+
+    settings = get_settings()
+    with _vllm_server(settings) as server:
+        typer.echo(f"vLLM serving {settings.serve.served_name} at {server.base_url} (log: {server.log_file})")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            typer.echo("stopping vLLM")
+
+
+@app.command()
+@user_errors
+def demo(port: Annotated[int, typer.Option(help="port for the web app")] = 8501) -> None:
+    """Index the demo corpus, start vLLM with the default model unless one answers, open the app."""
+    from contextlib import nullcontext
+
+    from rag.service import build_ingestor
+    from ragloop.serve import is_healthy
+
+    settings = get_settings()
+    report = build_ingestor(settings).ingest([DEMO_CORPUS])
+    typer.echo(f"demo corpus: {report.summary()}")
+    llm_url = settings.llm.base_url.removesuffix("/v1")
+    server = nullcontext() if is_healthy(llm_url) else _vllm_server(settings)
+    if not is_healthy(llm_url):
+        typer.echo("starting vLLM with the default model (first start takes a few minutes)…")
+    with server:
+        typer.echo(f"open http://localhost:{port}")
+        ui(port=port, headless=True)
+
+
 feedback_app = typer.Typer(
     help="The feedback log: export for training, stats, spool sync.", no_args_is_help=True
 )

@@ -70,8 +70,23 @@ class LLMSettings(BaseModel):
     model: str | None = Field(None, description="served base model id; None: first of /v1/models")
     max_tokens: int = Field(384, ge=1)
     temperature: float = Field(0.0, ge=0.0)
-    context_window: int = Field(8192, ge=64, description="model context length in tokens")
+    context_window: int = Field(4096, ge=64, description="model context length in tokens")
     timeout_s: float = Field(120.0, gt=0)
+
+
+class ServeSettings(BaseModel):
+    """How ``ragloop serve llm`` / ``ragloop demo`` start vLLM."""
+
+    model_dir: Path | None = Field(None, description="HF model dir; None: the prepared default model")
+    served_name: str = Field("gemma-3-270m-it", description="name the base model is served under")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_model_len: int = 4096
+    dtype: str = "bfloat16"
+    max_lora_rank: int = Field(64, description="largest LoRA rank the server accepts")
+    max_loras: int = Field(4, description="adapters resident at once")
+    kv_cache_gib: int = 2
+    start_timeout_s: float = 600.0
 
 
 class RetrievalSettings(BaseModel):
@@ -111,11 +126,16 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     log_level: str = "INFO"
 
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def default_model_dir(self) -> Path:
+        return self.data_dir / "models" / "gemma-3-270m-it"
 
     @property
     def feedback_db(self) -> Path:
