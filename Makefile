@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 DDB_DIR := $(DEPS)/node_modules/amplify-dynamodb-simulator/emulator
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast lint bench install deps clean loop-demo
+.PHONY: demo test test-fast lint bench install deps chromium clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +25,12 @@ $(DDB_DIR)/DynamoDBLocal.jar:
 	mkdir -p $(DEPS)
 	cd $(DEPS) && npm install --silent --no-audit --no-fund amplify-dynamodb-simulator@2.9.30
 
-deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar
+# Debian's Chromium for the real-browser test (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
+	  || echo "warning: could not install chromium (needs root); the browser test will be skipped"
+
+deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar chromium
 
 demo: $(STAMP)
 	$(BIN)/ragloop demo
