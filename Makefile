@@ -48,6 +48,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.vector_store
 	$(BIN)/python -m benchmarks.ingest
+	$(BIN)/python -m benchmarks.hot_load
 
 clean:
 	rm -rf $(VENV) $(DEPS) .data .pytest_cache .ruff_cache

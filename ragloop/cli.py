@@ -159,6 +159,18 @@ def _vllm_server(settings):
     )
 
 
+def _reload_adapters(base_url: str) -> None:
+    from serving.publish import Publisher
+    from serving.registry import LocalAdapterRegistry
+    from serving.vllm_admin import VLLMAdmin
+
+    settings = get_settings()
+    publisher = Publisher(LocalAdapterRegistry(settings.registry_dir), VLLMAdmin(base_url))
+    loaded = publisher.reload_live()
+    if loaded:
+        typer.echo(f"re-loaded live adapters: {', '.join(loaded)}")
+
+
 @serve_app.command("llm")
 @user_errors
 def serve_llm() -> None:
@@ -168,6 +180,7 @@ def serve_llm() -> None:
     settings = get_settings()
     with _vllm_server(settings) as server:
         typer.echo(f"vLLM serving {settings.serve.served_name} at {server.base_url} (log: {server.log_file})")
+        _reload_adapters(server.base_url)
         try:
             while True:
                 time.sleep(3600)
@@ -194,6 +207,90 @@ def demo(port: Annotated[int, typer.Option(help="port for the web app")] = 8501)
     with server:
         typer.echo(f"open http://localhost:{port}")
         ui(port=port, headless=True)
+
+
+adapters_app = typer.Typer(
+    help="LoRA adapters: publish into the running vLLM without a restart.", no_args_is_help=True
+)
+app.add_typer(adapters_app, name="adapters")
+
+
+def _publisher():
+    from serving.publish import Publisher
+    from serving.registry import LocalAdapterRegistry
+    from serving.vllm_admin import VLLMAdmin
+
+    settings = get_settings()
+    admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
+    return Publisher(
+        LocalAdapterRegistry(settings.registry_dir), admin, max_rank=settings.serve.max_lora_rank
+    )
+
+
+@adapters_app.command("list")
+@user_errors
+def adapters_list() -> None:
+    """Adapters in the registry: versions, the live one, traffic weight, and whether vLLM has it loaded."""
+    from serving.registry import served_name
+
+    publisher = _publisher()
+    state = publisher.registry.state()
+    try:
+        loaded = publisher.admin.served_adapters()
+    except RagloopError:
+        loaded = set()
+    if not state.adapters:
+        typer.echo("no adapters published yet")
+    for name, entry in sorted(state.adapters.items()):
+        live = served_name(name, entry.live) if entry.live else "-"
+        flags = [f for f, on in (("promoted", entry.promoted), ("retired", entry.retired)) if on]
+        typer.echo(
+            f"{name:20} versions {entry.versions}  live {live:24} weight {entry.weight:.2f}  "
+            f"{'loaded' if live in loaded else 'not loaded'}  {' '.join(flags)}"
+        )
+
+
+@adapters_app.command("publish")
+@user_errors
+def adapters_publish(
+    adapter_dir: Annotated[Path, typer.Argument(help="PEFT adapter dir with manifest.json")],
+    name: Annotated[str | None, typer.Option(help="registry name (default: the manifest's)")] = None,
+    weight: Annotated[float, typer.Option(help="share of chat sessions routed to it, 0-1")] = 1.0,
+) -> None:
+    """Load into vLLM, verify, smoke-test, then route traffic to it. On failure nothing changes."""
+    result = _publisher().publish(adapter_dir, name=name, weight=weight)
+    typer.echo(f"published {result.name} v{result.version} as {result.served_name} in {result.seconds:.2f} s")
+
+
+@adapters_app.command("promote")
+@user_errors
+def adapters_promote(name: str) -> None:
+    """Route all traffic to the adapter and re-load it whenever the server restarts."""
+    _publisher().promote(name)
+    typer.echo(f"promoted {name}")
+
+
+@adapters_app.command("rollback")
+@user_errors
+def adapters_rollback(name: str) -> None:
+    """Route the adapter's traffic back to its previous version (or to the base model)."""
+    version = _publisher().rollback(name)
+    typer.echo(f"{name} now serves v{version}" if version else f"{name}'s traffic is back on the base model")
+
+
+@adapters_app.command("retire")
+@user_errors
+def adapters_retire(name: str) -> None:
+    """Stop routing to the adapter and unload it from the server."""
+    _publisher().retire(name)
+    typer.echo(f"retired {name}")
+
+
+@adapters_app.command("reload")
+@user_errors
+def adapters_reload() -> None:
+    """Load every live adapter into the server again (after a restart)."""
+    typer.echo(", ".join(_publisher().reload_live()) or "nothing to load")
 
 
 feedback_app = typer.Typer(

@@ -134,6 +134,10 @@ class Settings(BaseSettings):
         return self.data_dir / "index"
 
     @property
+    def registry_dir(self) -> Path:
+        return self.data_dir / "adapters"
+
+    @property
     def default_model_dir(self) -> Path:
         return self.data_dir / "models" / "gemma-3-270m-it"
 

@@ -61,3 +61,34 @@ def build_tiny_mistral(out_dir: Path | str, seed: int = 0, max_positions: int = 
     model.save_pretrained(out)
     tok.save_pretrained(out)
     return out
+
+
+def build_tiny_lora(
+    base_dir: Path | str, out_dir: Path | str, rank: int = 8, seed: int = 1, name: str = "tiny"
+) -> Path:
+    """A PEFT LoRA adapter (q_proj, v_proj) for the tiny Mistral, with random non-zero B matrices so
+    each seed answers differently from the base and from other seeds. Writes a manifest."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import MistralForCausalLM
+
+    from ragloop.manifest import AdapterManifest
+
+    out = Path(out_dir)
+    base = MistralForCausalLM.from_pretrained(base_dir)
+    model = get_peft_model(base, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=["q_proj", "v_proj"]))
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param_name, param in model.named_parameters():
+            if "lora_B" in param_name:
+                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+    model.save_pretrained(out)
+    AdapterManifest(
+        name=name,
+        base_model=str(base_dir),
+        method="test",
+        lora_rank=rank,
+        lora_alpha=2 * rank,
+        target_modules=["q_proj", "v_proj"],
+    ).write(out)
+    return out

@@ -30,12 +30,32 @@ def streamlit_server(tmp_path, corpus, vllm_server):
     (corpus / "evil.md").write_text("Charging safety notes <script>window.__pwned = 1</script> read them.")
     build_ingestor(settings).ingest([corpus], progress=False)
     port = free_port()
-    env = {**os.environ, "RAGLOOP_DATA_DIR": str(settings.data_dir), "RAGLOOP_LLM__BASE_URL": vllm_server.base_url,
-           "RAGLOOP_LLM__MAX_TOKENS": "24", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "RAGLOOP_DATA_DIR": str(settings.data_dir),
+        "RAGLOOP_LLM__BASE_URL": vllm_server.base_url,
+        "RAGLOOP_LLM__MAX_TOKENS": "24",
+        "PYTHONUNBUFFERED": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -73,7 +93,9 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
 
         page.get_by_text("2 — disagree").click()
         page.get_by_label("Note (optional)").fill("misses the fast charger")
-        page.get_by_label("Corrected answer (optional)").fill("About 5 hours; 2.5 hours with the 4 A charger.")
+        page.get_by_label("Corrected answer (optional)").fill(
+            "About 5 hours; 2.5 hours with the 4 A charger."
+        )
         page.get_by_role("button", name="Save feedback").click()
         expect(page.get_by_text("Thanks — feedback saved.")).to_be_visible(timeout=120_000)
         assert page.evaluate("window.__pwned") is None

@@ -143,7 +143,9 @@ def _ask(question: str) -> None:
     st.chat_message("user").markdown(question)
     with st.chat_message("assistant"):
         try:
-            stream = resources.chain().stream(question, adapter=None)
+            stream = resources.chain().stream(
+                question, adapter=resources.adapter_for(st.session_state.session_id)
+            )
             st.write_stream(stream)
             answer = stream.result()
         except RagloopError as err:

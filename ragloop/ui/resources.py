@@ -44,3 +44,14 @@ def feedback_writer() -> DurableFeedbackWriter:
 
 def feedback_limits():
     return limits(settings())
+
+
+def adapter_for(session_id: str) -> str | None:
+    """The adapter this chat session is routed to (sticky), or None for the base model."""
+    from serving.registry import LocalAdapterRegistry
+    from serving.routing import choose_adapter
+
+    registry_dir = settings().registry_dir
+    if not (registry_dir / "state.json").exists():
+        return None
+    return choose_adapter(session_id, LocalAdapterRegistry(registry_dir).state())

@@ -1,0 +1,147 @@
+"""Hot-loading adapters into a running real vLLM (CPU build, tiny Mistral): publish, answer through the
+app's client, switch versions under concurrent load with zero failed requests, roll back, retire; and
+refuse a corrupt adapter or one above the server's rank limit while serving continues."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rag.backends.openai_llm import OpenAICompatibleLLM
+from rag.protocols import ChatMessage
+from ragloop.tiny_model import build_tiny_lora
+from serving.publish import Publisher, PublishError
+from serving.registry import AdapterRejected, LocalAdapterRegistry
+from serving.routing import choose_adapter
+from serving.vllm_admin import VLLMAdmin
+
+pytestmark = pytest.mark.slow
+MAX_RANK = 16  # the session's vLLM runs with --max-lora-rank 16
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_model_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("adapters")
+    return {
+        "v1": build_tiny_lora(tiny_model_dir, root / "v1", rank=8, seed=1, name="support"),
+        "v2": build_tiny_lora(tiny_model_dir, root / "v2", rank=8, seed=2, name="support"),
+        "big": build_tiny_lora(tiny_model_dir, root / "big", rank=32, seed=3, name="support"),
+    }
+
+
+@pytest.fixture
+def publisher(vllm_server, tmp_path):
+    admin = VLLMAdmin(vllm_server.base_url)
+    pub = Publisher(LocalAdapterRegistry(tmp_path / "registry"), admin, max_rank=MAX_RANK)
+    yield pub
+    for name in admin.served_adapters():
+        admin.unload(name)
+    admin.close()
+
+
+def ask(llm: OpenAICompatibleLLM, adapter: str | None) -> str:
+    return "".join(
+        llm.stream_chat(
+            [ChatMessage("user", "How long does charging take?")],
+            adapter=adapter,
+            max_tokens=8,
+            temperature=0.0,
+        )
+    )
+
+
+def test_publish_answer_switch_under_load_rollback_retire(publisher, adapters, vllm_server):
+    llm = OpenAICompatibleLLM(vllm_server.base_url, timeout_s=60)
+    base_text = ask(llm, None)
+
+    v1 = publisher.publish(adapters["v1"], weight=1.0)
+    assert v1.served_name == "support-v1"
+    state = publisher.registry.state()
+    assert choose_adapter("any-session", state) == "support-v1"
+    v1_text = ask(llm, "support-v1")
+    assert v1_text != base_text
+
+    results: list[tuple[float, str | None, str]] = []
+    errors: list[Exception] = []
+    stop = threading.Event()
+
+    def client(n: int) -> None:
+        while not stop.is_set() and len(results) < 400:
+            adapter = choose_adapter(f"session-{n}", publisher.registry.state())
+            try:
+                results.append((time.monotonic(), adapter, ask(llm, adapter)))
+            except Exception as err:  # any failure at all counts
+                errors.append(err)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    v2 = publisher.publish(adapters["v2"], weight=1.0)
+    switched_at = time.monotonic()
+    time.sleep(1.5)
+    stop.set()
+    for t in threads:
+        t.join(60)
+
+    assert errors == []
+    assert len(results) > 8
+    v2_text = ask(llm, "support-v2")
+    assert v2_text != v1_text
+    late = [(adapter, text) for at, adapter, text in results if at > switched_at + 0.2]
+    assert late and all(adapter == "support-v2" and text == v2_text for adapter, text in late)
+    assert {"support-v1", "support-v2"} <= VLLMAdmin(vllm_server.base_url).served_adapters()
+    assert v2.seconds < 60
+
+    assert publisher.rollback("support") == 1
+    assert choose_adapter("any-session", publisher.registry.state()) == "support-v1"
+    assert ask(llm, "support-v1") == v1_text
+
+    publisher.retire("support")
+    assert choose_adapter("any-session", publisher.registry.state()) is None
+    assert not publisher.admin.served_adapters()
+    assert ask(llm, None) == base_text
+
+
+def test_corrupt_adapter_is_refused_and_serving_continues(publisher, adapters, vllm_server, tmp_path):
+    import shutil
+
+    publisher.publish(adapters["v1"])
+    broken = tmp_path / "broken"
+    shutil.copytree(adapters["v1"], broken)
+    (broken / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(AdapterRejected, match="corrupt adapter weights"):
+        publisher.publish(broken)
+    no_weights = tmp_path / "no-weights"
+    shutil.copytree(adapters["v1"], no_weights)
+    (no_weights / "adapter_model.safetensors").unlink()
+    with pytest.raises(AdapterRejected, match="has no adapter weights"):
+        publisher.publish(no_weights)
+    state = publisher.registry.state()
+    assert state.adapters["support"].live == 1
+    assert ask(OpenAICompatibleLLM(vllm_server.base_url), "support-v1")
+
+
+def test_rank_above_the_server_maximum_is_refused(publisher, adapters):
+    with pytest.raises(AdapterRejected, match="LoRA rank 32 is above the server's maximum of 16"):
+        publisher.publish(adapters["big"])
+    assert publisher.registry.state().adapters == {}
+
+
+def test_server_refusal_leaves_the_previous_state(publisher, adapters, vllm_server):
+    publisher.publish(adapters["v1"])
+    unchecked = Publisher(publisher.registry, publisher.admin, max_rank=None)  # skip our own rank check
+    with pytest.raises(PublishError, match="nothing changed"):
+        unchecked.publish(adapters["big"])  # vLLM itself refuses rank 32 > --max-lora-rank 16
+    assert publisher.registry.state().adapters["support"].live == 1
+    assert "support-v2" not in publisher.admin.served_adapters()
+
+
+def test_reload_live_after_a_restart(publisher, adapters):
+    publisher.publish(adapters["v1"])
+    publisher.promote("support")
+    publisher.admin.unload("support-v1")  # as if the server had restarted
+    assert publisher.reload_live() == ["support-v1"]
+    assert "support-v1" in publisher.admin.served_adapters()

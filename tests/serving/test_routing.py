@@ -1,0 +1,37 @@
+"""Routing: sticky per session, honours weights, ignores retired adapters."""
+
+from __future__ import annotations
+
+from serving.registry import AdapterState, ServingState
+from serving.routing import choose_adapter
+
+
+def state(**adapters: AdapterState) -> ServingState:
+    return ServingState(adapters=adapters)
+
+
+def test_no_adapters_means_base():
+    assert choose_adapter("s1", ServingState()) is None
+
+
+def test_choice_is_sticky_per_session():
+    s = state(a=AdapterState(versions=[1], live=1, weight=0.5))
+    assert {choose_adapter("session-42", s) for _ in range(20)} == {choose_adapter("session-42", s)}
+
+
+def test_weights_split_sessions():
+    s = state(a=AdapterState(versions=[1], live=1, weight=0.3))
+    chosen = [choose_adapter(f"session-{i}", s) for i in range(4000)]
+    share = chosen.count("a-v1") / len(chosen)
+    assert 0.27 < share < 0.33 and set(chosen) == {"a-v1", None}
+
+
+def test_weights_over_one_are_normalised_and_retired_adapters_get_nothing():
+    s = state(
+        a=AdapterState(versions=[1], live=1, weight=1.0),
+        b=AdapterState(versions=[2], live=2, weight=1.0),
+        c=AdapterState(versions=[1], live=1, weight=1.0, retired=True),
+    )
+    chosen = [choose_adapter(f"s{i}", s) for i in range(2000)]
+    assert set(chosen) == {"a-v1", "b-v2"}
+    assert 0.45 < chosen.count("a-v1") / 2000 < 0.55
