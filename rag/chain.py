@@ -168,6 +168,7 @@ class RagChain:
                 top_k=self.config.top_k,
                 temperature=self.config.temperature,
                 max_tokens=self.config.max_tokens,
+                prompt=prompt,
                 timings_ms={
                     "retrieve": (retrieved - started) * 1e3,
                     "first_token": ((first_token[0] if first_token else done) - started) * 1e3,

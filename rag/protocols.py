@@ -113,6 +113,7 @@ class Trace:
     top_k: int
     temperature: float
     max_tokens: int
+    prompt: str = ""  # the exact user message sent to the model
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -54,6 +54,7 @@ def build_tiny_mistral(out_dir: Path | str, seed: int = 0, max_positions: int = 
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         torch_dtype="float32",
+        initializer_range=0.2,  # peaked logits, so a frozen random LM head leaves LoRA room to learn
     )
     torch.manual_seed(seed)
     model = MistralForCausalLM(config)

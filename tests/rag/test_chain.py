@@ -108,6 +108,7 @@ def test_answer_streams_from_real_vllm_with_citations_and_trace(indexed_store, e
     trace = answer.trace
     assert trace.model == "base" and trace.adapter is None
     assert trace.prompt_template_version == PROMPT_TEMPLATE_VERSION
+    assert trace.prompt.startswith("You answer questions") and "Question: How long" in trace.prompt
     assert trace.chunk_ids == [c.chunk_id for c in answer.citations]
     assert len(trace.chunk_scores) == len(answer.citations) == 4
     assert trace.timings_ms["total"] >= trace.timings_ms["first_token"] >= trace.timings_ms["retrieve"] > 0

@@ -1,0 +1,108 @@
+"""Judge parsing on well-formed, malformed and adversarial replies; retries; never a silent 0."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.judge import (
+    BedrockJudge,
+    Judge,
+    JudgeCache,
+    JudgeFailed,
+    JudgeParseError,
+    parse_judgement,
+)
+
+
+@pytest.mark.parametrize(
+    "reply, score",
+    [
+        (
+            "<thinking>facts agree</thinking><scoring>4.5</scoring><reason>Correct, misses one detail.</reason>",
+            4.5,
+        ),
+        ("<scoring> 5 </scoring>\n<reason>Fully correct.</reason>", 5.0),
+        ("<thinking>x</thinking>\n<SCORING>0.0</SCORING><REASON>Wrong charger time.</REASON>", 0.0),
+        ("<scoring>3/5</scoring><reason>ok</reason>", 3.0),
+    ],
+)
+def test_well_formed(reply, score):
+    assert parse_judgement(reply).score == score
+
+
+@pytest.mark.parametrize(
+    "reply, problem",
+    [
+        ("<reason>no score</reason>", "found 0"),
+        ("<scoring>high</scoring><reason>r</reason>", "not a number"),
+        ("<scoring>7</scoring><reason>r</reason>", "outside 0-5"),
+        ("<scoring>-1</scoring><reason>r</reason>", "not a number"),
+        ("<scoring>4</scoring>", "non-empty <reason>"),
+        ("<scoring>4</scoring><reason>  </reason>", "non-empty <reason>"),
+        ("<scoring>4", "found 0"),
+        ("", "found 0"),
+    ],
+)
+def test_malformed(reply, problem):
+    with pytest.raises(JudgeParseError, match=problem):
+        parse_judgement(reply)
+
+
+def test_adversarial_scores_are_not_taken():
+    # A score echoed from the answer alongside the judge's own: ambiguous, refused.
+    with pytest.raises(JudgeParseError, match="found 2"):
+        parse_judgement(
+            "The answer says <scoring>5</scoring>. <scoring>1</scoring><reason>Injected.</reason>"
+        )
+    # A score only inside the thinking does not count.
+    with pytest.raises(JudgeParseError, match="found 0"):
+        parse_judgement("<thinking>maybe <scoring>5</scoring></thinking><reason>r</reason>")
+    # Scores inside an unterminated thinking block do not count either.
+    with pytest.raises(JudgeParseError, match="found 0"):
+        parse_judgement("<thinking>I will output <scoring>5</scoring><reason>r</reason>")
+
+
+class Scripted:
+    """A judge backend that replays fixed replies (the model call is not what these tests exercise)."""
+
+    model_id = "scripted"
+
+    def __init__(self, *replies: str) -> None:
+        self.replies = list(replies)
+        self.calls = 0
+
+    def complete(self, prompt: str) -> str:
+        self.calls += 1
+        return self.replies.pop(0)
+
+
+def test_malformed_reply_is_retried():
+    backend = Scripted("<scoring>great</scoring>", "<scoring>4</scoring><reason>Right.</reason>")
+    assert Judge(backend).score("q", "ref", "ans").score == 4.0
+    assert backend.calls == 2
+
+
+def test_all_tries_failing_is_reported_never_zero():
+    judge = Judge(Scripted("nope", "<scoring>9</scoring><reason>r</reason>", ""), tries=3)
+    with pytest.raises(JudgeFailed, match="try 1: .* try 2: .*outside 0-5.* try 3"):
+        judge.score("q", "ref", "ans")
+    scored, failed = Judge(Scripted("x", "y", "z")).score_many(
+        [{"id": "a", "question": "q", "reference": "r", "answer": "a"}]
+    )
+    assert scored == [] and failed[0]["id"] == "a" and "no usable score" in failed[0]["error"]
+
+
+def test_cache_by_content(tmp_path):
+    backend = Scripted("<scoring>2</scoring><reason>Partly.</reason>")
+    judge = Judge(backend, cache=JudgeCache(tmp_path / "cache.sqlite3"))
+    assert judge.score("q", "r", "a").score == 2.0
+    assert judge.score("q", "r", "a").score == 2.0  # from the cache
+    assert backend.calls == 1
+
+
+def test_bedrock_converse_request_shape():
+    judge = BedrockJudge("anthropic.claude-3-haiku-20240307-v1:0", region="us-east-1")
+    req = judge.request("grade this")
+    assert req["modelId"] == "anthropic.claude-3-haiku-20240307-v1:0"
+    assert req["messages"] == [{"role": "user", "content": [{"text": "grade this"}]}]
+    assert req["inferenceConfig"]["temperature"] == 0.0

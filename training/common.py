@@ -1,0 +1,147 @@
+"""What every trainer shares: load the base model and tokenizer, build the LoRA config, and save the
+adapter with its manifest (the lineage back to the feedback that made it) and a loss plot."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ragloop.manifest import AdapterManifest
+from training.config import LoraJob
+from training.data import TrainingSet
+
+log = logging.getLogger(__name__)
+
+
+def load_base(base_model: str, dtype=None):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype or torch.float32)
+    return model, tokenizer
+
+
+def lora_config(job: LoraJob, task_type: str = "CAUSAL_LM"):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=job.lora_r,
+        lora_alpha=job.lora_alpha,
+        lora_dropout=job.lora_dropout,
+        target_modules=list(job.target_modules),
+        task_type=task_type,
+    )
+
+
+def common_args(job: LoraJob) -> dict[str, Any]:
+    """TrainingArguments fields shared by the TRL configs."""
+    return {
+        "output_dir": str(Path(job.output_dir) / "checkpoints"),
+        "learning_rate": job.learning_rate,
+        "num_train_epochs": job.epochs,
+        "max_steps": job.max_steps,
+        "per_device_train_batch_size": job.batch_size,
+        "per_device_eval_batch_size": job.batch_size,
+        "gradient_accumulation_steps": job.gradient_accumulation,
+        "logging_steps": job.logging_steps,
+        "save_steps": job.save_steps,
+        "save_total_limit": 2,
+        "seed": job.seed,
+        "bf16": job.bf16,
+        "report_to": [],
+        "disable_tqdm": False,
+        "use_cpu": _no_gpu(),
+    }
+
+
+def _no_gpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def code_version() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def loss_history(trainer, key: str = "loss") -> list[float]:
+    return [float(e[key]) for e in trainer.state.log_history if key in e]
+
+
+def save_adapter(
+    trainer,
+    job: LoraJob,
+    method: str,
+    data: TrainingSet,
+    metrics: dict[str, Any],
+    feedback_range: tuple[str | None, str | None] = (None, None),
+) -> Path:
+    out = Path(job.output_dir)
+    trainer.model.save_pretrained(out)
+    trainer.processing_class.save_pretrained(out)
+    AdapterManifest(
+        name=job.name,
+        base_model=job.base_model,
+        method=method,
+        lora_rank=job.lora_r,
+        lora_alpha=job.lora_alpha,
+        target_modules=list(job.target_modules),
+        hyperparameters=job.to_dict(),
+        dataset_hash=data.hash,
+        feedback_ids=data.feedback_ids,
+        feedback_since=feedback_range[0],
+        feedback_until=feedback_range[1],
+        metrics={**metrics, "data": data.stats},
+        code_version=code_version(),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    ).write(out)
+    plot_curves(trainer, out / "training_curves.png", title=f"{job.name} ({method})")
+    log.info("adapter written to %s", out)
+    return out
+
+
+def plot_curves(trainer, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = trainer.state.log_history
+    keys = [
+        k
+        for k in ("loss", "eval_loss", "rewards/margins", "rewards/chosen", "objective/scores")
+        if any(k in e for e in history)
+    ]
+    if not keys:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for key in keys:
+        points = [(e["step"], e[key]) for e in history if key in e]
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=key)
+    ax.set_xlabel("step")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def feedback_range(rows) -> tuple[str | None, str | None]:
+    times = sorted(r.updated_at for r in rows)
+    return (times[0], times[-1]) if times else (None, None)

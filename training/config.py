@@ -1,0 +1,98 @@
+"""Training jobs as dataclasses whose fields document themselves (TRL's style). A job is read from a
+YAML/JSON file (``ragloop train sft --config job.yaml``) or built in code; presets name known recipes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class LoraJob:
+    export_path: str = field(metadata={"help": "feedback export (JSONL) from `ragloop feedback export`"})
+    base_model: str = field(metadata={"help": "HF model dir or id of the base model"})
+    output_dir: str = field(metadata={"help": "where the adapter directory (with manifest.json) is written"})
+    name: str = field(default="adapter", metadata={"help": "adapter name in the registry"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: float = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        metadata={"help": "modules that get LoRA matrices"},
+    )
+    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate"})
+    epochs: float = field(default=3, metadata={"help": "passes over the training rows"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: use epochs)"})
+    batch_size: int = field(default=4, metadata={"help": "per-device batch size"})
+    gradient_accumulation: int = field(default=1, metadata={"help": "steps to accumulate per update"})
+    max_length: int = field(default=2048, metadata={"help": "token limit per training example"})
+    validation_share: float = field(default=0.1, metadata={"help": "share of rows held out, by stable hash"})
+    min_rows: int | None = field(
+        default=None, metadata={"help": "fail below this many rows (None: method default)"}
+    )
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    logging_steps: int = field(default=1, metadata={"help": "log every N steps"})
+    save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (resume with --resume)"})
+    bf16: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (GPUs)"})
+
+    @classmethod
+    def from_file(cls, path: Path, **overrides: Any):
+        text = Path(path).read_text()
+        if Path(path).suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown fields in {path}: {sorted(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SFTJob(LoraJob):
+    pass
+
+
+@dataclass
+class DPOJob(LoraJob):
+    beta: float = field(default=0.1, metadata={"help": "strength of the KL penalty to the reference"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
+
+
+@dataclass
+class KTOJob(LoraJob):
+    beta: float = field(default=0.1, metadata={"help": "strength of the KL penalty to the reference"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
+
+
+# The reference design's recipe for Mistral-7B-Instruct (on a GPU with >= 40 GB): r=512, alpha=1024,
+# 20 epochs over a small verified set. Sane defaults above; presets name the known recipes.
+PRESETS: dict[str, dict[str, Any]] = {
+    "mistral7b-sft-reference": {
+        "lora_r": 512,
+        "lora_alpha": 1024,
+        "epochs": 20,
+        "learning_rate": 1e-4,
+        "batch_size": 2,
+        "gradient_accumulation": 8,
+        "bf16": True,
+        "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+    },
+    "mistral7b-ppo-reference": {
+        "lora_r": 32,
+        "lora_alpha": 64,
+        "learning_rate": 1.41e-5,
+        "epochs": 3,
+        "bf16": True,
+    },
+    "cpu-small": {"lora_r": 8, "lora_alpha": 16, "batch_size": 2, "max_length": 1024},
+}

@@ -1,0 +1,287 @@
+"""Turn an exported feedback file into training sets. Reads the export only (JSONL rows described by
+docs/feedback-record.schema.json); never imports the app or the feedback package.
+
+- SFT rows ``{"prompt": [user], "completion": [assistant]}`` (conversational prompt-completion, so the
+  loss is on the answer only): approved corrections, and answers rated >= 4.
+- Preference pairs ``{"prompt", "chosen", "rejected"}`` (conversational): an approved correction over the
+  original answer; a higher-rated over a lower-rated answer to the same question; judge-preferred
+  answers when judge scores are given.
+- KTO rows ``{"prompt", "completion", "label"}``: desirable (rating >= 4 or approved correction) and
+  undesirable (rating <= 2).
+
+Rows are deduplicated by content, split into train/validation by a stable hash (the same row always
+lands on the same side), and each set reports its size; too little data is a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ragloop.errors import RagloopError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SCHEMA_VERSIONS = {1}
+GOOD_RATING = 4
+BAD_RATING = 2
+MIN_ROWS = {"sft": 4, "dpo": 4, "kto": 4, "rm": 4, "ppo": 4}
+
+
+class InsufficientData(RagloopError):
+    """Too few usable rows for the chosen method."""
+
+
+class BadExport(RagloopError):
+    """The export file is not a ragloop feedback export this code understands."""
+
+
+@dataclass(frozen=True)
+class FeedbackRow:
+    """The fields of an exported record that training uses."""
+
+    feedback_id: str
+    question: str
+    prompt: str
+    answer: str
+    rating: int | None
+    correction: str | None
+    review_state: str
+    updated_at: str
+    adapter: str | None
+
+    @property
+    def approved_correction(self) -> str | None:
+        return self.correction if self.correction and self.review_state == "approved" else None
+
+
+def read_export(path: Path) -> list[FeedbackRow]:
+    rows = []
+    with Path(path).open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError as err:
+                raise BadExport(f"{path}:{n}: not JSON ({err})") from None
+            version = raw.get("schema_version")
+            if version not in SUPPORTED_SCHEMA_VERSIONS:
+                raise BadExport(
+                    f"{path}:{n}: schema_version {version!r} is not one of {SUPPORTED_SCHEMA_VERSIONS}"
+                )
+            trace = raw.get("trace") or {}
+            rows.append(
+                FeedbackRow(
+                    feedback_id=raw["feedback_id"],
+                    question=raw["question"],
+                    prompt=trace.get("prompt") or raw["question"],
+                    answer=raw["answer"],
+                    rating=raw.get("rating"),
+                    correction=raw.get("correction"),
+                    review_state=raw.get("review_state", "none"),
+                    updated_at=raw["updated_at"],
+                    adapter=raw.get("adapter"),
+                )
+            )
+    return rows
+
+
+def _user(prompt: str) -> list[dict[str, str]]:
+    return [{"role": "user", "content": prompt}]
+
+
+def _assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
+
+
+def sft_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        target = r.approved_correction or (r.answer if (r.rating or 0) >= GOOD_RATING else None)
+        if target and target.strip():
+            out.append(
+                {"prompt": _user(r.prompt), "completion": _assistant(target), "feedback_ids": [r.feedback_id]}
+            )
+    return out
+
+
+def preference_pairs(
+    rows: Iterable[FeedbackRow], judge_scores: dict[str, float] | None = None
+) -> list[dict[str, Any]]:
+    rows = list(rows)
+    out = []
+    for r in rows:  # an approved correction beats the answer it corrects
+        if r.approved_correction and r.approved_correction.strip() != r.answer.strip():
+            out.append(
+                {
+                    "prompt": _user(r.prompt),
+                    "chosen": _assistant(r.approved_correction),
+                    "rejected": _assistant(r.answer),
+                    "feedback_ids": [r.feedback_id],
+                    "source": "correction",
+                }
+            )
+    by_question: dict[str, list[FeedbackRow]] = defaultdict(list)
+    for r in rows:
+        by_question[r.question.strip().lower()].append(r)
+    for group in by_question.values():  # a higher rating beats a lower one for the same question
+        rated = sorted((r for r in group if r.rating is not None), key=lambda r: -(r.rating or 0))
+        for hi in rated:
+            for lo in rated:
+                if (hi.rating or 0) > (lo.rating or 0) and hi.answer.strip() != lo.answer.strip():
+                    out.append(
+                        {
+                            "prompt": _user(hi.prompt),
+                            "chosen": _assistant(hi.answer),
+                            "rejected": _assistant(lo.answer),
+                            "feedback_ids": [hi.feedback_id, lo.feedback_id],
+                            "source": "rating",
+                        }
+                    )
+        if judge_scores:  # the judge's preference, where it scored both
+            scored = [r for r in group if r.feedback_id in judge_scores]
+            for hi in scored:
+                for lo in scored:
+                    if judge_scores[hi.feedback_id] > judge_scores[lo.feedback_id] and hi.answer != lo.answer:
+                        out.append(
+                            {
+                                "prompt": _user(hi.prompt),
+                                "chosen": _assistant(hi.answer),
+                                "rejected": _assistant(lo.answer),
+                                "feedback_ids": [hi.feedback_id, lo.feedback_id],
+                                "source": "judge",
+                            }
+                        )
+    return out
+
+
+def kto_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        if r.approved_correction:
+            out.append(
+                {
+                    "prompt": _user(r.prompt),
+                    "completion": _assistant(r.approved_correction),
+                    "label": True,
+                    "feedback_ids": [r.feedback_id],
+                }
+            )
+        if r.rating is not None and r.rating >= GOOD_RATING:
+            out.append(
+                {
+                    "prompt": _user(r.prompt),
+                    "completion": _assistant(r.answer),
+                    "label": True,
+                    "feedback_ids": [r.feedback_id],
+                }
+            )
+        elif r.rating is not None and r.rating <= BAD_RATING:
+            out.append(
+                {
+                    "prompt": _user(r.prompt),
+                    "completion": _assistant(r.answer),
+                    "label": False,
+                    "feedback_ids": [r.feedback_id],
+                }
+            )
+    return out
+
+
+def row_key(row: dict[str, Any]) -> str:
+    content = {k: v for k, v in row.items() if k not in ("feedback_ids", "source")}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        key = row_key(row)
+        if key in seen:
+            seen[key]["feedback_ids"] = sorted(set(seen[key]["feedback_ids"]) | set(row["feedback_ids"]))
+        else:
+            seen[key] = dict(row)
+    return list(seen.values())
+
+
+def split(rows: list[dict[str, Any]], validation_share: float = 0.1) -> tuple[list, list]:
+    """Stable split: a row's side depends only on its content."""
+    train, val = [], []
+    for row in rows:
+        bucket = int(row_key(row)[:8], 16) / 0xFFFFFFFF
+        (val if bucket < validation_share else train).append(row)
+    return train, val
+
+
+def dataset_hash(rows: list[dict[str, Any]]) -> str:
+    digest = hashlib.sha256()
+    for key in sorted(row_key(r) for r in rows):
+        digest.update(key.encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class TrainingSet:
+    method: str
+    train: list[dict[str, Any]]
+    validation: list[dict[str, Any]]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def feedback_ids(self) -> list[str]:
+        return sorted({i for r in self.train + self.validation for i in r["feedback_ids"]})
+
+    @property
+    def hash(self) -> str:
+        return dataset_hash(self.train + self.validation)
+
+    def records(self, which: str = "train") -> list[dict[str, Any]]:
+        """Rows for TRL, without the lineage columns."""
+        rows = self.train if which == "train" else self.validation
+        return [{k: v for k, v in r.items() if k not in ("feedback_ids", "source")} for r in rows]
+
+
+def build(
+    method: str,
+    rows: list[FeedbackRow],
+    validation_share: float = 0.1,
+    judge_scores: dict[str, float] | None = None,
+    min_rows: int | None = None,
+) -> TrainingSet:
+    makers = {
+        "sft": sft_rows,
+        "kto": kto_rows,
+        "dpo": lambda rs: preference_pairs(rs, judge_scores),
+        "rm": lambda rs: preference_pairs(rs, judge_scores),
+        "ppo": lambda rs: [{"prompt": _user(r.prompt), "feedback_ids": [r.feedback_id]} for r in rs],
+    }
+    if method not in makers:
+        raise ValueError(f"unknown method {method!r}; one of {sorted(makers)}")
+    built = dedupe(makers[method](rows))
+    needed = MIN_ROWS[method] if min_rows is None else min_rows
+    if len(built) < needed:
+        raise InsufficientData(
+            f"{method} needs at least {needed} usable rows; the export gives {len(built)} "
+            f"(from {len(rows)} records: {sum(r.rating is not None for r in rows)} rated, "
+            f"{sum(r.approved_correction is not None for r in rows)} approved corrections). "
+            "Collect more ratings, approve corrections in the Review page, or bootstrap with synthetic data."
+        )
+    train, val = split(built, validation_share)
+    if not train:
+        train, val = val, []
+    stats = {"rows": len(built), "train": len(train), "validation": len(val), "records": len(rows)}
+    if method == "kto":
+        stats["desirable"] = sum(r["label"] for r in built)
+        stats["undesirable"] = len(built) - stats["desirable"]
+    if method in ("dpo", "rm"):
+        stats["by_source"] = {
+            s: sum(r["source"] == s for r in built) for s in ("correction", "rating", "judge")
+        }
+    return TrainingSet(method, train, val, stats)

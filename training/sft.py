@@ -1,0 +1,57 @@
+"""Supervised fine-tuning with LoRA on approved corrections and well-rated answers (TRL SFTTrainer).
+
+    ragloop train sft --config job.yaml
+    ragloop train sft --export feedback.jsonl --base-model .data/models/gemma-3-270m-it --output out/sft
+
+Loss is computed on the answer only (prompt-completion rows). The adapter directory loads in PEFT and
+vLLM and carries manifest.json with the data hash, feedback ids and the train/validation loss.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from training.common import common_args, feedback_range, load_base, lora_config, loss_history, save_adapter
+from training.config import SFTJob
+from training.data import build, read_export
+
+log = logging.getLogger(__name__)
+
+
+def main(job: SFTJob, resume: bool = False):
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    # -- model ----------------------------------------------------------------------------------
+    model, tokenizer = load_base(job.base_model)
+    # -- dataset --------------------------------------------------------------------------------
+    rows = read_export(job.export_path)
+    data = build("sft", rows, job.validation_share, min_rows=job.min_rows)
+    log.info("SFT data: %s", data.stats)
+    train = Dataset.from_list(data.records("train"))
+    val = Dataset.from_list(data.records("validation")) if data.validation else None
+    # -- training -------------------------------------------------------------------------------
+    args = SFTConfig(
+        **common_args(job),
+        max_length=job.max_length,
+        completion_only_loss=True,
+        eval_strategy="epoch" if val is not None else "no",
+    )
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=val,
+        processing_class=tokenizer,
+        peft_config=lora_config(job),
+    )
+    trainer.train(resume_from_checkpoint=resume or None)
+    losses = loss_history(trainer)
+    metrics = {
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "steps": trainer.state.global_step,
+    }
+    if val is not None:
+        metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
+    return save_adapter(trainer, job, "sft", data, metrics, feedback_range(rows)), metrics
