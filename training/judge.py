@@ -28,7 +28,7 @@ from ragloop.errors import RagloopError
 log = logging.getLogger(__name__)
 
 JUDGE_PROMPT_VERSION = "judge-v1"
-JUDGE_PROMPT = """You are grading an answer produced by an assistant against a reference answer written by an expert.
+JUDGE_PROMPT = """You are grading an assistant's answer against a reference answer written by an expert.
 
 <question>
 {question}

@@ -18,7 +18,7 @@ from training.judge import (
     "reply, score",
     [
         (
-            "<thinking>facts agree</thinking><scoring>4.5</scoring><reason>Correct, misses one detail.</reason>",
+            "<thinking>facts agree</thinking><scoring>4.5</scoring><reason>Misses a detail.</reason>",
             4.5,
         ),
         ("<scoring> 5 </scoring>\n<reason>Fully correct.</reason>", 5.0),
@@ -84,7 +84,7 @@ def test_malformed_reply_is_retried():
 
 def test_all_tries_failing_is_reported_never_zero():
     judge = Judge(Scripted("nope", "<scoring>9</scoring><reason>r</reason>", ""), tries=3)
-    with pytest.raises(JudgeFailed, match="try 1: .* try 2: .*outside 0-5.* try 3"):
+    with pytest.raises(JudgeFailed, match=r"try 1: .* try 2: .*outside 0-5.* try 3"):
         judge.score("q", "ref", "ans")
     scored, failed = Judge(Scripted("x", "y", "z")).score_many(
         [{"id": "a", "question": "q", "reference": "r", "answer": "a"}]
