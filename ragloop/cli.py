@@ -293,6 +293,80 @@ def adapters_reload() -> None:
     typer.echo(", ".join(_publisher().reload_live()) or "nothing to load")
 
 
+@app.command()
+@user_errors
+def train(
+    method: Annotated[str, typer.Argument(help="sft | dpo | kto | rm")],
+    config: Annotated[
+        Path | None, typer.Option(help="job file (YAML or JSON), fields as in training/config.py")
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="named recipe, e.g. mistral7b-sft-reference")] = None,
+    export: Annotated[str | None, typer.Option(help="feedback export (JSONL)")] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="base model dir (default: the prepared default)")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="adapter output dir")] = None,
+    name: Annotated[str | None, typer.Option(help="adapter name")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
+) -> None:
+    """Train a LoRA adapter (or reward model) from a feedback export; writes the adapter + manifest.json."""
+    from training.data import BadExport, InsufficientData
+    from training.run import JOBS, make_job, run
+
+    if method not in JOBS:
+        raise RagloopError(f"unknown method {method!r}; one of {', '.join(sorted(JOBS))}")
+    if base_model is None and config is None:
+        base_model = str(get_settings().default_model_dir)
+    try:
+        job = make_job(
+            method, config, preset, export_path=export, base_model=base_model, output_dir=output, name=name
+        )
+        out, metrics = run(method, job, resume=resume)
+    except (ValueError, FileNotFoundError) as err:
+        if isinstance(err, BadExport | InsufficientData):
+            raise
+        raise RagloopError(str(err)) from err
+    typer.echo(f"adapter written to {out}")
+    for key, value in metrics.items():
+        typer.echo(f"  {key}: {value}")
+
+
+@app.command()
+@user_errors
+def judge(
+    input: Annotated[Path, typer.Option("--input", help="JSONL of {id, question, reference, answer}")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL of scored items")],
+    model: Annotated[str | None, typer.Option(help="judge model served at --base-url")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (default: llm.base_url)")
+    ] = None,
+    bedrock_model: Annotated[str | None, typer.Option(help="use Amazon Bedrock with this model id")] = None,
+) -> None:
+    """Score answers 0-5 against references with an AI judge (RLAIF); failures are listed, never scored 0."""
+    import json
+
+    from training.judge import BedrockJudge, Judge, JudgeCache, OpenAIJudge
+
+    settings = get_settings()
+    if bedrock_model:
+        backend = BedrockJudge(bedrock_model)
+    else:
+        from rag.backends.openai_llm import OpenAICompatibleLLM
+
+        url = base_url or settings.llm.base_url
+        backend = OpenAIJudge(
+            url, model or OpenAICompatibleLLM(url).model_id(), settings.llm.api_key.get_secret_value()
+        )
+    items = [json.loads(line) for line in input.read_text().splitlines() if line.strip()]
+    scored, failed = Judge(backend, JudgeCache(settings.data_dir / "judge-cache.sqlite3")).score_many(items)
+    output.write_text("".join(json.dumps(r) + "\n" for r in scored))
+    typer.echo(f"scored {len(scored)}, failed {len(failed)} -> {output}")
+    for item in failed:
+        typer.secho(f"  not scored {item.get('id', '?')}: {item['error']}", fg=typer.colors.YELLOW, err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
 feedback_app = typer.Typer(
     help="The feedback log: export for training, stats, spool sync.", no_args_is_help=True
 )

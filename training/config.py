@@ -74,6 +74,12 @@ class KTOJob(LoraJob):
     learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
 
 
+@dataclass
+class RMJob(LoraJob):
+    learning_rate: float = field(default=1e-5, metadata={"help": "peak learning rate (reference: 1e-5)"})
+    use_lora: bool = field(default=True, metadata={"help": "LoRA on the classifier; off trains all weights"})
+
+
 # The reference design's recipe for Mistral-7B-Instruct (on a GPU with >= 40 GB): r=512, alpha=1024,
 # 20 epochs over a small verified set. Sane defaults above; presets name the known recipes.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -93,6 +99,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "learning_rate": 1.41e-5,
         "epochs": 3,
         "bf16": True,
+    },
+    "distilroberta-rm-reference": {
+        "learning_rate": 1e-5,
+        "use_lora": False,
+        "epochs": 1,
+        "batch_size": 8,
+        "target_modules": ["query", "value"],
     },
     "cpu-small": {"lora_r": 8, "lora_alpha": 16, "batch_size": 2, "max_length": 1024},
 }

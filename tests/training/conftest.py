@@ -54,3 +54,38 @@ def export_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("export") / "feedback.jsonl"
     export_records(records, path, "jsonl")
     return path
+
+
+@pytest.fixture(scope="session")
+def toy_preference_export(tmp_path_factory):
+    """30 distinct questions: a specific, cited answer rated 5 and an evasive one rated 1. The signal
+    (cites a source, gives a figure) generalises to held-out questions."""
+    records = []
+    for i in range(30):
+        q = f"How much does spare part {i} cost?"
+        trace = {"prompt": prompt(q)}
+        records.append(
+            FeedbackRecord(
+                session_id=f"t{i}",
+                turn=0,
+                question=q,
+                model="base",
+                trace=trace,
+                answer=f"Spare part {i} costs {10 + 3 * i} euros [1].",
+                rating=5,
+            )
+        )
+        records.append(
+            FeedbackRecord(
+                session_id=f"t{i}",
+                turn=1,
+                question=q,
+                model="base",
+                trace=trace,
+                answer="I am not sure, maybe ask someone else.",
+                rating=1,
+            )
+        )
+    path = tmp_path_factory.mktemp("toy") / "toy.jsonl"
+    export_records(records, path, "jsonl")
+    return path

@@ -66,3 +66,51 @@ def test_dpo_margin_grows(export_file, tiny_model_dir, tmp_path):
     assert metrics["accuracy_last"] >= 0.9
     assert AdapterManifest.read(out).method == "dpo"
     reload_with_peft(tiny_model_dir, out)
+
+
+def test_kto_runs_and_raises_the_desirable_reward(export_file, tiny_model_dir, tmp_path):
+    from training import kto
+    from training.config import KTOJob
+
+    job = KTOJob(
+        export_path=str(export_file),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "kto"),
+        name="kto-test",
+        lora_r=8,
+        lora_alpha=16,
+        learning_rate=5e-3,
+        max_steps=20,
+        batch_size=8,
+        validation_share=0.0,
+        target_modules=["q_proj", "v_proj", "o_proj"],
+        max_length=256,
+    )
+    out, metrics = kto.main(job)
+    assert metrics["train_loss_last"] < metrics["train_loss_first"]
+    assert AdapterManifest.read(out).method == "kto"
+    reload_with_peft(tiny_model_dir, out)
+
+
+def test_reward_model_ranks_held_out_pairs_above_chance(toy_preference_export, tiny_model_dir, tmp_path):
+    from training import rm
+    from training.config import RMJob
+
+    job = RMJob(
+        export_path=str(toy_preference_export),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "rm"),
+        name="rm-test",
+        learning_rate=1e-3,
+        max_steps=40,
+        batch_size=8,
+        validation_share=0.3,
+        use_lora=False,
+        max_length=256,
+    )
+    out, metrics = rm.main(job)
+    manifest = AdapterManifest.read(out)
+    assert manifest.metrics["data"]["validation"] >= 5
+    assert metrics["pairwise_accuracy"] >= 0.8  # on held-out questions; chance is 0.5
+    assert metrics["pairwise_accuracy_train"] > 0.9
+    assert manifest.method == "rm" and manifest.metrics["pairwise_accuracy"] == metrics["pairwise_accuracy"]

@@ -1,0 +1,73 @@
+"""`ragloop train` and `ragloop judge` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from ragloop.cli import app
+from ragloop.manifest import AdapterManifest
+
+
+def test_train_with_too_little_data_says_so(export_file, tmp_path, tiny_model_dir):
+    small = tmp_path / "small.jsonl"
+    small.write_text(export_file.read_text().splitlines()[0] + "\n")
+    result = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "dpo",
+            "--export",
+            str(small),
+            "--base-model",
+            str(tiny_model_dir),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "dpo needs at least 4 usable rows; the export gives 0" in result.output
+
+
+def test_train_unknown_method(tmp_path):
+    result = CliRunner().invoke(app, ["train", "grpo", "--export", "x", "--output", str(tmp_path)])
+    assert result.exit_code == 1 and "unknown method 'grpo'" in result.output
+
+
+@pytest.mark.slow
+def test_train_sft_from_the_command_line_with_a_config_file(export_file, tiny_model_dir, tmp_path):
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        f"export_path: {export_file}\nbase_model: {tiny_model_dir}\noutput_dir: {tmp_path / 'sft'}\n"
+        "name: cli-sft\nlora_r: 4\nlora_alpha: 8\nmax_steps: 3\nmax_length: 256\n"
+        "target_modules: [q_proj, v_proj]\n"
+    )
+    result = CliRunner().invoke(app, ["train", "sft", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "adapter written to" in result.output
+    assert AdapterManifest.read(tmp_path / "sft").name == "cli-sft"
+
+
+@pytest.mark.slow
+def test_judge_against_real_vllm_reports_unusable_replies_and_scores_nothing(
+    vllm_server, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))
+    from ragloop.settings import get_settings
+
+    get_settings.cache_clear()
+    items = tmp_path / "items.jsonl"
+    items.write_text(
+        json.dumps({"id": "q1", "question": "How long?", "reference": "5 hours", "answer": "2 days"}) + "\n"
+    )
+    out = tmp_path / "scores.jsonl"
+    result = CliRunner().invoke(
+        app, ["judge", "--input", str(items), "--output", str(out), "--base-url", vllm_server.base_url]
+    )
+    get_settings.cache_clear()
+    # The tiny random model cannot follow the format: the item is reported, never scored 0.
+    assert result.exit_code == 1
+    assert "scored 0, failed 1" in result.output and "not scored q1" in result.output
+    assert out.read_text() == ""

@@ -1,0 +1,79 @@
+"""Reward model: a sequence classifier trained on (prompt, chosen, rejected) pairs (TRL RewardTrainer).
+It scores answers for PPO and reports pairwise accuracy on held-out pairs.
+
+    ragloop train rm --config job.yaml
+
+Reference preset: distilroberta-base, lr 1e-5 (base_model must be a local directory; no hub access at
+run time). Any causal-LM directory works too: its weights initialise a 1-label classifier head.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from training.common import common_args, feedback_range, lora_config, loss_history, save_adapter
+from training.config import RMJob
+from training.data import build, read_export
+
+log = logging.getLogger(__name__)
+
+
+def pairwise_accuracy(trainer, dataset) -> float:
+    """Share of held-out pairs where the chosen answer scores above the rejected one."""
+    import torch
+
+    model, tok = trainer.model, trainer.processing_class
+    model.eval()
+    wins = 0
+    with torch.no_grad():
+        for row in dataset:
+            scores = []
+            for key in ("chosen", "rejected"):
+                text = tok.apply_chat_template(row["prompt"] + row[key], tokenize=False)
+                enc = tok(text, return_tensors="pt", truncation=True, max_length=trainer.args.max_length)
+                enc = {k: v.to(model.device) for k, v in enc.items()}
+                scores.append(float(model(**enc).logits[0, 0]))
+            wins += scores[0] > scores[1]
+    return wins / max(len(dataset), 1)
+
+
+def main(job: RMJob, resume: bool = False):
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from trl import RewardConfig, RewardTrainer
+
+    # -- model ----------------------------------------------------------------------------------
+    tokenizer = AutoTokenizer.from_pretrained(job.base_model)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForSequenceClassification.from_pretrained(
+        job.base_model, num_labels=1, dtype=torch.float32
+    )
+    model.config.pad_token_id = tokenizer.pad_token_id
+    # -- dataset --------------------------------------------------------------------------------
+    rows = read_export(job.export_path)
+    data = build("rm", rows, job.validation_share, min_rows=job.min_rows)
+    log.info("reward-model data: %s", data.stats)
+    train = Dataset.from_list(data.records("train"))
+    val = Dataset.from_list(data.records("validation")) if data.validation else None
+    # -- training -------------------------------------------------------------------------------
+    args = RewardConfig(**common_args(job), max_length=job.max_length)
+    trainer = RewardTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        processing_class=tokenizer,
+        peft_config=lora_config(job, task_type="SEQ_CLS") if job.use_lora else None,
+    )
+    trainer.train(resume_from_checkpoint=resume or None)
+    losses = loss_history(trainer)
+    metrics = {
+        "train_loss_first": losses[0] if losses else None,
+        "train_loss_last": losses[-1] if losses else None,
+        "steps": trainer.state.global_step,
+    }
+    if val is not None:
+        metrics["pairwise_accuracy"] = pairwise_accuracy(trainer, val)
+    metrics["pairwise_accuracy_train"] = pairwise_accuracy(trainer, train)
+    return save_adapter(trainer, job, "rm", data, metrics, feedback_range(rows)), metrics
