@@ -296,7 +296,7 @@ def adapters_reload() -> None:
 @app.command()
 @user_errors
 def train(
-    method: Annotated[str, typer.Argument(help="sft | dpo | kto | rm")],
+    method: Annotated[str, typer.Argument(help="sft | dpo | kto | rm | ppo")],
     config: Annotated[
         Path | None, typer.Option(help="job file (YAML or JSON), fields as in training/config.py")
     ] = None,

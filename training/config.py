@@ -80,6 +80,21 @@ class RMJob(LoraJob):
     use_lora: bool = field(default=True, metadata={"help": "LoRA on the classifier; off trains all weights"})
 
 
+@dataclass
+class PPOJob(LoraJob):
+    reward_model: str | None = field(default=None, metadata={"help": "reward model dir (`ragloop train rm`)"})
+    value_model: str | None = field(
+        default=None, metadata={"help": "value model init (default: reward model)"}
+    )
+    learning_rate: float = field(default=1.41e-5, metadata={"help": "peak learning rate (reference 1.41e-5)"})
+    total_episodes: int = field(default=256, metadata={"help": "prompts sampled in all"})
+    num_ppo_epochs: int = field(default=4, metadata={"help": "PPO epochs per batch of rollouts"})
+    response_length: int = field(default=64, metadata={"help": "max new tokens per sampled answer"})
+    kl_coef: float = field(default=0.05, metadata={"help": "KL penalty to the base model"})
+    missing_eos_penalty: float | None = field(default=None, metadata={"help": "penalty for no EOS"})
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature of rollouts"})
+
+
 # The reference design's recipe for Mistral-7B-Instruct (on a GPU with >= 40 GB): r=512, alpha=1024,
 # 20 epochs over a small verified set. Sane defaults above; presets name the known recipes.
 PRESETS: dict[str, dict[str, Any]] = {

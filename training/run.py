@@ -12,9 +12,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from training.config import PRESETS, DPOJob, KTOJob, RMJob, SFTJob
+from training.config import PRESETS, DPOJob, KTOJob, PPOJob, RMJob, SFTJob
 
-JOBS = {"sft": SFTJob, "dpo": DPOJob, "kto": KTOJob, "rm": RMJob}
+JOBS = {"sft": SFTJob, "dpo": DPOJob, "kto": KTOJob, "rm": RMJob, "ppo": PPOJob}
 
 
 def make_job(method: str, config: Path | None = None, preset: str | None = None, **overrides: Any):

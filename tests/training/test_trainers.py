@@ -114,3 +114,33 @@ def test_reward_model_ranks_held_out_pairs_above_chance(toy_preference_export, t
     assert metrics["pairwise_accuracy"] >= 0.8  # on held-out questions; chance is 0.5
     assert metrics["pairwise_accuracy_train"] > 0.9
     assert manifest.method == "rm" and manifest.metrics["pairwise_accuracy"] == metrics["pairwise_accuracy"]
+
+
+def test_ppo_runs_end_to_end_and_logs_mean_reward_per_step(export_file, tiny_model_dir, tmp_path):
+    """PPO with LoRA and a programmatic reward runs, logs a reward per step, and saves an adapter.
+    Not yet asserted: that the mean reward rises (see the open note on issue 5)."""
+    from training import ppo
+    from training.config import PPOJob
+
+    tok_len = 30522
+    reward = ppo.ProgrammaticReward(tok_len, range(0, tok_len, 2), reward=1.0 / 12)
+    job = PPOJob(
+        export_path=str(export_file),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "ppo"),
+        name="ppo-test",
+        lora_r=8,
+        lora_alpha=16,
+        learning_rate=1e-3,
+        batch_size=6,
+        total_episodes=12,
+        num_ppo_epochs=2,
+        response_length=8,
+        target_modules=["q_proj", "v_proj"],
+        max_length=256,
+    )
+    out, metrics = ppo.main(job, reward_model=reward)
+    assert metrics["steps"] == 2 and len(metrics["mean_reward_per_step"]) == 2
+    assert all(r > 0 for r in metrics["mean_reward_per_step"])
+    assert AdapterManifest.read(out).method == "ppo"
+    reload_with_peft(tiny_model_dir, out)
