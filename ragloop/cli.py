@@ -367,6 +367,24 @@ def judge(
         raise typer.Exit(1)
 
 
+data_app = typer.Typer(help="Training data before users arrive.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("synth")
+@user_errors
+def data_synth(count: Annotated[int, typer.Option(help="chunks to draft from")] = 50) -> None:
+    """Draft question/answer pairs from the indexed corpus with the LLM, for approval in the Review page."""
+    from feedback.service import build_writer
+    from rag.service import build_chain
+    from ragloop.synth import synthesize
+
+    settings = get_settings()
+    chain = build_chain(settings)
+    report = synthesize(chain.store, chain.embedder.dim, chain.llm, build_writer(settings), count)
+    typer.echo(f"drafted {report.drafted} pairs for review ({report.unusable} replies unusable)")
+
+
 feedback_app = typer.Typer(
     help="The feedback log: export for training, stats, spool sync.", no_args_is_help=True
 )

@@ -118,7 +118,7 @@ def preference_pairs(
     rows = list(rows)
     out = []
     for r in rows:  # an approved correction beats the answer it corrects
-        if r.approved_correction and r.approved_correction.strip() != r.answer.strip():
+        if r.approved_correction and r.answer.strip() and r.approved_correction.strip() != r.answer.strip():
             out.append(
                 {
                     "prompt": _user(r.prompt),
