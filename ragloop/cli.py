@@ -385,6 +385,82 @@ def data_synth(count: Annotated[int, typer.Option(help="chunks to draft from")] 
     typer.echo(f"drafted {report.drafted} pairs for review ({report.unusable} replies unusable)")
 
 
+eval_app = typer.Typer(
+    help="Evaluation: metrics per model/adapter and the quality gate.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
+DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
+
+
+@eval_app.command("run")
+@user_errors
+def eval_run(
+    model: Annotated[str, typer.Option(help="'base' or a served adapter name")] = "base",
+    eval_set: Annotated[Path, typer.Option("--set", help="eval set JSONL")] = DEMO_EVAL_SET,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="metrics JSON")] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N questions")] = None,
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible judge endpoint")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="judge model id")] = None,
+) -> None:
+    """Recall@k, MRR, semantic similarity, judge scores, grounding and latency for one model."""
+    from eval.run import evaluate, read_set, write
+    from rag.service import build_chain
+
+    settings = get_settings()
+    judge = None
+    if judge_url:
+        from training.judge import Judge, JudgeCache, OpenAIJudge
+
+        judge = Judge(
+            OpenAIJudge(judge_url, judge_model or "judge"),
+            JudgeCache(settings.data_dir / "judge-cache.sqlite3"),
+        )
+    items = read_set(eval_set)[:limit]
+    result = evaluate(
+        build_chain(settings),
+        items,
+        adapter=None if model == "base" else model,
+        judge=judge,
+        k=settings.retrieval.top_k,
+    )
+    out = output or settings.data_dir / "reports" / f"eval-{model}.json"
+    write(result, out)
+    judge_line = result["judge"]
+    typer.echo(
+        f"{model}: recall@{settings.retrieval.top_k} {next(iter(result['retrieval'].values())):.3f}  "
+        f"MRR {result['retrieval']['mrr']:.3f}  similarity {result['similarity']['mean']:.3f}  "
+        f"judge mean {judge_line['mean']:.2f} (>3: {judge_line['share_above_3']:.1%})  "
+        f"grounding {result['grounding']['mean']:.2f}  p50 {result['latency_ms']['p50']:.0f} ms"
+    )
+    typer.echo(f"written to {out}")
+
+
+@eval_app.command("gate")
+@user_errors
+def eval_gate(
+    candidate: Annotated[Path, typer.Option(help="metrics JSON of the candidate")],
+    baseline: Annotated[Path, typer.Option(help="metrics JSON of the baseline")],
+    min_similarity_gain: Annotated[float, typer.Option(help="required similarity gain")] = 0.0,
+    min_judge_gain: Annotated[float, typer.Option(help="required judge-mean gain")] = 0.0,
+    max_recall_drop: Annotated[float, typer.Option(help="allowed retrieval recall drop")] = 0.0,
+) -> None:
+    """Exit 0 only if the candidate beats the baseline by the margins."""
+    import json
+
+    from eval.gate import GateMargins, check
+
+    result = check(
+        json.loads(candidate.read_text()),
+        json.loads(baseline.read_text()),
+        GateMargins(min_similarity_gain, min_judge_gain, max_recall_drop),
+    )
+    for reason in result.reasons:
+        typer.echo(f"  {reason}")
+    typer.echo("gate: PASS" if result.passed else "gate: FAIL")
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 feedback_app = typer.Typer(
     help="The feedback log: export for training, stats, spool sync.", no_args_is_help=True
 )

@@ -1,0 +1,49 @@
+"""The quality gate: a candidate's metrics must beat the baseline's by configured margins, or the
+candidate does not go live (``ragloop eval gate`` exits non-zero; publishing can require it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class GateMargins:
+    similarity: float = 0.0  # candidate mean similarity must be >= baseline + this
+    judge_mean: float = 0.0  # when both have judge scores
+    recall_drop: float = 0.0  # retrieval recall may fall by at most this
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def _recall(result: dict[str, Any]) -> float:
+    return next(v for k, v in result["retrieval"].items() if k.startswith("recall_at_"))
+
+
+def check(
+    candidate: dict[str, Any], baseline: dict[str, Any], margins: GateMargins | None = None
+) -> GateResult:
+    m = margins or GateMargins()
+    reasons, passed = [], True
+    cand_sim, base_sim = candidate["similarity"]["mean"], baseline["similarity"]["mean"]
+    if cand_sim < base_sim + m.similarity:
+        passed = False
+        reasons.append(f"similarity {cand_sim:.3f} < baseline {base_sim:.3f} + margin {m.similarity}")
+    else:
+        reasons.append(f"similarity {cand_sim:.3f} >= baseline {base_sim:.3f} + {m.similarity}")
+    cand_j, base_j = candidate["judge"].get("mean"), baseline["judge"].get("mean")
+    if cand_j is not None and base_j is not None and not (math.isnan(cand_j) or math.isnan(base_j)):
+        if cand_j < base_j + m.judge_mean:
+            passed = False
+            reasons.append(f"judge mean {cand_j:.2f} < baseline {base_j:.2f} + margin {m.judge_mean}")
+        else:
+            reasons.append(f"judge mean {cand_j:.2f} >= baseline {base_j:.2f} + {m.judge_mean}")
+    if _recall(candidate) < _recall(baseline) - m.recall_drop:
+        passed = False
+        reasons.append(f"retrieval recall fell from {_recall(baseline):.3f} to {_recall(candidate):.3f}")
+    return GateResult(passed, reasons)

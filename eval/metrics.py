@@ -1,0 +1,71 @@
+"""Pure metric functions, each checked against hand-computed cases in tests/eval/test_metrics.py."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def source_matches(source: str, page: int | None, expected_source: str, expected_page: int | None) -> bool:
+    """True if the file name is the expected one and, when a page is expected, so is the page."""
+    return Path(source).name == expected_source and (expected_page is None or page == expected_page)
+
+
+def recall_at_k(hits: Sequence[bool], k: int) -> float:
+    """1.0 if any of the first k retrieved items is relevant (one relevant source per question)."""
+    return 1.0 if any(hits[:k]) else 0.0
+
+
+def reciprocal_rank(hits: Sequence[bool]) -> float:
+    for rank, hit in enumerate(hits, start=1):
+        if hit:
+            return 1.0 / rank
+    return 0.0
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return float(np.dot(a, b) / (na * nb))
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float] = (50, 95)) -> dict[str, float]:
+    if not values:
+        return {f"p{int(q)}": float("nan") for q in qs}
+    return {f"p{int(q)}": float(np.percentile(values, q)) for q in qs}
+
+
+def score_distribution(scores: Sequence[float]) -> dict[str, float]:
+    """Judge scores 0-5: mean and the shares above and below 3 (the reference design's terms)."""
+    if not scores:
+        return {"mean": float("nan"), "share_above_3": float("nan"), "share_below_3": float("nan"), "n": 0}
+    arr = np.asarray(scores, dtype=float)
+    return {
+        "mean": float(arr.mean()),
+        "share_above_3": float((arr > 3).mean()),
+        "share_below_3": float((arr < 3).mean()),
+        "n": int(arr.size),
+    }
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a proportion (95 % by default)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def win_rate(wins: int, ties: int, losses: int) -> dict[str, float]:
+    """Win rate counting a tie as half a win, with a Wilson 95 % interval."""
+    n = wins + ties + losses
+    rate = (wins + 0.5 * ties) / n if n else float("nan")
+    low, high = wilson_interval(wins + 0.5 * ties, n)
+    return {"wins": wins, "ties": ties, "losses": losses, "win_rate": rate, "ci_low": low, "ci_high": high}

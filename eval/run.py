@@ -1,0 +1,103 @@
+"""Evaluate one model or adapter on an eval set: retrieval, answers, and how close they are to the
+references. Eval set rows: ``{id, question, reference, source, page}`` (JSONL). Writes metrics JSON.
+
+    ragloop eval run --model base --set eval/sets/demo.jsonl -o reports/base.json
+
+Metrics:
+- retrieval: recall@k and MRR of the expected source file (and page, when given);
+- semantic similarity: embedding cosine between answer and reference (the reference design's headline
+  metric: 0.64 plain RAG -> 0.81 after SFT);
+- judge (when a judge is given): score mean and the shares > 3 and < 3 (78.1 % -> 85.5 % > 3 after PPO);
+- grounding: share of answer sentences whose embedding is close (cosine >= 0.5) to a retrieved chunk — an
+  embedding proxy for faithfulness, not an entailment check;
+- latency p50/p95 of whole answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from eval.metrics import (
+    cosine,
+    percentiles,
+    recall_at_k,
+    reciprocal_rank,
+    score_distribution,
+    source_matches,
+)
+
+log = logging.getLogger(__name__)
+GROUNDED_COSINE = 0.5
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def read_set(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
+    if len(answer_vecs) == 0 or len(chunk_vecs) == 0:
+        return 0.0
+    return float(((answer_vecs @ chunk_vecs.T).max(axis=1) >= GROUNDED_COSINE).mean())
+
+
+def evaluate(
+    chain, items: list[dict[str, Any]], adapter: str | None = None, judge=None, k: int = 4
+) -> dict[str, Any]:
+    embedder = chain.embedder
+    rows, latencies = [], []
+    for item in tqdm(items, desc=f"eval {adapter or 'base'}", unit="question"):
+        started = time.perf_counter()
+        answer = chain.answer(item["question"], adapter=adapter)
+        latencies.append((time.perf_counter() - started) * 1e3)
+        hits = [source_matches(c.source, c.page, item["source"], item.get("page")) for c in answer.citations]
+        answer_vec, ref_vec = embedder.encode([answer.text or " ", item["reference"]])
+        sentences = [s for s in _SENTENCE.split(answer.text) if s.strip()]
+        row = {
+            "id": item["id"],
+            "question": item["question"],
+            "reference": item["reference"],
+            "answer": answer.text,
+            "recall_at_k": recall_at_k(hits, k),
+            "reciprocal_rank": reciprocal_rank(hits),
+            "similarity": cosine(answer_vec, ref_vec),
+            "grounding": grounding(
+                embedder.encode(sentences) if sentences else np.zeros((0, embedder.dim)),
+                embedder.encode([s.snippet for s in answer.citations]),
+            ),
+            "model": answer.trace.model,
+        }
+        if judge is not None:
+            try:
+                row["judge_score"] = judge.score(item["question"], item["reference"], answer.text).score
+            except Exception as err:  # a failed judgement is reported, never scored 0
+                row["judge_error"] = str(err)
+        rows.append(row)
+    scores = [r["judge_score"] for r in rows if "judge_score" in r]
+    return {
+        "model": adapter or "base",
+        "n": len(rows),
+        "retrieval": {
+            f"recall_at_{k}": float(np.mean([r["recall_at_k"] for r in rows])),
+            "mrr": float(np.mean([r["reciprocal_rank"] for r in rows])),
+        },
+        "similarity": {"mean": float(np.mean([r["similarity"] for r in rows]))},
+        "judge": {**score_distribution(scores), "failed": sum("judge_error" in r for r in rows)},
+        "grounding": {"mean": float(np.mean([r["grounding"] for r in rows]))},
+        "latency_ms": percentiles(latencies),
+        "items": rows,
+    }
+
+
+def write(result: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

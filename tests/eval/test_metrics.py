@@ -1,0 +1,68 @@
+"""Metrics on hand-computed cases."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from eval.metrics import (
+    cosine,
+    recall_at_k,
+    reciprocal_rank,
+    score_distribution,
+    source_matches,
+    wilson_interval,
+    win_rate,
+)
+from tests.conftest import REPO
+
+
+def test_recall_and_mrr():
+    hits = [False, False, True, False]
+    assert recall_at_k(hits, 2) == 0.0 and recall_at_k(hits, 3) == 1.0
+    assert reciprocal_rank(hits) == pytest.approx(1 / 3)
+    assert reciprocal_rank([False, False]) == 0.0
+    assert reciprocal_rank([True]) == 1.0
+
+
+def test_source_matching_uses_file_name_and_page():
+    assert source_matches("/x/docs/manual.pdf", 4, "manual.pdf", 4)
+    assert not source_matches("/x/docs/manual.pdf", 3, "manual.pdf", 4)
+    assert source_matches("/x/faq.html", None, "faq.html", None)
+
+
+def test_cosine():
+    assert cosine(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == 0.0
+    assert cosine(np.array([1.0, 1.0]), np.array([2.0, 2.0])) == pytest.approx(1.0)
+    assert cosine(np.array([1.0, 0.0]), np.array([1.0, 1.0])) == pytest.approx(1 / math.sqrt(2))
+    assert cosine(np.zeros(2), np.ones(2)) == 0.0
+
+
+def test_score_distribution():
+    d = score_distribution([5, 4, 3, 1])
+    assert d == {"mean": 3.25, "share_above_3": 0.5, "share_below_3": 0.25, "n": 4}
+
+
+def test_wilson_interval_hand_computed():
+    # p = 0.5, n = 100, z = 1.96: centre 0.5, half-width 1.96*sqrt(0.0025+0.000096)/1.038416 = 0.0962
+    low, high = wilson_interval(50, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    low, high = wilson_interval(10, 10)
+    assert high == 1.0 and low == pytest.approx(0.7225, abs=1e-4)
+
+
+def test_win_rate_counts_ties_as_half():
+    r = win_rate(6, 2, 2)
+    assert r["win_rate"] == 0.7 and r["ci_low"] < 0.7 < r["ci_high"]
+
+
+def test_demo_eval_set_has_50_items_with_sources():
+    items = [json.loads(line) for line in (REPO / "eval" / "sets" / "demo.jsonl").read_text().splitlines()]
+    assert len(items) >= 50
+    corpus = {p.name for p in (REPO / "demo" / "corpus").iterdir()}
+    for item in items:
+        assert item["question"].endswith("?") and item["reference"] and item["source"] in corpus
