@@ -215,7 +215,7 @@ adapters_app = typer.Typer(
 app.add_typer(adapters_app, name="adapters")
 
 
-def _publisher():
+def _publisher(gate=None):
     from serving.publish import Publisher
     from serving.registry import LocalAdapterRegistry
     from serving.vllm_admin import VLLMAdmin
@@ -223,8 +223,27 @@ def _publisher():
     settings = get_settings()
     admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
     return Publisher(
-        LocalAdapterRegistry(settings.registry_dir), admin, max_rank=settings.serve.max_lora_rank
+        LocalAdapterRegistry(settings.registry_dir), admin, max_rank=settings.serve.max_lora_rank, gate=gate
     )
+
+
+def eval_gate_check(candidate: Path, baseline: Path, min_similarity_gain: float = 0.0):
+    """A publish gate from two `ragloop eval run` outputs: refuses unless the candidate is better."""
+    import json
+
+    from eval.gate import GateMargins, check
+    from serving.publish import PublishError
+
+    def gate(_adapter_dir: Path) -> None:
+        result = check(
+            json.loads(candidate.read_text()),
+            json.loads(baseline.read_text()),
+            GateMargins(similarity=min_similarity_gain),
+        )
+        if not result.passed:
+            raise PublishError("the eval gate refused the adapter: " + "; ".join(result.reasons))
+
+    return gate
 
 
 @adapters_app.command("list")
@@ -256,9 +275,19 @@ def adapters_publish(
     adapter_dir: Annotated[Path, typer.Argument(help="PEFT adapter dir with manifest.json")],
     name: Annotated[str | None, typer.Option(help="registry name (default: the manifest's)")] = None,
     weight: Annotated[float, typer.Option(help="share of chat sessions routed to it, 0-1")] = 1.0,
+    gate_candidate: Annotated[
+        Path | None, typer.Option(help="eval metrics of this adapter (requires gate)")
+    ] = None,
+    gate_baseline: Annotated[Path | None, typer.Option(help="eval metrics of what serves now")] = None,
+    min_similarity_gain: Annotated[float, typer.Option(help="gate: required similarity gain")] = 0.0,
 ) -> None:
     """Load into vLLM, verify, smoke-test, then route traffic to it. On failure nothing changes."""
-    result = _publisher().publish(adapter_dir, name=name, weight=weight)
+    gate = None
+    if gate_candidate or gate_baseline:
+        if not (gate_candidate and gate_baseline):
+            raise RagloopError("the gate needs both --gate-candidate and --gate-baseline")
+        gate = eval_gate_check(gate_candidate, gate_baseline, min_similarity_gain)
+    result = _publisher(gate).publish(adapter_dir, name=name, weight=weight)
     typer.echo(f"published {result.name} v{result.version} as {result.served_name} in {result.seconds:.2f} s")
 
 
