@@ -84,6 +84,31 @@ def loss_history(trainer, key: str = "loss") -> list[float]:
     return [float(e[key]) for e in trainer.state.log_history if key in e]
 
 
+def first_last(trainer, key: str, name: str) -> dict[str, float | None]:
+    """``{name_first, name_last}`` of a logged series (None when it was never logged)."""
+    values = loss_history(trainer, key)
+    return {f"{name}_first": values[0] if values else None, f"{name}_last": values[-1] if values else None}
+
+
+def loss_metrics(trainer) -> dict[str, Any]:
+    return {**first_last(trainer, "loss", "train_loss"), "steps": trainer.state.global_step}
+
+
+def prepare_data(job: LoraJob, method: str):
+    """The dataset stage every trainer shares: export -> rows -> training set -> HF datasets.
+    Returns (rows, training set, train dataset, validation dataset or None)."""
+    from datasets import Dataset
+
+    from training.data import build, read_export
+
+    rows = read_export(job.export_path)
+    data = build(method, rows, job.validation_share, min_rows=job.min_rows)
+    log.info("%s data: %s", method, data.stats)
+    train = Dataset.from_list(data.records("train"))
+    val = Dataset.from_list(data.records("validation")) if data.validation else None
+    return rows, data, train, val
+
+
 def save_adapter(
     trainer,
     job: LoraJob,

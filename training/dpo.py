@@ -10,25 +10,28 @@ from __future__ import annotations
 
 import logging
 
-from training.common import common_args, feedback_range, load_base, lora_config, loss_history, save_adapter
+from training.common import (
+    common_args,
+    feedback_range,
+    first_last,
+    load_base,
+    lora_config,
+    loss_metrics,
+    prepare_data,
+    save_adapter,
+)
 from training.config import DPOJob
-from training.data import build, read_export
 
 log = logging.getLogger(__name__)
 
 
 def main(job: DPOJob, resume: bool = False):
-    from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
     # -- model ----------------------------------------------------------------------------------
     model, tokenizer = load_base(job.base_model)
     # -- dataset --------------------------------------------------------------------------------
-    rows = read_export(job.export_path)
-    data = build("dpo", rows, job.validation_share, min_rows=job.min_rows)
-    log.info("DPO data: %s", data.stats)
-    train = Dataset.from_list(data.records("train"))
-    val = Dataset.from_list(data.records("validation")) if data.validation else None
+    rows, data, train, val = prepare_data(job, "dpo")
     # -- training -------------------------------------------------------------------------------
     args = DPOConfig(
         **common_args(job),
@@ -45,14 +48,9 @@ def main(job: DPOJob, resume: bool = False):
         peft_config=lora_config(job),
     )
     trainer.train(resume_from_checkpoint=resume or None)
-    margins = loss_history(trainer, "rewards/margins")
-    accuracy = loss_history(trainer, "rewards/accuracies")
-    losses = loss_history(trainer)
     metrics = {
-        "margin_first": margins[0] if margins else None,
-        "margin_last": margins[-1] if margins else None,
-        "accuracy_last": accuracy[-1] if accuracy else None,
-        "train_loss_last": losses[-1] if losses else None,
-        "steps": trainer.state.global_step,
+        **loss_metrics(trainer),
+        **first_last(trainer, "rewards/margins", "margin"),
+        "accuracy_last": first_last(trainer, "rewards/accuracies", "accuracy")["accuracy_last"],
     }
     return save_adapter(trainer, job, "dpo", data, metrics, feedback_range(rows)), metrics

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from training.common import common_args, feedback_range, lora_config, loss_history, save_adapter
+from training.common import common_args, feedback_range, lora_config, loss_metrics, prepare_data, save_adapter
 from training.config import RMJob
-from training.data import build, read_export
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,6 @@ def pairwise_accuracy(trainer, dataset) -> float:
 
 def main(job: RMJob, resume: bool = False):
     import torch
-    from datasets import Dataset
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from trl import RewardConfig, RewardTrainer
 
@@ -52,11 +50,7 @@ def main(job: RMJob, resume: bool = False):
     )
     model.config.pad_token_id = tokenizer.pad_token_id
     # -- dataset --------------------------------------------------------------------------------
-    rows = read_export(job.export_path)
-    data = build("rm", rows, job.validation_share, min_rows=job.min_rows)
-    log.info("reward-model data: %s", data.stats)
-    train = Dataset.from_list(data.records("train"))
-    val = Dataset.from_list(data.records("validation")) if data.validation else None
+    rows, data, train, val = prepare_data(job, "rm")
     # -- training -------------------------------------------------------------------------------
     args = RewardConfig(**common_args(job), max_length=job.max_length)
     trainer = RewardTrainer(
@@ -67,12 +61,7 @@ def main(job: RMJob, resume: bool = False):
         peft_config=lora_config(job, task_type="SEQ_CLS") if job.use_lora else None,
     )
     trainer.train(resume_from_checkpoint=resume or None)
-    losses = loss_history(trainer)
-    metrics = {
-        "train_loss_first": losses[0] if losses else None,
-        "train_loss_last": losses[-1] if losses else None,
-        "steps": trainer.state.global_step,
-    }
+    metrics = loss_metrics(trainer)
     if val is not None:
         metrics["pairwise_accuracy"] = pairwise_accuracy(trainer, val)
     metrics["pairwise_accuracy_train"] = pairwise_accuracy(trainer, train)

@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import logging
 
-from training.common import common_args, feedback_range, load_base, lora_config, loss_history, save_adapter
+from training.common import (
+    common_args,
+    feedback_range,
+    load_base,
+    lora_config,
+    loss_metrics,
+    prepare_data,
+    save_adapter,
+)
 from training.config import SFTJob
-from training.data import build, read_export
 
 log = logging.getLogger(__name__)
 
 
 def main(job: SFTJob, resume: bool = False):
-    from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
     # -- model ----------------------------------------------------------------------------------
     model, tokenizer = load_base(job.base_model)
     # -- dataset --------------------------------------------------------------------------------
-    rows = read_export(job.export_path)
-    data = build("sft", rows, job.validation_share, min_rows=job.min_rows)
-    log.info("SFT data: %s", data.stats)
-    train = Dataset.from_list(data.records("train"))
-    val = Dataset.from_list(data.records("validation")) if data.validation else None
+    rows, data, train, val = prepare_data(job, "sft")
     # -- training -------------------------------------------------------------------------------
     args = SFTConfig(
         **common_args(job),
@@ -46,12 +48,7 @@ def main(job: SFTJob, resume: bool = False):
         peft_config=lora_config(job),
     )
     trainer.train(resume_from_checkpoint=resume or None)
-    losses = loss_history(trainer)
-    metrics = {
-        "train_loss_first": losses[0] if losses else None,
-        "train_loss_last": losses[-1] if losses else None,
-        "steps": trainer.state.global_step,
-    }
+    metrics = loss_metrics(trainer)
     if val is not None:
         metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
     return save_adapter(trainer, job, "sft", data, metrics, feedback_range(rows)), metrics
