@@ -464,6 +464,35 @@ def eval_run(
     typer.echo(f"written to {out}")
 
 
+@eval_app.command("compare")
+@user_errors
+def eval_compare(
+    result_a: Annotated[Path, typer.Argument(help="metrics JSON of A (e.g. the candidate)")],
+    result_b: Annotated[Path, typer.Argument(help="metrics JSON of B (e.g. the baseline)")],
+    judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible judge endpoint")] = None,
+    judge_model: Annotated[str | None, typer.Option(help="judge model id")] = None,
+    bedrock_model: Annotated[str | None, typer.Option(help="judge with Amazon Bedrock instead")] = None,
+) -> None:
+    """Pairwise judge verdicts A vs B per question, asked in both orders; win rate with a 95 % interval."""
+    import json
+
+    from eval.compare import compare
+    from training.judge import BedrockJudge, OpenAIJudge
+
+    if bedrock_model:
+        backend = BedrockJudge(bedrock_model)
+    elif judge_url:
+        backend = OpenAIJudge(judge_url, judge_model or "judge")
+    else:
+        raise RagloopError("give --judge-url (OpenAI-compatible) or --bedrock-model")
+    r = compare(json.loads(result_a.read_text()), json.loads(result_b.read_text()), backend)
+    typer.echo(
+        f"{r['a']} vs {r['b']}: {r['wins']} wins, {r['ties']} ties, {r['losses']} losses; "
+        f"win rate {r['win_rate']:.2f} (95 % CI {r['ci_low']:.2f}-{r['ci_high']:.2f}); "
+        f"{r['failed']} without a usable verdict"
+    )
+
+
 @eval_app.command("gate")
 @user_errors
 def eval_gate(
