@@ -424,7 +424,9 @@ DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
 @eval_app.command("run")
 @user_errors
 def eval_run(
-    model: Annotated[str, typer.Option(help="'base' or a served adapter name")] = "base",
+    model: Annotated[
+        str, typer.Option(help="'base', a served adapter name, or 'langchain' (peer baseline)")
+    ] = "base",
     eval_set: Annotated[Path, typer.Option("--set", help="eval set JSONL")] = DEMO_EVAL_SET,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="metrics JSON")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N questions")] = None,
@@ -445,13 +447,21 @@ def eval_run(
             JudgeCache(settings.data_dir / "judge-cache.sqlite3"),
         )
     items = read_set(eval_set)[:limit]
-    result = evaluate(
-        build_chain(settings),
-        items,
-        adapter=None if model == "base" else model,
-        judge=judge,
-        k=settings.retrieval.top_k,
-    )
+    chain = build_chain(settings)
+    if model == "langchain":
+        from eval.langchain_baseline import LangChainAnswerer
+
+        chain = LangChainAnswerer(
+            chain.store,
+            chain.embedder,
+            settings.llm.base_url,
+            chain.llm.model_id(),
+            k=settings.retrieval.top_k,
+            max_tokens=settings.llm.max_tokens,
+        )
+    adapter = None if model in ("base", "langchain") else model
+    result = evaluate(chain, items, adapter=adapter, judge=judge, k=settings.retrieval.top_k)
+    result["model"] = model
     out = output or settings.data_dir / "reports" / f"eval-{model}.json"
     write(result, out)
     judge_line = result["judge"]

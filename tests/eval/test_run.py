@@ -30,6 +30,17 @@ def test_eval_run_writes_metrics_and_gate_reads_them(tmp_path, monkeypatch, vllm
     assert -1 <= metrics["similarity"]["mean"] <= 1 and metrics["latency_ms"]["p50"] > 0
     assert all(item["answer"] is not None for item in metrics["items"])
 
+    monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))
+    lc_out = tmp_path / "langchain.json"
+    lc = runner.invoke(app, ["eval", "run", "--model", "langchain", "--limit", "6", "-o", str(lc_out)])
+    get_settings.cache_clear()
+    assert lc.exit_code == 0, lc.output
+    baseline = json.loads(lc_out.read_text())
+    assert baseline["model"] == "langchain" and baseline["n"] == 6
+    assert baseline["retrieval"]["recall_at_4"] > 0 and all(
+        i["answer"] is not None for i in baseline["items"]
+    )
+
     same = runner.invoke(app, ["eval", "gate", "--candidate", str(out), "--baseline", str(out)])
     assert same.exit_code == 0 and "gate: PASS" in same.output
     stricter = runner.invoke(
