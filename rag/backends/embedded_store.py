@@ -12,11 +12,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sqlite3
 import threading
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import faiss
@@ -47,11 +49,16 @@ _COLUMNS = 'rowid, chunk_id, text, source, page, start, "end", content_hash, fil
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def keyword_terms(text: str) -> list[str]:
-    """Lower-cased word tokens without English stop words: the BM25 vocabulary."""
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    stop = frozenset(STOPWORDS_EN)
+    return frozenset(STOPWORDS_EN)
+
+
+def keyword_terms(text: str) -> list[str]:
+    """Lower-cased word tokens without English stop words: the BM25 vocabulary."""
+    stop = _stop_words()
     return [w for w in (m.lower() for m in _WORD.findall(text)) if w not in stop]
 
 
@@ -284,6 +291,4 @@ class EmbeddedVectorStore:
 
 
 def _json_list(values: list) -> str:
-    import json
-
     return json.dumps(values)
