@@ -109,10 +109,12 @@ class RagChain:
         return question
 
     def retrieve(self, question: str, k: int | None = None) -> list[SearchHit]:
-        if self.store.count() == 0:
-            raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")
         vector = self.embedder.encode_one(question)
-        return self.store.search(vector, text=question, k=k or self.config.top_k)
+        hits = self.store.search(vector, text=question, k=k or self.config.top_k)
+        # Only an empty result needs the (for OpenSearch, remote) count to tell why.
+        if not hits and self.store.count() == 0:
+            raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")
+        return hits
 
     def _fit_to_context(self, question: str, hits: list[SearchHit]) -> tuple[str, list[SearchHit]]:
         """Drop the lowest-ranked sources until the prompt fits the context window."""
