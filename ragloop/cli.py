@@ -160,13 +160,7 @@ def _vllm_server(settings):
 
 
 def _reload_adapters(base_url: str) -> None:
-    from serving.publish import Publisher
-    from serving.registry import LocalAdapterRegistry
-    from serving.vllm_admin import VLLMAdmin
-
-    settings = get_settings()
-    publisher = Publisher(LocalAdapterRegistry(settings.registry_dir), VLLMAdmin(base_url))
-    loaded = publisher.reload_live()
+    loaded = _publisher(base_url=base_url).reload_live()
     if loaded:
         typer.echo(f"re-loaded live adapters: {', '.join(loaded)}")
 
@@ -215,13 +209,14 @@ adapters_app = typer.Typer(
 app.add_typer(adapters_app, name="adapters")
 
 
-def _publisher(gate=None):
+def _publisher(gate=None, base_url: str | None = None):
+    """The registry and the vLLM server (``base_url``, default: the configured LLM) as one Publisher."""
     from serving.publish import Publisher
     from serving.registry import LocalAdapterRegistry
     from serving.vllm_admin import VLLMAdmin
 
     settings = get_settings()
-    admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
+    admin = VLLMAdmin(base_url or settings.llm.base_url, settings.llm.api_key.get_secret_value())
     return Publisher(
         LocalAdapterRegistry(settings.registry_dir), admin, max_rank=settings.serve.max_lora_rank, gate=gate
     )
