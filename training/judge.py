@@ -69,9 +69,15 @@ class Judgement:
     thinking: str = ""
 
 
+def outside_thinking(text: str) -> str:
+    """The reply with every <thinking> block (an unterminated one runs to the end) blanked out: only
+    what stands outside the thinking may carry a verdict or score."""
+    return _THINKING.sub(" ", text or "")
+
+
 def parse_judgement(text: str) -> Judgement:
     thinking = " ".join(m.group(0) for m in _THINKING.finditer(text))
-    visible = _THINKING.sub(" ", text)
+    visible = outside_thinking(text)
     scores = _SCORING.findall(visible)
     if len(scores) != 1:
         raise JudgeParseError(f"expected exactly one <scoring> outside <thinking>, found {len(scores)}")
