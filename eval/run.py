@@ -39,8 +39,39 @@ GROUNDED_COSINE = 0.5
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
+REQUIRED_FIELDS = ("id", "question", "reference", "source")
+
+
 def read_set(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The approved items of an eval set. Rows drafted by ``ragloop eval build`` carry
+    ``"approved": false`` until an expert approves them; those are skipped."""
+    from ragloop.errors import RagloopError
+
+    path = Path(path)
+    if not path.is_file():
+        raise RagloopError(f"eval set {path} does not exist")
+    items, drafts = [], 0
+    for n, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise RagloopError(f"{path}:{n} is not JSON ({err.msg})") from None
+        missing = [f for f in REQUIRED_FIELDS if not row.get(f)]
+        if missing:
+            raise RagloopError(f"{path}:{n} lacks {', '.join(missing)}")
+        if row.get("approved") is False:
+            drafts += 1
+            continue
+        items.append(row)
+    if drafts:
+        log.warning("%s: skipped %d draft rows not yet approved", path, drafts)
+    if not items:
+        raise RagloopError(
+            f'{path} has no approved items ({drafts} drafts): review them and set "approved": true'
+        )
+    return items
 
 
 def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:

@@ -369,20 +369,9 @@ def judge(
     """Score answers 0-5 against references with an AI judge (RLAIF); failures are listed, never scored 0."""
     import json
 
-    from training.judge import BedrockJudge, Judge, JudgeCache, OpenAIJudge
-
-    settings = get_settings()
-    if bedrock_model:
-        backend = BedrockJudge(bedrock_model)
-    else:
-        from rag.backends.openai_llm import OpenAICompatibleLLM
-
-        url = base_url or settings.llm.base_url
-        backend = OpenAIJudge(
-            url, model or OpenAICompatibleLLM(url).model_id(), settings.llm.api_key.get_secret_value()
-        )
+    judge_ = _judge(base_url or get_settings().llm.base_url, model, bedrock_model)
     items = [json.loads(line) for line in input.read_text().splitlines() if line.strip()]
-    scored, failed = Judge(backend, JudgeCache(settings.data_dir / "judge-cache.sqlite3")).score_many(items)
+    scored, failed = judge_.score_many(items)
     output.write_text("".join(json.dumps(r) + "\n" for r in scored))
     typer.echo(f"scored {len(scored)}, failed {len(failed)} -> {output}")
     for item in failed:
@@ -416,57 +405,114 @@ app.add_typer(eval_app, name="eval")
 DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
 
 
+def _judge(judge_url: str | None, judge_model: str | None, bedrock_model: str | None):
+    """A cached Judge on Bedrock or an OpenAI-compatible endpoint, or None when neither is given."""
+    from training.judge import BedrockJudge, Judge, JudgeCache, OpenAIJudge
+
+    settings = get_settings()
+    if bedrock_model:
+        backend = BedrockJudge(bedrock_model)
+    elif judge_url:
+        if not judge_model:
+            from rag.backends.openai_llm import OpenAICompatibleLLM
+
+            judge_model = OpenAICompatibleLLM(judge_url).model_id()
+        backend = OpenAIJudge(judge_url, judge_model, settings.llm.api_key.get_secret_value())
+    else:
+        return None
+    return Judge(backend, JudgeCache(settings.data_dir / "judge-cache.sqlite3"))
+
+
+def _adapter_manifest(served: str) -> dict | None:
+    """The manifest of a served adapter name (``<name>-v<N>``) from the registry, if it is there."""
+    from serving.registry import LocalAdapterRegistry
+
+    name, _, version = served.rpartition("-v")
+    if not name or not version.isdigit():
+        return None
+    try:
+        return LocalAdapterRegistry(get_settings().registry_dir).manifest(name, int(version)).model_dump()
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 @eval_app.command("run")
 @user_errors
 def eval_run(
     model: Annotated[
-        str, typer.Option(help="'base', a served adapter name, or 'langchain' (peer baseline)")
-    ] = "base",
+        list[str],
+        typer.Option(help="'base', a served adapter name, or 'langchain' (peer baseline); repeatable"),
+    ] = ["base"],  # noqa: B006 - typer reads the default, never mutates it
     eval_set: Annotated[Path, typer.Option("--set", help="eval set JSONL")] = DEMO_EVAL_SET,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="metrics JSON")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="metrics JSON (one model)")] = None,
+    report: Annotated[Path | None, typer.Option(help="report directory (default: a new one)")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N questions")] = None,
     judge_url: Annotated[str | None, typer.Option(help="OpenAI-compatible judge endpoint")] = None,
     judge_model: Annotated[str | None, typer.Option(help="judge model id")] = None,
+    bedrock_model: Annotated[str | None, typer.Option(help="judge with Amazon Bedrock")] = None,
 ) -> None:
-    """Recall@k, MRR, semantic similarity, judge scores, grounding and latency for one model."""
+    """Evaluate base, adapters and the LangChain baseline in one run: one table and a report with plots.
+
+    Metrics: retrieval recall@k and MRR, similarity to the reference, judge scores, grounding, latency.
+    """
+    from datetime import datetime
+
+    from eval.report import text_table, write_report
     from eval.run import evaluate, read_set, write
     from rag.service import build_chain
 
     settings = get_settings()
-    judge = None
-    if judge_url:
-        from training.judge import Judge, JudgeCache, OpenAIJudge
-
-        judge = Judge(
-            OpenAIJudge(judge_url, judge_model or "judge"),
-            JudgeCache(settings.data_dir / "judge-cache.sqlite3"),
-        )
+    if output and len(model) > 1:
+        raise RagloopError("--output takes one model's metrics; use --report for several")
+    judge = _judge(judge_url, judge_model, bedrock_model)
     items = read_set(eval_set)[:limit]
     chain = build_chain(settings)
-    if model == "langchain":
-        from eval.langchain_baseline import LangChainAnswerer
+    results, manifests = [], []
+    for name in model:
+        answerer = chain
+        if name == "langchain":
+            from eval.langchain_baseline import LangChainAnswerer
 
-        chain = LangChainAnswerer(
-            chain.store,
-            chain.embedder,
-            settings.llm.base_url,
-            chain.llm.model_id(),
-            k=settings.retrieval.top_k,
-            max_tokens=settings.llm.max_tokens,
-        )
-    adapter = None if model in ("base", "langchain") else model
-    result = evaluate(chain, items, adapter=adapter, judge=judge, k=settings.retrieval.top_k)
-    result["model"] = model
-    out = output or settings.data_dir / "reports" / f"eval-{model}.json"
-    write(result, out)
-    judge_line = result["judge"]
+            answerer = LangChainAnswerer(
+                chain.store,
+                chain.embedder,
+                settings.llm.base_url,
+                chain.llm.model_id(),
+                k=settings.retrieval.top_k,
+                max_tokens=settings.llm.max_tokens,
+            )
+        adapter = None if name in ("base", "langchain") else name
+        result = evaluate(answerer, items, adapter=adapter, judge=judge, k=settings.retrieval.top_k)
+        result["model"] = name
+        out = output or settings.reports_dir / f"eval-{name}.json"
+        write(result, out)
+        results.append(result)
+        if adapter and (manifest := _adapter_manifest(adapter)):
+            manifests.append(manifest)
+    report_dir = report or settings.reports_dir / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
+    write_report(results, report_dir, manifests, notes=[f"eval set: {eval_set.name}"])
+    typer.echo(text_table(results))
+    typer.echo(f"metrics: {', '.join(str(settings.reports_dir / f'eval-{n}.json') for n in model)}")
+    typer.echo(f"report: {report_dir / 'report.md'} (HTML beside it)")
+
+
+@eval_app.command("build")
+@user_errors
+def eval_build(
+    output: Annotated[Path, typer.Option("--output", "-o", help="draft eval set JSONL to write")],
+    count: Annotated[int, typer.Option(help="chunks to draft from")] = 60,
+) -> None:
+    """Draft an eval set from the indexed corpus with the LLM; rows wait for expert approval."""
+    from eval.build import draft_eval_set
+    from rag.service import build_chain
+
+    chain = build_chain(get_settings())
+    drafted, unusable = draft_eval_set(chain.store, chain.embedder.dim, chain.llm, count, output)
     typer.echo(
-        f"{model}: recall@{settings.retrieval.top_k} {next(iter(result['retrieval'].values())):.3f}  "
-        f"MRR {result['retrieval']['mrr']:.3f}  similarity {result['similarity']['mean']:.3f}  "
-        f"judge mean {judge_line['mean']:.2f} (>3: {judge_line['share_above_3']:.1%})  "
-        f"grounding {result['grounding']['mean']:.2f}  p50 {result['latency_ms']['p50']:.0f} ms"
+        f"drafted {drafted} items ({unusable} replies unusable) -> {output}\n"
+        'review each row, fix the reference if needed and set "approved": true; '
+        "`ragloop eval run --set` uses approved rows only"
     )
-    typer.echo(f"written to {out}")
 
 
 @eval_app.command("compare")
@@ -482,15 +528,11 @@ def eval_compare(
     import json
 
     from eval.compare import compare
-    from training.judge import BedrockJudge, OpenAIJudge
 
-    if bedrock_model:
-        backend = BedrockJudge(bedrock_model)
-    elif judge_url:
-        backend = OpenAIJudge(judge_url, judge_model or "judge")
-    else:
+    judge = _judge(judge_url, judge_model, bedrock_model)
+    if judge is None:
         raise RagloopError("give --judge-url (OpenAI-compatible) or --bedrock-model")
-    r = compare(json.loads(result_a.read_text()), json.loads(result_b.read_text()), backend)
+    r = compare(json.loads(result_a.read_text()), json.loads(result_b.read_text()), judge.backend)
     typer.echo(
         f"{r['a']} vs {r['b']}: {r['wins']} wins, {r['ties']} ties, {r['losses']} losses; "
         f"win rate {r['win_rate']:.2f} (95 % CI {r['ci_low']:.2f}-{r['ci_high']:.2f}); "

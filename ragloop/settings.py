@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         return self.data_dir / "feedback.sqlite3"
 
     @property
+    def reports_dir(self) -> Path:
+        """Evaluation reports, one directory each (the app's Models page lists them)."""
+        return self.data_dir / "reports"
+
+    @property
     def feedback_spool(self) -> Path:
         return self.data_dir / "feedback-spool.jsonl"
 

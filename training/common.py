@@ -132,7 +132,7 @@ def save_adapter(
         feedback_ids=data.feedback_ids,
         feedback_since=feedback_range[0],
         feedback_until=feedback_range[1],
-        metrics={**metrics, "data": data.stats},
+        metrics={**metrics, "data": data.stats, "history": curve_history(trainer)},
         code_version=code_version(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     ).write(out)
@@ -141,23 +141,31 @@ def save_adapter(
     return out
 
 
+CURVE_KEYS = ("loss", "eval_loss", "rewards/margins", "rewards/chosen", "objective/scores")
+
+
+def curve_history(trainer) -> dict[str, list[list[float]]]:
+    """The logged curves as ``{key: [[step, value], ...]}``, kept in the manifest so reports can plot
+    training from the manifest alone."""
+    history = trainer.state.log_history
+    return {
+        key: [[e["step"], float(e[key])] for e in history if key in e]
+        for key in CURVE_KEYS
+        if any(key in e for e in history)
+    }
+
+
 def plot_curves(trainer, path: Path, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = trainer.state.log_history
-    keys = [
-        k
-        for k in ("loss", "eval_loss", "rewards/margins", "rewards/chosen", "objective/scores")
-        if any(k in e for e in history)
-    ]
-    if not keys:
+    curves = curve_history(trainer)
+    if not curves:
         return
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key in keys:
-        points = [(e["step"], e[key]) for e in history if key in e]
+    for key, points in curves.items():
         ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=key)
     ax.set_xlabel("step")
     ax.set_title(title)

@@ -30,16 +30,23 @@ def test_eval_run_writes_metrics_and_gate_reads_them(tmp_path, monkeypatch, vllm
     assert -1 <= metrics["similarity"]["mean"] <= 1 and metrics["latency_ms"]["p50"] > 0
     assert all(item["answer"] is not None for item in metrics["items"])
 
-    monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))
-    lc_out = tmp_path / "langchain.json"
-    lc = runner.invoke(app, ["eval", "run", "--model", "langchain", "--limit", "6", "-o", str(lc_out)])
+    # one command: base and the LangChain peer baseline in the same run, one table, one report
+    report = tmp_path / "report"
+    both = runner.invoke(
+        app,
+        ["eval", "run", "--model", "base", "--model", "langchain", "--limit", "6", "--report", str(report)],
+    )
     get_settings.cache_clear()
-    assert lc.exit_code == 0, lc.output
-    baseline = json.loads(lc_out.read_text())
+    assert both.exit_code == 0, both.output
+    assert "model" in both.output and "langchain" in both.output and "similarity" in both.output
+    baseline = json.loads((tmp_path / "data" / "reports" / "eval-langchain.json").read_text())
     assert baseline["model"] == "langchain" and baseline["n"] == 6
     assert baseline["retrieval"]["recall_at_4"] > 0 and all(
         i["answer"] is not None for i in baseline["items"]
     )
+    summary = json.loads((report / "report.json").read_text())["summary"]
+    assert [s["model"] for s in summary] == ["base", "langchain"]
+    assert (report / "similarity.png").exists() and (report / "report.html").exists()
 
     same = runner.invoke(app, ["eval", "gate", "--candidate", str(out), "--baseline", str(out)])
     assert same.exit_code == 0 and "gate: PASS" in same.output

@@ -1,0 +1,42 @@
+"""`eval build` drafts rows for approval; `read_set` only grades with approved rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.build import draft_eval_set
+from eval.run import read_set
+from ragloop.errors import RagloopError
+from tests.test_synth import DraftingLLM
+
+
+def test_drafts_wait_for_approval(settings, corpus, tmp_path):
+    from rag.service import build_ingestor
+
+    ingestor = build_ingestor(settings)
+    ingestor.ingest([corpus], progress=False)
+    llm = DraftingLLM("Question: What does error code E07 mean?\nAnswer: The motor overheated.")
+    out = tmp_path / "drafts.jsonl"
+    assert draft_eval_set(ingestor.store, ingestor.embedder.dim, llm, 3, out) == (3, 0)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 3 and all(r["approved"] is False and r["drafted_by"] == "drafter" for r in rows)
+    assert all(r["source"] and r["reference"] == "The motor overheated." for r in rows)
+    with pytest.raises(RagloopError, match="no approved items"):
+        read_set(out)
+    rows[1]["approved"] = True
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [r["id"] for r in read_set(out)] == [rows[1]["id"]]
+
+
+def test_bad_eval_sets_get_clear_messages(tmp_path):
+    with pytest.raises(RagloopError, match="does not exist"):
+        read_set(tmp_path / "missing.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "question": "q?"}\n')
+    with pytest.raises(RagloopError, match=r"bad\.jsonl:1 lacks reference, source"):
+        read_set(bad)
+    bad.write_text("not json\n")
+    with pytest.raises(RagloopError, match=r"bad\.jsonl:1 is not JSON"):
+        read_set(bad)
