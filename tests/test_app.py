@@ -124,3 +124,39 @@ def test_review_edits_and_approves_a_correction(app_env):
     assert approved.correction == "About 5 hours with the supplied 2 A charger [1]."
     assert approved.correction_submitted == "It takes 5 hours."
     assert any("No corrections waiting" in s.value for s in at.success)
+
+
+def test_models_page_lists_adapters_with_lineage_and_reports(app_env, tmp_path):
+    from eval.report import write_report
+    from ragloop.manifest import AdapterManifest
+    from serving.registry import AdapterState, LocalAdapterRegistry, ServingState
+    from tests.eval.test_report import MANIFEST, result
+
+    source = tmp_path / "adapter"
+    source.mkdir()
+    AdapterManifest(**MANIFEST).write(source)
+    registry = LocalAdapterRegistry(app_env.registry_dir)
+    assert registry.add(source, "support") == 1
+    registry.save_state(ServingState(adapters={"support": AdapterState(versions=[1], live=1, weight=0.5)}))
+    write_report(
+        [result("base", [0.6, 0.7]), result("support-v1", [0.8, 0.9])], app_env.reports_dir / "eval-1"
+    )
+
+    at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
+    assert not at.exception
+    adapters = at.dataframe[0].value
+    assert adapters.index.tolist() == ["support-v1"]
+    assert adapters.loc["support-v1", "status"] == "live" and adapters.loc["support-v1", "traffic"] == 0.5
+    assert (
+        adapters.loc["support-v1", "feedback records"] == 2 and adapters.loc["support-v1", "method"] == "sft"
+    )
+    summary = at.dataframe[1].value
+    assert summary.index.tolist() == ["base", "support-v1"] and summary.loc["support-v1", "similarity"] > 0.8
+    images = [e for e in at.main if type(e).__name__ == "Image"]
+    assert len(images) == 2  # metric bars and the similarity histogram (no judge scores here)
+
+
+def test_models_page_explains_what_to_do_when_empty(app_env):
+    at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
+    assert not at.exception
+    assert next(i.value for i in at.info).startswith("No adapters published yet")

@@ -1,0 +1,105 @@
+"""Models page: which adapters are live and where they came from, and how they scored.
+
+Reads two stores of record and nothing else: the adapter registry (``state.json`` plus each version's
+``manifest.json`` and training curves) and the evaluation reports written by ``ragloop eval run`` /
+``make loop-demo`` (``report.json`` + plots per directory).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ragloop.ui import resources
+
+
+def adapters_frame(registry_dir: Path) -> pd.DataFrame:
+    from serving.registry import LocalAdapterRegistry, served_name
+
+    registry = LocalAdapterRegistry(registry_dir)
+    rows = []
+    for name, entry in sorted(registry.state().adapters.items()):
+        for version in sorted(entry.versions, reverse=True):
+            try:
+                manifest = registry.manifest(name, version)
+            except (FileNotFoundError, ValueError):
+                manifest = None
+            metrics = manifest.metrics if manifest else {}
+            rows.append(
+                {
+                    "adapter": served_name(name, version),
+                    "status": (
+                        "retired"
+                        if entry.retired
+                        else "live"
+                        if entry.live == version
+                        else "previous"
+                        if entry.previous == version
+                        else ""
+                    ),
+                    "traffic": entry.weight if entry.live == version and not entry.retired else 0.0,
+                    "promoted": entry.promoted and entry.live == version,
+                    "method": manifest.method if manifest else "?",
+                    "base model": manifest.base_model if manifest else "?",
+                    "rank": manifest.lora_rank if manifest else None,
+                    "feedback records": len(manifest.feedback_ids) if manifest else None,
+                    "train loss": metrics.get("train_loss_last"),
+                    "created": manifest.created_at if manifest else None,
+                    "_dir": registry.path(name, version),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def report_dirs(reports_dir: Path) -> list[Path]:
+    """Report directories, newest first."""
+    if not reports_dir.is_dir():
+        return []
+    found = [p.parent for p in reports_dir.glob("*/report.json")]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def show_report(directory: Path) -> None:
+    from eval.report import REPORT_HTML, read_report
+
+    data = read_report(directory)
+    st.caption(f"{data['created_at']} · {', '.join(data.get('notes', []))}")
+    st.dataframe(pd.DataFrame(data["summary"]).set_index("model"), width="stretch")
+    for png in sorted(directory.glob("*.png")):
+        st.image(str(png), caption=png.stem.replace("_", " "))
+    html = directory / REPORT_HTML
+    if html.exists():
+        st.download_button("Download HTML report", html.read_bytes(), file_name=f"{directory.name}.html")
+
+
+def page() -> None:
+    st.title("Models")
+    settings = resources.settings()
+
+    st.subheader("Adapters")
+    adapters = adapters_frame(settings.registry_dir) if settings.registry_dir.exists() else pd.DataFrame()
+    if adapters.empty:
+        st.info(
+            "No adapters published yet. Train one (`ragloop train sft`) and `ragloop adapters publish` it."
+        )
+    else:
+        st.dataframe(adapters.drop(columns=["_dir"]).set_index("adapter"), width="stretch")
+        chosen = st.selectbox("Training curves of", adapters["adapter"].tolist())
+        curves = adapters.set_index("adapter").loc[chosen, "_dir"] / "training_curves.png"
+        if curves.exists():
+            st.image(str(curves))
+        else:
+            st.caption("This adapter has no training curves.")
+
+    st.subheader("Evaluation reports")
+    reports = report_dirs(settings.reports_dir)
+    if not reports:
+        st.info("No evaluation reports yet. Run `ragloop eval run --model base --model langchain`.")
+        return
+    chosen_report = st.selectbox("Report", reports, format_func=lambda p: p.name)
+    show_report(chosen_report)
+
+
+page()
