@@ -203,6 +203,52 @@ def demo(port: Annotated[int, typer.Option(help="port for the web app")] = 8501)
         ui(port=port, headless=True)
 
 
+@app.command("loop")
+@user_errors
+def loop_cmd(
+    llm_url: Annotated[
+        str | None, typer.Option(help="use this running vLLM (LoRA enabled) instead of starting one")
+    ] = None,
+) -> None:
+    """The whole loop on the demo corpus: users rate -> train -> eval + gate -> hot-load -> better answers.
+
+    Works in its own directory (data_dir/loop-demo, wiped per run); settings under [loop] / RAGLOOP_LOOP__*.
+    """
+    from contextlib import nullcontext
+
+    from eval.report import text_table
+    from ragloop.loop import Loop, before_after_table, loop_settings
+    from ragloop.models import prepare_default_model
+
+    settings = get_settings()
+    base_model = settings.serve.model_dir or prepare_default_model(settings.default_model_dir)
+    server = (
+        nullcontext()
+        if llm_url
+        else _vllm_server(
+            settings.model_copy(
+                update={"serve": settings.serve.model_copy(update={"model_dir": base_model, "port": None})}
+            )
+        )
+    )
+    if not llm_url:
+        typer.echo("starting vLLM with the base model (about a minute)…")
+    with server as running:
+        url = llm_url or running.base_url
+        result = Loop(
+            loop_settings(settings, url), Path(base_model), settings.reports_dir / "loop-demo", typer.echo
+        ).run()
+    typer.echo("")
+    typer.echo(before_after_table(result.results))
+    typer.echo("")
+    typer.echo(text_table([result.results[k] for k in ("base", "adapter", "langchain")]))
+    typer.echo(f"\nreport: {result.report_dir / 'report.md'} (HTML beside it; also on the app's Models page)")
+    typer.echo(f"time: {result.seconds}")
+    if not result.published:
+        typer.secho("the gate refused the adapter; nothing was published", fg=typer.colors.YELLOW)
+        raise typer.Exit(1)
+
+
 adapters_app = typer.Typer(
     help="LoRA adapters: publish into the running vLLM without a restart.", no_args_is_help=True
 )

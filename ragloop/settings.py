@@ -89,6 +89,27 @@ class ServeSettings(BaseModel):
     start_timeout_s: float = 600.0
 
 
+class LoopSettings(BaseModel):
+    """``ragloop loop`` / ``make loop-demo``: the whole feedback -> training -> serving loop in one run."""
+
+    workdir: str = Field("loop-demo", description="sub-directory of data_dir the loop owns (wiped per run)")
+    eval_set: Path | None = Field(None, description="eval set JSONL; None: the demo set")
+    limit: int | None = Field(None, ge=4, description="use only the first N eval items (CI)")
+    holdout_share: float = Field(0.34, gt=0.0, lt=1.0, description="items never used for training")
+    top_k: int = Field(2, ge=1, description="chunks per prompt (short prompts keep CPU training fast)")
+    max_tokens: int = Field(64, ge=1, description="answer length")
+    adapter_name: str = "loop-sft"
+    lora_r: int = 16
+    lora_alpha: float = 32
+    learning_rate: float = 2e-4
+    epochs: float = 3
+    batch_size: int = 4
+    min_similarity_gain: float = Field(0.0, description="gate: similarity gain over the base model")
+    judge_url: str | None = Field(None, description="OpenAI-compatible judge; None: reference-overlap scorer")
+    judge_model: str | None = None
+    bedrock_model: str | None = Field(None, description="judge with Amazon Bedrock (production)")
+
+
 class RetrievalSettings(BaseModel):
     top_k: int = Field(4, ge=1, le=50)
     hybrid_weight: float = Field(0.7, ge=0.0, le=1.0, description="weight of dense vs BM25 score")
@@ -127,6 +148,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    loop: LoopSettings = Field(default_factory=LoopSettings)
     log_level: str = "INFO"
 
     @property

@@ -163,6 +163,57 @@ class JudgeCache:
         self._db.commit()
 
 
+_TERM = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
+_STOP = frozenset(
+    "a an and are as at be by can do does for from has have how i if in is it its of on or the to what"
+    " when where which who why will with you your".split()
+)
+
+
+def key_terms(text: str) -> set[str]:
+    return {t for t in _TERM.findall(text.lower()) if t not in _STOP}
+
+
+class ReferenceOverlapJudge:
+    """A deterministic stand-in for an LLM judge where no capable judge model can run (a laptop CPU, CI):
+    it scores the machine answer 0-5 by how close it is to the reference — half embedding cosine
+    (0.2 -> 0, 0.8 -> full), half the share of the reference's key terms (numbers, names, nouns) the
+    answer contains. It answers in the judge's reply format, so it goes through the same strict parsing,
+    caching and reporting as a real judge. It cannot check reasoning; use an LLM judge (Bedrock, vLLM)
+    wherever one runs.
+
+    ``encode`` maps a list of texts to unit vectors (the retrieval embedder's ``encode``)."""
+
+    model_id = "reference-overlap-v1"
+
+    def __init__(self, encode) -> None:
+        self.encode = encode
+
+    @staticmethod
+    def _between(prompt: str, tag: str, last: bool = False) -> str:
+        start = prompt.index(f"<{tag}>\n") + len(tag) + 3
+        end = prompt.rindex(f"\n</{tag}>") if last else prompt.index(f"\n</{tag}>", start)
+        return prompt[start:end]
+
+    def score(self, reference: str, answer: str) -> tuple[float, str]:
+        import numpy as np
+
+        ref_vec, ans_vec = self.encode([reference, answer or " "])
+        cosine = float(np.dot(ref_vec, ans_vec))
+        semantic = min(max((cosine - 0.2) / 0.6, 0.0), 1.0)
+        terms = key_terms(reference)
+        found = terms & key_terms(answer)
+        coverage = len(found) / len(terms) if terms else semantic
+        score = round(5.0 * (0.5 * semantic + 0.5 * coverage), 2)
+        return score, f"cosine {cosine:.2f}; {len(found)} of {len(terms)} key terms of the reference"
+
+    def complete(self, prompt: str) -> str:
+        reference = self._between(prompt, "reference_answer")
+        answer = self._between(prompt, "machine_answer", last=True)
+        score, reason = self.score(reference, answer)
+        return f"<thinking>reference overlap</thinking><scoring>{score}</scoring><reason>{reason}</reason>"
+
+
 class Judge:
     def __init__(self, backend: JudgeBackend, cache: JudgeCache | None = None, tries: int = 3) -> None:
         self.backend = backend

@@ -14,9 +14,10 @@ import streamlit as st
 
 from feedback.errors import FeedbackRejected
 from feedback.protocols import FeedbackQuery
-from feedback.schema import RATING_LABELS, FeedbackRecord, utc_now
+from feedback.schema import RATING_LABELS, FeedbackRecord
 from feedback.spool import SaveStatus
 from ragloop.errors import RagloopError
+from ragloop.turns import answer_record, rated_record
 from ragloop.ui import render, resources
 
 log = logging.getLogger(__name__)
@@ -105,19 +106,7 @@ def _save_feedback(record: FeedbackRecord, rating: int | None, note: str, correc
         st.error("Pick a rating from 1 (strongly disagree) to 5 (strongly agree) first.")
         return
     try:
-        updated = FeedbackRecord.model_validate(
-            {
-                **record.to_row(),
-                "rating": rating,
-                "note": note,
-                "correction": correction,
-                "review_state": "none"
-                if correction.strip() != (record.correction or "")
-                else record.review_state,
-                "updated_at": utc_now(),
-            }
-        )
-        updated.check_limits(resources.feedback_limits())
+        updated = rated_record(record, rating, note, correction, resources.feedback_limits())
     except FeedbackRejected as err:
         st.error(str(err))
         return
@@ -151,27 +140,7 @@ def _ask(question: str) -> None:
         except RagloopError as err:
             st.error(str(err))
             return
-    citations = [
-        {
-            "number": c.number,
-            "source": c.source,
-            "page": c.page,
-            "snippet": c.snippet,
-            "chunk_id": c.chunk_id,
-            "score": c.score,
-        }
-        for c in answer.citations
-    ]
-    record = FeedbackRecord(
-        session_id=st.session_state.session_id,
-        turn=len(st.session_state.turns),
-        question=answer.question,
-        answer=answer.text,
-        citations=citations,
-        model=answer.trace.model,
-        adapter=answer.trace.adapter,
-        trace=answer.trace.to_dict(),
-    )
+    record = answer_record(answer, st.session_state.session_id, len(st.session_state.turns))
     try:
         record.check_limits(resources.feedback_limits())
         resources.feedback_writer().save(record)

@@ -6,24 +6,15 @@ from __future__ import annotations
 import streamlit as st
 
 from feedback.protocols import FeedbackQuery
-from feedback.schema import FeedbackRecord, utc_now
+from feedback.schema import FeedbackRecord
 from feedback.spool import SaveStatus
 from ragloop.errors import RagloopError
+from ragloop.turns import reviewed_record
 from ragloop.ui import resources
 
 
 def decide(record: FeedbackRecord, state: str, reviewer: str, edited: str | None = None) -> SaveStatus:
-    update = {
-        **record.to_row(),
-        "review_state": state,
-        "reviewer": reviewer,
-        "reviewed_at": utc_now(),
-        "updated_at": utc_now(),
-    }
-    if edited is not None and edited.strip() != (record.correction or "").strip():
-        update["correction_submitted"] = record.correction_submitted or record.correction
-        update["correction"] = edited
-    return resources.feedback_writer().save(FeedbackRecord.model_validate(update))
+    return resources.feedback_writer().save(reviewed_record(record, state, reviewer, edited))
 
 
 def page() -> None:

@@ -1,0 +1,366 @@
+"""The whole loop in one run, the product's proof: users rate answers, the ratings become training data,
+an adapter is trained, evaluated against the base model and the LangChain baseline, gated, hot-loaded
+into the running vLLM, and live answers come from it and score better.
+
+Every stage runs through the same code the product uses — the RAG chain, the feedback path of the chat
+page (``ragloop.turns``), the feedback store and export, ``training.data`` + the SFT trainer, the eval
+harness and gate, the publisher and the per-session router. Only the users are simulated: each rates an
+answer from the judge's score against the eval set's reference (rating = the score rounded, 1-5) and,
+when the rating is negative, submits the reference as a correction that a simulated expert approves.
+
+The eval set is split by a stable hash: users ask the *training* questions; every number in the
+before/after table comes from the *held-out* questions, which no training row has seen.
+
+    ragloop loop             # make loop-demo
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from ragloop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_CORPUS = REPO_ROOT / "demo" / "corpus"
+DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
+TRAIN_SESSION = "sim-train-user"
+LIVE_SESSION = "sim-live-user"
+STEPS = 8
+REVIEWER = "simulated expert"
+
+
+def rating_from_score(score: float) -> int:
+    """A simulated user's 1-5 rating from a 0-5 judge score (negative, <= 2, means score < 2.5)."""
+    return min(5, max(1, int(score + 0.5)))
+
+
+def is_holdout(item_id: str, share: float) -> bool:
+    digest = hashlib.sha256(item_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
+
+
+@dataclass
+class LoopResult:
+    report_dir: Path
+    adapter_dir: Path
+    published: str | None  # served name of the published adapter, None if the gate refused it
+    gate_reasons: list[str]
+    results: dict[str, dict[str, Any]]  # base / langchain / adapter eval results on the held-out items
+    live: dict[str, Any] = field(default_factory=dict)  # the live check after publishing
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "report_dir": str(self.report_dir),
+            "adapter_dir": str(self.adapter_dir),
+            "published": self.published,
+            "gate_reasons": self.gate_reasons,
+            "live": self.live,
+            "seconds": self.seconds,
+        }
+
+
+def outcome(result: dict[str, Any]) -> dict[str, float]:
+    """The reference design's terms for one eval result: negative share, AI score, similarity."""
+    scores = [i["judge_score"] for i in result["items"] if "judge_score" in i]
+    ratings = [rating_from_score(s) for s in scores]
+    return {
+        "negative_share": sum(r <= 2 for r in ratings) / len(ratings) if ratings else float("nan"),
+        "judge_mean": result["judge"]["mean"],
+        "judge_above_3": result["judge"]["share_above_3"],
+        "similarity": result["similarity"]["mean"],
+        "recall": next(v for k, v in result["retrieval"].items() if k.startswith("recall_at_")),
+    }
+
+
+def before_after_table(results: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        ("negative ratings (<= 2)", "negative_share", "{:.1%}"),
+        ("AI score mean (0-5)", "judge_mean", "{:.2f}"),
+        ("AI score > 3", "judge_above_3", "{:.1%}"),
+        ("semantic similarity", "similarity", "{:.3f}"),
+        ("retrieval recall@k", "recall", "{:.3f}"),
+    ]
+    columns = [("before: base", "base"), ("after: adapter", "adapter"), ("LangChain baseline", "langchain")]
+    columns = [(h, k) for h, k in columns if k in results]
+    values = {k: outcome(results[k]) for _, k in columns}
+    width = max(len(r[0]) for r in rows)
+    lines = [" " * width + "".join(f"  {h:>18}" for h, _ in columns)]
+    for label, key, fmt in rows:
+        lines.append(label.ljust(width) + "".join(f"  {fmt.format(values[k][key]):>18}" for _, k in columns))
+    return "\n".join(lines)
+
+
+class Loop:
+    """One run of the loop over ``settings`` (its data_dir is the loop's own working directory)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        base_model: Path,
+        report_dir: Path | None = None,
+        echo: Callable[[str], None] = log.info,
+    ) -> None:
+        self.settings = settings
+        self.cfg = settings.loop
+        self.base_model = base_model
+        self.report_dir = report_dir or settings.reports_dir / "loop"
+        self.echo = echo
+        self.seconds: dict[str, float] = {}
+        self._step = 0
+
+    # ---- plumbing ----------------------------------------------------------------------------------
+
+    def step(self, title: str) -> None:
+        self._step += 1
+        self.echo(f"[{self._step}/{STEPS}] {title}")
+
+    def _timed(self, name: str, started: float) -> None:
+        self.seconds[name] = round(time.perf_counter() - started, 1)
+
+    def judge(self, embedder):
+        from training.judge import BedrockJudge, Judge, JudgeCache, OpenAIJudge, ReferenceOverlapJudge
+
+        cfg = self.cfg
+        if cfg.bedrock_model:
+            backend = BedrockJudge(cfg.bedrock_model)
+        elif cfg.judge_url:
+            backend = OpenAIJudge(
+                cfg.judge_url, cfg.judge_model or "judge", self.settings.llm.api_key.get_secret_value()
+            )
+        else:
+            backend = ReferenceOverlapJudge(embedder.encode)
+        return Judge(backend, JudgeCache(self.settings.data_dir / "judge-cache.sqlite3"))
+
+    # ---- stages ------------------------------------------------------------------------------------
+
+    def simulate_users(self, chain, writer, judge, items, session_prefix: str) -> list:
+        """Users ask through the app's path (routing, chain, feedback log), rate, correct; an expert
+        approves the corrections. Returns the final records."""
+        from feedback.schema import FeedbackLimits
+        from ragloop.turns import answer_record, rated_record, reviewed_record
+        from serving.registry import LocalAdapterRegistry
+        from serving.routing import choose_adapter
+
+        limits = FeedbackLimits()
+        registry = LocalAdapterRegistry(self.settings.registry_dir)
+        records = []
+        for n, item in enumerate(tqdm(items, desc=f"users ({session_prefix})", unit="question")):
+            session = f"{session_prefix}-{n:03d}"
+            answer = chain.answer(item["question"], adapter=choose_adapter(session, registry.state()))
+            record = answer_record(answer, session, 0)
+            writer.save(record)
+            judgement = judge.score(item["question"], item["reference"], answer.text)
+            rating = rating_from_score(judgement.score)
+            correction = item["reference"] if rating <= 2 else ""
+            record = rated_record(record, rating, judgement.reason, correction, limits)
+            writer.save(record)
+            if correction:
+                record = reviewed_record(record, "approved", REVIEWER)
+                writer.save(record)
+            records.append(record)
+        return records
+
+    def run(self) -> LoopResult:
+        from eval.gate import GateMargins, check
+        from eval.report import summary_row, write_report
+        from eval.run import evaluate, read_set
+        from feedback.export import export_records
+        from feedback.service import build_writer
+        from ragloop.manifest import AdapterManifest
+        from rag.service import build_chain, build_ingestor
+        from serving.publish import Publisher
+        from serving.registry import LocalAdapterRegistry
+        from serving.vllm_admin import VLLMAdmin
+        from training.run import make_job
+        from training.run import run as train
+
+        settings, cfg = self.settings, self.cfg
+        data_dir = settings.data_dir
+        started = time.perf_counter()
+
+        self.step("index the demo corpus")
+        t = time.perf_counter()
+        report = build_ingestor(settings).ingest([DEMO_CORPUS], progress=False)
+        self.echo(f"      {report.summary()}")
+        self._timed("ingest", t)
+
+        items = read_set(cfg.eval_set or DEMO_EVAL_SET)[: cfg.limit]
+        train_items = [i for i in items if not is_holdout(i["id"], cfg.holdout_share)]
+        holdout = [i for i in items if is_holdout(i["id"], cfg.holdout_share)]
+        if len(train_items) < 2 or len(holdout) < 2:
+            raise ValueError(f"too few items to split ({len(train_items)} train, {len(holdout)} held out)")
+        chain = build_chain(settings)
+        writer = build_writer(settings)
+        judge = self.judge(chain.embedder)
+        self.echo(
+            f"      {len(train_items)} questions for users, {len(holdout)} held out for evaluation; "
+            f"judge: {judge.backend.model_id}"
+        )
+
+        self.step("users ask, rate and correct answers of the base model")
+        t = time.perf_counter()
+        records = self.simulate_users(chain, writer, judge, train_items, TRAIN_SESSION)
+        negative = sum((r.rating or 5) <= 2 for r in records)
+        self.echo(f"      {negative} of {len(records)} answers rated negative; corrections approved")
+        self._timed("users", t)
+
+        self.step("export feedback and train an SFT adapter (LoRA)")
+        t = time.perf_counter()
+        writer.drain()
+        export = data_dir / "feedback-export.jsonl"
+        wanted = {r.feedback_id for r in records}
+        n = export_records((r for r in writer.store.list() if r.feedback_id in wanted), export, "jsonl")
+        adapter_dir = data_dir / "trained" / cfg.adapter_name
+        job = make_job(
+            "sft",
+            export_path=str(export),
+            base_model=str(self.base_model),
+            output_dir=str(adapter_dir),
+            name=cfg.adapter_name,
+            lora_r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            learning_rate=cfg.learning_rate,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            validation_share=0.0,
+            min_rows=2,
+            save_steps=10_000,
+        )
+        _, metrics = train("sft", job)
+        self.echo(
+            f"      {n} records exported; train loss {metrics.get('train_loss_first', 0):.3f} -> "
+            f"{metrics.get('train_loss_last', 0):.3f} over {metrics.get('steps')} steps"
+        )
+        self._timed("train", t)
+
+        self.step("evaluate base, LangChain baseline and the candidate on held-out questions")
+        t = time.perf_counter()
+        admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
+        candidate = f"{cfg.adapter_name}-candidate"
+        admin.load(candidate, str(adapter_dir.resolve()))
+        k = settings.retrieval.top_k
+        results: dict[str, dict[str, Any]] = {}
+        try:
+            results["base"] = evaluate(chain, holdout, judge=judge, k=k)
+            results["langchain"] = evaluate(self._langchain(chain), holdout, judge=judge, k=k)
+            results["adapter"] = evaluate(chain, holdout, adapter=candidate, judge=judge, k=k)
+        finally:
+            admin.unload(candidate)
+        results["base"]["model"] = "base"
+        results["langchain"]["model"] = "langchain"
+        results["adapter"]["model"] = cfg.adapter_name
+        self._timed("evaluate", t)
+
+        self.step("quality gate")
+        gate = check(results["adapter"], results["base"], GateMargins(similarity=cfg.min_similarity_gain))
+        for reason in gate.reasons:
+            self.echo(f"      {reason}")
+        manifest = AdapterManifest.read(adapter_dir)
+        manifest.metrics["eval"] = {
+            "set": str(cfg.eval_set or DEMO_EVAL_SET.name),
+            "items": [i["id"] for i in holdout],
+            "judge": judge.backend.model_id,
+            "candidate": summary_row(results["adapter"]),
+            "baseline": summary_row(results["base"]),
+            "gate_passed": gate.passed,
+        }
+        manifest.write(adapter_dir)
+
+        self.step("publish into the running vLLM (no restart)" if gate.passed else "publish: refused")
+        published, live = None, {}
+        if gate.passed:
+            t = time.perf_counter()
+            publisher = Publisher(
+                LocalAdapterRegistry(settings.registry_dir), admin, max_rank=settings.serve.max_lora_rank
+            )
+            result = publisher.publish(adapter_dir, name=cfg.adapter_name, weight=1.0)
+            publisher.promote(cfg.adapter_name)
+            published = result.served_name
+            self.echo(f"      {published} live in {result.seconds:.2f} s")
+            self._timed("publish", t)
+
+            self.step("live check: users ask the held-out questions again")
+            t = time.perf_counter()
+            after = self.simulate_users(chain, writer, judge, holdout, LIVE_SESSION)
+            live = {
+                "answers": len(after),
+                "answered_by_adapter": sum(r.adapter == published for r in after),
+                "negative_share": sum((r.rating or 5) <= 2 for r in after) / len(after),
+            }
+            self.echo(
+                f"      {live['answered_by_adapter']} of {live['answers']} answers came from {published}; "
+                f"{live['negative_share']:.0%} rated negative"
+            )
+            self._timed("live", t)
+        else:
+            self.step("live check skipped: nothing was published")
+        admin.close()
+
+        self.step("report")
+        self.seconds["total"] = round(time.perf_counter() - started, 1)
+        report_dir = self.report_dir
+        notes = [
+            f"held-out questions: {len(holdout)} of {len(items)} (never in training data)",
+            f"judge: {judge.backend.model_id}",
+            f"gate: {'passed' if gate.passed else 'refused'}"
+            + (f"; published as {published}" if published else ""),
+        ]
+        if live:
+            notes.append(
+                f"live check: {live['answered_by_adapter']}/{live['answers']} answers from {published}"
+            )
+        write_report(
+            [results["base"], results["adapter"], results["langchain"]],
+            report_dir,
+            [manifest.model_dump()],
+            title="ragloop loop: before and after learning from feedback",
+            notes=notes,
+        )
+        loop = LoopResult(report_dir, adapter_dir, published, gate.reasons, results, live, self.seconds)
+        (report_dir / "loop.json").write_text(json.dumps(loop.summary(), indent=2) + "\n")
+        return loop
+
+    def _langchain(self, chain):
+        from eval.langchain_baseline import LangChainAnswerer
+
+        return LangChainAnswerer(
+            chain.store,
+            chain.embedder,
+            self.settings.llm.base_url,
+            chain.llm.model_id(),
+            k=self.settings.retrieval.top_k,
+            max_tokens=self.settings.llm.max_tokens,
+        )
+
+
+def loop_settings(settings: Settings, llm_base_url: str) -> Settings:
+    """The loop's own settings: a fresh working directory under data_dir, the embedded stores, short
+    prompts and answers (so CPU training stays in minutes), and the given vLLM."""
+    workdir = settings.data_dir / settings.loop.workdir
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    return settings.model_copy(
+        update={
+            "data_dir": workdir,
+            "llm": settings.llm.model_copy(
+                update={"base_url": llm_base_url, "max_tokens": settings.loop.max_tokens}
+            ),
+            "retrieval": settings.retrieval.model_copy(update={"top_k": settings.loop.top_k}),
+            "vector_store": settings.vector_store.model_copy(update={"kind": "embedded"}),
+            "feedback": settings.feedback.model_copy(update={"kind": "sqlite"}),
+        }
+    )
