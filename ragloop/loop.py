@@ -179,8 +179,8 @@ class Loop:
         from eval.run import evaluate, read_set
         from feedback.export import export_records
         from feedback.service import build_writer
-        from ragloop.manifest import AdapterManifest
         from rag.service import build_chain, build_ingestor
+        from ragloop.manifest import AdapterManifest
         from serving.publish import Publisher
         from serving.registry import LocalAdapterRegistry
         from serving.vllm_admin import VLLMAdmin

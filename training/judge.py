@@ -165,8 +165,45 @@ class JudgeCache:
 
 _TERM = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
 _STOP = frozenset(
-    "a an and are as at be by can do does for from has have how i if in is it its of on or the to what"
-    " when where which who why will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 
