@@ -65,3 +65,27 @@ def test_ask_with_unreachable_llm(env, corpus):
     result = run("ask", "How long does charging take?")
     assert result.exit_code == 1
     assert "is unreachable" in result.output and "Traceback" not in result.output
+
+
+def test_installed_console_script_finds_every_package(tmp_path):
+    """The `ragloop` script, run outside the repository, imports every stage (packaging regression:
+    `serving` was once left out of the installed packages)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = shutil.which("ragloop", path=str(Path(sys.executable).parent))
+    assert script, "the ragloop console script is not installed in this environment"
+    code = "import rag, feedback, training, eval, serving, ragloop.loop, ragloop.ui.resources"
+    python = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert python.returncode == 0, python.stderr
+    listed = subprocess.run(
+        [script, "adapters", "list"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RAGLOOP_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert listed.returncode == 0 and "no adapters published yet" in listed.stdout, listed.stderr
