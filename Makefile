@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 DDB_DIR := $(DEPS)/node_modules/amplify-dynamodb-simulator/emulator
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast lint bench install deps chromium clean
+.PHONY: demo loop-demo test test-fast lint bench install deps chromium clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +34,10 @@ deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar chromium
 
 demo: $(STAMP)
 	$(BIN)/ragloop demo
+
+# The whole loop on CPU (about 20 min on 2 cores): users rate -> train -> eval + gate -> hot-load.
+loop-demo: $(STAMP)
+	$(BIN)/ragloop loop
 
 test: deps
 	$(BIN)/python -m pytest

@@ -81,11 +81,16 @@ def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
 
 
 def evaluate(
-    chain, items: list[dict[str, Any]], adapter: str | None = None, judge=None, k: int = 4
+    chain,
+    items: list[dict[str, Any]],
+    adapter: str | None = None,
+    judge=None,
+    k: int = 4,
+    label: str | None = None,
 ) -> dict[str, Any]:
     embedder = chain.embedder
     rows, latencies = [], []
-    for item in tqdm(items, desc=f"eval {adapter or 'base'}", unit="question"):
+    for item in tqdm(items, desc=f"eval {label or adapter or 'base'}", unit="question"):
         started = time.perf_counter()
         answer = chain.answer(item["question"], adapter=adapter)
         latencies.append((time.perf_counter() - started) * 1e3)

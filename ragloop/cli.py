@@ -57,7 +57,7 @@ def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="debug logging")] = False) -> None:
     level = logging.DEBUG if verbose else getattr(logging, get_settings().log_level.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "sentence_transformers", "faiss", "urllib3", "opensearch"):
+    for noisy in ("httpx", "httpx2", "sentence_transformers", "faiss", "urllib3", "opensearch", "bm25s"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -528,7 +528,9 @@ def eval_run(
                 max_tokens=settings.llm.max_tokens,
             )
         adapter = None if name in ("base", "langchain") else name
-        result = evaluate(answerer, items, adapter=adapter, judge=judge, k=settings.retrieval.top_k)
+        result = evaluate(
+            answerer, items, adapter=adapter, judge=judge, k=settings.retrieval.top_k, label=name
+        )
         result["model"] = name
         out = output or settings.reports_dir / f"eval-{name}.json"
         write(result, out)

@@ -255,7 +255,9 @@ class Loop:
         results: dict[str, dict[str, Any]] = {}
         try:
             results["base"] = evaluate(chain, holdout, judge=judge, k=k)
-            results["langchain"] = evaluate(self._langchain(chain), holdout, judge=judge, k=k)
+            results["langchain"] = evaluate(
+                self._langchain(chain), holdout, judge=judge, k=k, label="langchain"
+            )
             results["adapter"] = evaluate(chain, holdout, adapter=candidate, judge=judge, k=k)
         finally:
             admin.unload(candidate)

@@ -13,7 +13,7 @@ Reference preset (Mistral-7B): r=32, alpha=64, lr 1.41e-5, 3 epochs.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -28,12 +28,31 @@ log = logging.getLogger(__name__)
 
 
 class _CumulativeTokenReward(nn.Module):
-    def __init__(self, token_rewards: torch.Tensor) -> None:
+    def __init__(self, token_rewards: torch.Tensor, response_marker: Sequence[int] = ()) -> None:
         super().__init__()
         self.register_buffer("token_rewards", token_rewards)
+        self.response_marker = list(response_marker)
+
+    def response_mask(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """1 after the last occurrence of the marker (the generation prompt), 0 up to and including it:
+        only the answer earns reward, never the prompt."""
+        if not self.response_marker:
+            return torch.ones_like(input_ids)
+        n = len(self.response_marker)
+        marker = torch.tensor(self.response_marker, device=input_ids.device)
+        windows = input_ids.unfold(1, n, 1)  # (batch, positions, n)
+        hits = (windows == marker).all(dim=-1)
+        positions = torch.arange(hits.shape[1], device=input_ids.device).expand_as(hits)
+        last = torch.where(hits, positions, torch.full_like(positions, -1)).max(dim=1).values
+        start = (last + n).unsqueeze(1)  # first answer position; rows without a marker count whole
+        start = torch.where(last.unsqueeze(1) >= 0, start, torch.zeros_like(start))
+        return (torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0) >= start).long()
 
     def forward(self, input_ids, attention_mask=None, **_):
-        per_token = self.token_rewards[input_ids] * (attention_mask if attention_mask is not None else 1)
+        mask = self.response_mask(input_ids)
+        if attention_mask is not None:
+            mask = mask * attention_mask
+        per_token = self.token_rewards[input_ids] * mask
         return SimpleNamespace(hidden_states=(per_token.cumsum(dim=1).unsqueeze(-1),))
 
 
@@ -41,16 +60,24 @@ class ProgrammaticReward(nn.Module):
     """A reward model whose score is the sum of fixed per-token rewards over the whole sequence.
 
     It has the shape TRL's ``get_reward`` expects of a sequence classifier: a backbone under
-    ``base_model_prefix`` that returns hidden states, and a ``score`` head.
+    ``base_model_prefix`` that returns hidden states, and a ``score`` head. TRL scores prompt + answer
+    as one sequence; ``response_marker`` (the token ids of the chat template's generation prompt) limits
+    the reward to the answer — without it the prompt's tokens dominate the score and hide learning.
     """
 
     base_model_prefix = "backbone"
 
-    def __init__(self, vocab_size: int, rewarded_token_ids: Iterable[int], reward: float = 1.0) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        rewarded_token_ids: Iterable[int],
+        reward: float = 1.0,
+        response_marker: Sequence[int] = (),
+    ) -> None:
         super().__init__()
         token_rewards = torch.zeros(vocab_size)
         token_rewards[list(rewarded_token_ids)] = reward
-        self.backbone = _CumulativeTokenReward(token_rewards)
+        self.backbone = _CumulativeTokenReward(token_rewards, response_marker)
         self.score = nn.Identity()
 
 
