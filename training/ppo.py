@@ -22,7 +22,7 @@ from torch import nn
 
 from training.common import feedback_range, load_base, lora_config, loss_history, save_adapter
 from training.config import PPOJob
-from training.data import build, read_export
+from training.data import InsufficientData, build, read_export
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,12 @@ def main(job: PPOJob, resume: bool = False, reward_model: nn.Module | None = Non
         )
         for r in data.records("train")
     ]
+    if len(prompts) < job.batch_size:
+        # TRL's PPO drops incomplete batches and then waits forever for a full one
+        raise InsufficientData(
+            f"PPO needs at least batch_size={job.batch_size} distinct prompts, the export gives "
+            f"{len(prompts)}; lower batch_size or collect more feedback"
+        )
     train = Dataset.from_dict({"input_ids": prompts})
     # -- training -------------------------------------------------------------------------------
     args = PPOConfig(
