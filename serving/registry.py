@@ -121,7 +121,8 @@ class LocalAdapterRegistry:
         target = self.path(name, version)
         if target.exists():
             shutil.rmtree(target)
-        shutil.copytree(adapter_dir, target)
+        # training checkpoints (optimizer states) stay with the training run, not in the registry
+        shutil.copytree(adapter_dir, target, ignore=shutil.ignore_patterns("checkpoints"))
         return version
 
     def manifest(self, name: str, version: int) -> AdapterManifest:

@@ -168,3 +168,42 @@ def test_ppo_with_fewer_prompts_than_a_batch_fails_clearly(export_file, tiny_mod
     )
     with pytest.raises(InsufficientData, match="at least batch_size=64 distinct prompts"):
         ppo.main(job, reward_model=ppo.ProgrammaticReward(30522, [2]))
+
+
+def test_sft_resumes_from_its_last_checkpoint(export_file, tiny_model_dir, tmp_path):
+    """A job stopped after 4 steps (checkpoints every 2) continues from step 4 with --resume."""
+    import json
+
+    from training import sft
+
+    def job(max_steps: int, learning_rate: float) -> SFTJob:
+        return SFTJob(
+            export_path=str(export_file),
+            base_model=str(tiny_model_dir),
+            output_dir=str(tmp_path / "sft"),
+            lora_r=4,
+            lora_alpha=8,
+            max_steps=max_steps,
+            learning_rate=learning_rate,
+            save_steps=2,
+            batch_size=4,
+            validation_share=0.0,
+            target_modules=["q_proj", "v_proj"],
+            max_length=256,
+        )
+
+    sft.main(job(4, 1e-2))
+    checkpoints = tmp_path / "sft" / "checkpoints"
+    assert (checkpoints / "checkpoint-4").is_dir()
+    first_losses = [
+        e["loss"]
+        for e in json.loads((checkpoints / "checkpoint-4" / "trainer_state.json").read_text())["log_history"]
+        if "loss" in e
+    ]
+    # a different learning rate: had training restarted, steps 2-4 would log different losses
+    _, metrics = sft.main(job(6, 5e-2), resume=True)
+    assert metrics["steps"] == 6 and (checkpoints / "checkpoint-6").is_dir()
+    state = json.loads((checkpoints / "checkpoint-6" / "trainer_state.json").read_text())
+    resumed_losses = [e["loss"] for e in state["log_history"] if "loss" in e]
+    # the first 4 steps come from the checkpoint, not from training again; 2 new steps follow
+    assert resumed_losses[:4] == first_losses and len(resumed_losses) == 6
