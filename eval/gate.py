@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from eval.run import result_recall
+
 
 @dataclass
 class GateMargins:
@@ -19,10 +21,6 @@ class GateMargins:
 class GateResult:
     passed: bool
     reasons: list[str] = field(default_factory=list)
-
-
-def _recall(result: dict[str, Any]) -> float:
-    return next(v for k, v in result["retrieval"].items() if k.startswith("recall_at_"))
 
 
 def check(
@@ -43,7 +41,9 @@ def check(
             reasons.append(f"judge mean {cand_j:.2f} < baseline {base_j:.2f} + margin {m.judge_mean}")
         else:
             reasons.append(f"judge mean {cand_j:.2f} >= baseline {base_j:.2f} + {m.judge_mean}")
-    if _recall(candidate) < _recall(baseline) - m.recall_drop:
+    if result_recall(candidate) < result_recall(baseline) - m.recall_drop:
         passed = False
-        reasons.append(f"retrieval recall fell from {_recall(baseline):.3f} to {_recall(candidate):.3f}")
+        reasons.append(
+            f"retrieval recall fell from {result_recall(baseline):.3f} to {result_recall(candidate):.3f}"
+        )
     return GateResult(passed, reasons)

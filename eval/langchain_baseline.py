@@ -68,6 +68,18 @@ class LangChainAnswerer:
         self.model = model
         self.chain = build_chain(store, embedder, base_url, model, k, max_tokens)
 
+    @classmethod
+    def beside(cls, chain, settings) -> LangChainAnswerer:
+        """The baseline over the same store, embedder, LLM, top-k and answer length as ragloop's chain."""
+        return cls(
+            chain.store,
+            chain.embedder,
+            settings.llm.base_url,
+            chain.llm.model_id(),
+            k=settings.retrieval.top_k,
+            max_tokens=settings.llm.max_tokens,
+        )
+
     def answer(self, question: str, adapter: str | None = None):
         from rag.protocols import Answer, Citation, Trace
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from eval.run import result_recall
+
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"
@@ -45,16 +47,12 @@ COLUMNS = (
 )
 
 
-def _recall(result: dict[str, Any]) -> float:
-    return next((v for k, v in result["retrieval"].items() if k.startswith("recall_at_")), math.nan)
-
-
 def summary_row(result: dict[str, Any]) -> dict[str, Any]:
     judge = result.get("judge", {})
     return {
         "model": result["model"],
         "n": result["n"],
-        "recall": _recall(result),
+        "recall": result_recall(result),
         "mrr": result["retrieval"].get("mrr", math.nan),
         "similarity": result["similarity"]["mean"],
         "judge_mean": judge.get("mean", math.nan),

@@ -133,6 +133,11 @@ def evaluate(
     }
 
 
+def result_recall(result: dict[str, Any]) -> float:
+    """The retrieval recall@k of an ``evaluate`` result, whatever its k."""
+    return next(v for k, v in result["retrieval"].items() if k.startswith("recall_at_"))
+
+
 def write(result: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2) + "\n")

@@ -24,10 +24,7 @@ from typing import Annotated, Any
 import typer
 
 from ragloop.errors import RagloopError
-from ragloop.settings import get_settings
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_CORPUS = REPO_ROOT / "demo" / "corpus"
+from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, REPO_ROOT, get_settings
 
 app = typer.Typer(
     name="ragloop",
@@ -448,7 +445,6 @@ eval_app = typer.Typer(
     help="Evaluation: metrics per model/adapter and the quality gate.", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
-DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
 
 
 def _judge(judge_url: str | None, judge_model: str | None, bedrock_model: str | None):
@@ -471,13 +467,13 @@ def _judge(judge_url: str | None, judge_model: str | None, bedrock_model: str | 
 
 def _adapter_manifest(served: str) -> dict | None:
     """The manifest of a served adapter name (``<name>-v<N>``) from the registry, if it is there."""
-    from serving.registry import LocalAdapterRegistry
+    from serving.registry import LocalAdapterRegistry, parse_served_name
 
-    name, _, version = served.rpartition("-v")
-    if not name or not version.isdigit():
+    parsed = parse_served_name(served)
+    if parsed is None:
         return None
     try:
-        return LocalAdapterRegistry(get_settings().registry_dir).manifest(name, int(version)).model_dump()
+        return LocalAdapterRegistry(get_settings().registry_dir).manifest(*parsed).model_dump()
     except (FileNotFoundError, ValueError):
         return None
 
@@ -519,14 +515,7 @@ def eval_run(
         if name == "langchain":
             from eval.langchain_baseline import LangChainAnswerer
 
-            answerer = LangChainAnswerer(
-                chain.store,
-                chain.embedder,
-                settings.llm.base_url,
-                chain.llm.model_id(),
-                k=settings.retrieval.top_k,
-                max_tokens=settings.llm.max_tokens,
-            )
+            answerer = LangChainAnswerer.beside(chain, settings)
         adapter = None if name in ("base", "langchain") else name
         result = evaluate(
             answerer, items, adapter=adapter, judge=judge, k=settings.retrieval.top_k, label=name

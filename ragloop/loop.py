@@ -28,13 +28,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ragloop.settings import Settings
+from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEMO_CORPUS = REPO_ROOT / "demo" / "corpus"
-DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
 TRAIN_SESSION = "sim-train-user"
 LIVE_SESSION = "sim-live-user"
 STEPS = 8
@@ -72,17 +69,14 @@ class LoopResult:
         }
 
 
-def outcome(result: dict[str, Any]) -> dict[str, float]:
-    """The reference design's terms for one eval result: negative share, AI score, similarity."""
-    scores = [i["judge_score"] for i in result["items"] if "judge_score" in i]
-    ratings = [rating_from_score(s) for s in scores]
-    return {
-        "negative_share": sum(r <= 2 for r in ratings) / len(ratings) if ratings else float("nan"),
-        "judge_mean": result["judge"]["mean"],
-        "judge_above_3": result["judge"]["share_above_3"],
-        "similarity": result["similarity"]["mean"],
-        "recall": next(v for k, v in result["retrieval"].items() if k.startswith("recall_at_")),
-    }
+def outcome(result: dict[str, Any]) -> dict[str, Any]:
+    """The reference design's terms for one eval result: the report's summary row (AI score,
+    similarity, recall) plus the share of negative ratings the simulated users would give."""
+    from eval.report import summary_row
+
+    ratings = [rating_from_score(i["judge_score"]) for i in result["items"] if "judge_score" in i]
+    negative = sum(r <= 2 for r in ratings) / len(ratings) if ratings else float("nan")
+    return {**summary_row(result), "negative_share": negative}
 
 
 def before_after_table(results: dict[str, dict[str, Any]]) -> str:
@@ -149,12 +143,12 @@ class Loop:
     def simulate_users(self, chain, writer, judge, items, session_prefix: str) -> list:
         """Users ask through the app's path (routing, chain, feedback log), rate, correct; an expert
         approves the corrections. Returns the final records."""
-        from feedback.schema import FeedbackLimits
+        from feedback.service import limits as feedback_limits
         from ragloop.turns import answer_record, rated_record, reviewed_record
         from serving.registry import LocalAdapterRegistry
         from serving.routing import choose_adapter
 
-        limits = FeedbackLimits()
+        limits = feedback_limits(self.settings)
         registry = LocalAdapterRegistry(self.settings.registry_dir)
         records = []
         for n, item in enumerate(tqdm(items, desc=f"users ({session_prefix})", unit="question")):
@@ -175,6 +169,7 @@ class Loop:
 
     def run(self) -> LoopResult:
         from eval.gate import GateMargins, check
+        from eval.langchain_baseline import LangChainAnswerer
         from eval.report import summary_row, write_report
         from eval.run import evaluate, read_set
         from feedback.export import export_records
@@ -256,7 +251,7 @@ class Loop:
         try:
             results["base"] = evaluate(chain, holdout, judge=judge, k=k)
             results["langchain"] = evaluate(
-                self._langchain(chain), holdout, judge=judge, k=k, label="langchain"
+                LangChainAnswerer.beside(chain, settings), holdout, judge=judge, k=k, label="langchain"
             )
             results["adapter"] = evaluate(chain, holdout, adapter=candidate, judge=judge, k=k)
         finally:
@@ -334,18 +329,6 @@ class Loop:
         loop = LoopResult(report_dir, adapter_dir, published, gate.reasons, results, live, self.seconds)
         (report_dir / "loop.json").write_text(json.dumps(loop.summary(), indent=2) + "\n")
         return loop
-
-    def _langchain(self, chain):
-        from eval.langchain_baseline import LangChainAnswerer
-
-        return LangChainAnswerer(
-            chain.store,
-            chain.embedder,
-            self.settings.llm.base_url,
-            chain.llm.model_id(),
-            k=self.settings.retrieval.top_k,
-            max_tokens=self.settings.llm.max_tokens,
-        )
 
 
 def loop_settings(settings: Settings, llm_base_url: str) -> Settings:

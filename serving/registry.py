@@ -55,6 +55,12 @@ def served_name(name: str, version: int) -> str:
     return f"{name}-v{version}"
 
 
+def parse_served_name(served: str) -> tuple[str, int] | None:
+    """(name, version) of a served adapter name, the inverse of ``served_name``; None if not one."""
+    name, _, version = served.rpartition("-v")
+    return (name, int(version)) if name and version.isdigit() else None
+
+
 def validate_adapter_dir(path: Path, max_rank: int | None = None) -> AdapterManifest:
     """Check an adapter directory before anything touches the server; raise ``AdapterRejected``."""
     path = Path(path)

@@ -35,3 +35,10 @@ def test_weights_over_one_are_normalised_and_retired_adapters_get_nothing():
     chosen = [choose_adapter(f"s{i}", s) for i in range(2000)]
     assert set(chosen) == {"a-v1", "b-v2"}
     assert 0.45 < chosen.count("a-v1") / 2000 < 0.55
+
+
+def test_served_names_parse_back_to_name_and_version():
+    from serving.registry import parse_served_name, served_name
+
+    assert parse_served_name(served_name("support-v2-fix", 12)) == ("support-v2-fix", 12)
+    assert parse_served_name("gemma-3-270m-it") is None and parse_served_name("-v3") is None
