@@ -449,20 +449,12 @@ app.add_typer(eval_app, name="eval")
 
 def _judge(judge_url: str | None, judge_model: str | None, bedrock_model: str | None):
     """A cached Judge on Bedrock or an OpenAI-compatible endpoint, or None when neither is given."""
-    from training.judge import BedrockJudge, Judge, JudgeCache, OpenAIJudge
+    from training.judge import build_judge
 
     settings = get_settings()
-    if bedrock_model:
-        backend = BedrockJudge(bedrock_model)
-    elif judge_url:
-        if not judge_model:
-            from rag.backends.openai_llm import OpenAICompatibleLLM
-
-            judge_model = OpenAICompatibleLLM(judge_url).model_id()
-        backend = OpenAIJudge(judge_url, judge_model, settings.llm.api_key.get_secret_value())
-    else:
-        return None
-    return Judge(backend, JudgeCache(settings.data_dir / "judge-cache.sqlite3"))
+    return build_judge(
+        settings.judge_cache, judge_url, judge_model, bedrock_model, settings.llm.api_key.get_secret_value()
+    )
 
 
 def _adapter_manifest(served: str) -> dict | None:

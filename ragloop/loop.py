@@ -125,18 +125,17 @@ class Loop:
         self.seconds[name] = round(time.perf_counter() - started, 1)
 
     def judge(self, embedder):
-        from training.judge import BedrockJudge, Judge, JudgeCache, OpenAIJudge, ReferenceOverlapJudge
+        from training.judge import ReferenceOverlapJudge, build_judge
 
-        cfg = self.cfg
-        if cfg.bedrock_model:
-            backend = BedrockJudge(cfg.bedrock_model)
-        elif cfg.judge_url:
-            backend = OpenAIJudge(
-                cfg.judge_url, cfg.judge_model or "judge", self.settings.llm.api_key.get_secret_value()
-            )
-        else:
-            backend = ReferenceOverlapJudge(embedder.encode)
-        return Judge(backend, JudgeCache(self.settings.data_dir / "judge-cache.sqlite3"))
+        cfg, settings = self.cfg, self.settings
+        return build_judge(
+            settings.judge_cache,
+            cfg.judge_url,
+            cfg.judge_model,
+            cfg.bedrock_model,
+            settings.llm.api_key.get_secret_value(),
+            fallback=ReferenceOverlapJudge(embedder.encode),
+        )
 
     # ---- stages ------------------------------------------------------------------------------------
 

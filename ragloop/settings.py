@@ -172,6 +172,10 @@ class Settings(BaseSettings):
         return self.data_dir / "feedback.sqlite3"
 
     @property
+    def judge_cache(self) -> Path:
+        return self.data_dir / "judge-cache.sqlite3"
+
+    @property
     def reports_dir(self) -> Path:
         """Evaluation reports, one directory each (the app's Models page lists them)."""
         return self.data_dir / "reports"

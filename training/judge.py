@@ -103,16 +103,17 @@ class OpenAIJudge:
     def __init__(
         self,
         base_url: str,
-        model: str,
+        model: str | None = None,
         api_key: str = "EMPTY",
         max_tokens: int = 512,
         timeout_s: float = 120.0,
     ) -> None:
         import openai
 
-        self.model_id = model
         self.max_tokens = max_tokens
         self._client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s)
+        # None: the server's first model (a vLLM serving only the judge)
+        self.model_id = model or self._client.models.list().data[0].id
 
     def complete(self, prompt: str) -> str:
         resp = self._client.chat.completions.create(
@@ -297,3 +298,24 @@ class Judge:
                 }
             )
         return scored, failed
+
+
+def build_judge(
+    cache_path: Path,
+    url: str | None = None,
+    model: str | None = None,
+    bedrock_model: str | None = None,
+    api_key: str = "EMPTY",
+    fallback: JudgeBackend | None = None,
+) -> Judge | None:
+    """A cached Judge: Bedrock if a model id is given, else the OpenAI-compatible ``url``, else
+    ``fallback``; None when there is none of them."""
+    if bedrock_model:
+        backend: JudgeBackend = BedrockJudge(bedrock_model)
+    elif url:
+        backend = OpenAIJudge(url, model, api_key)
+    elif fallback is not None:
+        backend = fallback
+    else:
+        return None
+    return Judge(backend, JudgeCache(cache_path))
