@@ -11,49 +11,28 @@ until someone has read it (set ``approved`` to true, or edit the reference first
 from __future__ import annotations
 
 import json
-import logging
-import random
 from pathlib import Path
 
-from tqdm import tqdm
-
-from rag.protocols import LLM, ChatMessage, VectorStore
-from ragloop.synth import SYNTH_PROMPT, all_chunks, parse_draft
-
-log = logging.getLogger(__name__)
-
+from rag.protocols import LLM, VectorStore
+from ragloop.synth import drafts
 
 def draft_eval_set(
     store: VectorStore, dim: int, llm: LLM, count: int, output: Path, seed: int = 0, max_tokens: int = 160
 ) -> tuple[int, int]:
     """Write up to ``count`` draft rows to ``output`` (JSONL); returns (drafted, unusable replies)."""
-    hits = all_chunks(store, dim)
-    random.Random(seed).shuffle(hits)
     model = llm.model_id()
     rows, unusable = [], 0
-    for hit in tqdm(hits[:count], desc="drafting eval items", unit="chunk"):
-        chunk = hit.chunk
-        name = Path(chunk.source).name
-        where = name + (f", page {chunk.page}" if chunk.page else "")
-        reply = "".join(
-            llm.stream_chat(
-                [ChatMessage("user", SYNTH_PROMPT.format(where=where, text=chunk.text))],
-                max_tokens=max_tokens,
-                temperature=0.0,
-            )
-        )
-        draft = parse_draft(reply)
-        if draft is None:
+    for draft in drafts(store, dim, llm, count, seed, max_tokens, desc="drafting eval items"):
+        if draft.qa is None:
             unusable += 1
-            log.info("unusable draft for %s: %r", where, reply[:80])
             continue
-        question, answer = draft
+        chunk = draft.hit.chunk
         rows.append(
             {
                 "id": f"draft-{len(rows) + 1:03d}",
-                "question": question,
-                "reference": answer,
-                "source": name,
+                "question": draft.qa[0],
+                "reference": draft.qa[1],
+                "source": Path(chunk.source).name,
                 "page": chunk.page,
                 "approved": False,
                 "drafted_by": model,

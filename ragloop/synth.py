@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import random
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -55,6 +57,42 @@ def all_chunks(store: VectorStore, dim: int) -> list[SearchHit]:
     return store.search(np.zeros(dim, dtype=np.float32), k=max(store.count(), 1))
 
 
+@dataclass
+class Draft:
+    index: int  # position of the chunk in the sampled order
+    hit: SearchHit
+    where: str  # "file, page N" as shown to the model
+    qa: tuple[str, str] | None  # (question, answer); None when the reply was unusable
+
+
+def drafts(
+    store: VectorStore,
+    dim: int,
+    llm: LLM,
+    count: int,
+    seed: int = 0,
+    max_tokens: int = 160,
+    desc: str = "drafting",
+) -> Iterator[Draft]:
+    """One drafted question/answer per sampled chunk (up to ``count``, a stable shuffled order)."""
+    hits = all_chunks(store, dim)
+    random.Random(seed).shuffle(hits)
+    for index, hit in enumerate(tqdm(hits[:count], desc=desc, unit="chunk")):
+        chunk = hit.chunk
+        where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
+        reply = "".join(
+            llm.stream_chat(
+                [ChatMessage("user", SYNTH_PROMPT.format(where=where, text=chunk.text))],
+                max_tokens=max_tokens,
+                temperature=0.0,
+            )
+        )
+        qa = parse_draft(reply)
+        if qa is None:
+            log.info("unusable draft for %s: %r", where, reply[:80])
+        yield Draft(index, hit, where, qa)
+
+
 def synthesize(
     store: VectorStore,
     dim: int,
@@ -64,25 +102,14 @@ def synthesize(
     seed: int = 0,
     max_tokens: int = 160,
 ) -> SynthReport:
-    hits = all_chunks(store, dim)
-    random.Random(seed).shuffle(hits)
     report = SynthReport()
     model = llm.model_id()
-    for turn, hit in enumerate(tqdm(hits[:count], desc="drafting", unit="chunk")):
-        chunk = hit.chunk
-        where = chunk.source.rsplit("/", 1)[-1] + (f", page {chunk.page}" if chunk.page else "")
-        reply = "".join(
-            llm.stream_chat(
-                [ChatMessage("user", SYNTH_PROMPT.format(where=where, text=chunk.text))],
-                max_tokens=max_tokens,
-                temperature=0.0,
-            )
-        )
-        draft = parse_draft(reply)
-        if draft is None:
+    for draft in drafts(store, dim, llm, count, seed, max_tokens):
+        if draft.qa is None:
             report.unusable += 1
             continue
-        question, answer = draft
+        (question, answer), hit, where, turn = draft.qa, draft.hit, draft.where, draft.index
+        chunk = hit.chunk
         writer.save(
             FeedbackRecord(
                 session_id="synthetic",
