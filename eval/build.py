@@ -16,6 +16,7 @@ from pathlib import Path
 from rag.protocols import LLM, VectorStore
 from ragloop.synth import drafts
 
+
 def draft_eval_set(
     store: VectorStore, dim: int, llm: LLM, count: int, output: Path, seed: int = 0, max_tokens: int = 160
 ) -> tuple[int, int]:
