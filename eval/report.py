@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.run import result_recall
+from ragloop.plots import plot_curves, pyplot, save
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"
@@ -103,17 +104,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
 # ---- plots -------------------------------------------------------------------------------------------
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_similarity(results: list[dict[str, Any]], path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
     bins = [i / 20 for i in range(-2, 21)]
     for result in results:
@@ -129,10 +121,7 @@ def plot_similarity(results: list[dict[str, Any]], path: Path) -> Path:
     ax.set_ylabel("questions")
     ax.set_title("Semantic similarity")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_judge(results: list[dict[str, Any]], path: Path) -> Path | None:
@@ -142,7 +131,7 @@ def plot_judge(results: list[dict[str, Any]], path: Path) -> Path | None:
     scored = [(m, s) for m, s in scored if s]
     if not scored:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.5))
     ax.hist([s for _, s in scored], bins=[0, 1, 2, 3, 4, 5.001], label=[m for m, _ in scored])
     ax.axvline(3, color="grey", linestyle="--", linewidth=1)
@@ -150,14 +139,11 @@ def plot_judge(results: list[dict[str, Any]], path: Path) -> Path | None:
     ax.set_ylabel("questions")
     ax.set_title("Judge scores")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_metric_bars(results: list[dict[str, Any]], path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     keys = [("recall", "recall@k"), ("mrr", "MRR"), ("similarity", "similarity"), ("grounding", "grounding")]
     rows = [summary_row(r) for r in results]
     if any(not math.isnan(r["judge_mean"]) for r in rows):
@@ -173,27 +159,12 @@ def plot_metric_bars(results: list[dict[str, Any]], path: Path) -> Path:
     ax.set_ylim(0, 1.05)
     ax.set_title("Metrics per model")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def plot_training(manifest: dict[str, Any], path: Path) -> Path | None:
     curves = manifest.get("metrics", {}).get("history") or {}
-    if not curves:
-        return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
-    for key, points in curves.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=key)
-    ax.set_xlabel("step")
-    ax.set_title(f"Training: {manifest['name']} ({manifest['method']})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return plot_curves(curves, path, f"Training: {manifest['name']} ({manifest['method']})")
 
 
 # ---- the report --------------------------------------------------------------------------------------

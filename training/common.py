@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ragloop.manifest import AdapterManifest
+from ragloop.plots import plot_curves
 from training.config import LoraJob
 from training.data import TrainingSet
 
@@ -120,6 +121,7 @@ def save_adapter(
     out = Path(job.output_dir)
     trainer.model.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
+    curves = curve_history(trainer)
     AdapterManifest(
         name=job.name,
         base_model=job.base_model,
@@ -132,11 +134,11 @@ def save_adapter(
         feedback_ids=data.feedback_ids,
         feedback_since=feedback_range[0],
         feedback_until=feedback_range[1],
-        metrics={**metrics, "data": data.stats, "history": curve_history(trainer)},
+        metrics={**metrics, "data": data.stats, "history": curves},
         code_version=code_version(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     ).write(out)
-    plot_curves(trainer, out / "training_curves.png", title=f"{job.name} ({method})")
+    plot_curves(curves, out / "training_curves.png", title=f"{job.name} ({method})")
     log.info("adapter written to %s", out)
     return out
 
@@ -153,26 +155,6 @@ def curve_history(trainer) -> dict[str, list[list[float]]]:
         for key in CURVE_KEYS
         if any(key in e for e in history)
     }
-
-
-def plot_curves(trainer, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curves = curve_history(trainer)
-    if not curves:
-        return
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for key, points in curves.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=key)
-    ax.set_xlabel("step")
-    ax.set_title(title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def feedback_range(rows) -> tuple[str | None, str | None]:
