@@ -15,6 +15,14 @@ import streamlit as st
 from ragloop.ui import resources
 
 
+def version_status(entry, version: int) -> str:
+    if entry.retired:
+        return "retired"
+    if entry.live == version:
+        return "live"
+    return "previous" if entry.previous == version else ""
+
+
 def adapters_frame(registry_dir: Path) -> pd.DataFrame:
     from serving.registry import LocalAdapterRegistry, served_name
 
@@ -30,15 +38,7 @@ def adapters_frame(registry_dir: Path) -> pd.DataFrame:
             rows.append(
                 {
                     "adapter": served_name(name, version),
-                    "status": (
-                        "retired"
-                        if entry.retired
-                        else "live"
-                        if entry.live == version
-                        else "previous"
-                        if entry.previous == version
-                        else ""
-                    ),
+                    "status": version_status(entry, version),
                     "traffic": entry.weight if entry.live == version and not entry.retired else 0.0,
                     "promoted": entry.promoted and entry.live == version,
                     "method": manifest.method if manifest else "?",
