@@ -39,6 +39,8 @@ class _CumulativeTokenReward(nn.Module):
         if not self.response_marker:
             return torch.ones_like(input_ids)
         n = len(self.response_marker)
+        if input_ids.shape[1] < n:  # too short to hold the marker: all of it is answer
+            return torch.ones_like(input_ids)
         marker = torch.tensor(self.response_marker, device=input_ids.device)
         windows = input_ids.unfold(1, n, 1)  # (batch, positions, n)
         hits = (windows == marker).all(dim=-1)
