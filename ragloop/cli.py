@@ -255,14 +255,12 @@ app.add_typer(adapters_app, name="adapters")
 def _publisher(gate=None, base_url: str | None = None):
     """The registry and the vLLM server (``base_url``, default: the configured LLM) as one Publisher."""
     from serving.publish import Publisher
-    from serving.registry import LocalAdapterRegistry
+    from serving.registry import open_registry
     from serving.vllm_admin import VLLMAdmin
 
     settings = get_settings()
     admin = VLLMAdmin(base_url or settings.llm.base_url, settings.llm.api_key.get_secret_value())
-    return Publisher(
-        LocalAdapterRegistry(settings.registry_dir), admin, max_rank=settings.serve.max_lora_rank, gate=gate
-    )
+    return Publisher(open_registry(settings), admin, max_rank=settings.serve.max_lora_rank, gate=gate)
 
 
 def eval_gate_check(candidate: Path, baseline: Path, min_similarity_gain: float = 0.0):
@@ -459,13 +457,13 @@ def _judge(judge_url: str | None, judge_model: str | None, bedrock_model: str | 
 
 def _adapter_manifest(served: str) -> dict | None:
     """The manifest of a served adapter name (``<name>-v<N>``) from the registry, if it is there."""
-    from serving.registry import LocalAdapterRegistry, parse_served_name
+    from serving.registry import open_registry, parse_served_name
 
     parsed = parse_served_name(served)
     if parsed is None:
         return None
     try:
-        return LocalAdapterRegistry(get_settings().registry_dir).manifest(*parsed).model_dump()
+        return open_registry(get_settings()).manifest(*parsed).model_dump()
     except (FileNotFoundError, ValueError):
         return None
 

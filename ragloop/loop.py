@@ -144,11 +144,11 @@ class Loop:
         approves the corrections. Returns the final records."""
         from feedback.service import limits as feedback_limits
         from ragloop.turns import answer_record, rated_record, reviewed_record
-        from serving.registry import LocalAdapterRegistry
+        from serving.registry import open_registry
         from serving.routing import choose_adapter
 
         limits = feedback_limits(self.settings)
-        registry = LocalAdapterRegistry(self.settings.registry_dir)
+        registry = open_registry(self.settings)
         records = []
         for n, item in enumerate(tqdm(items, desc=f"users ({session_prefix})", unit="question")):
             session = f"{session_prefix}-{n:03d}"
@@ -176,7 +176,7 @@ class Loop:
         from rag.service import build_chain, build_ingestor
         from ragloop.manifest import AdapterManifest
         from serving.publish import Publisher
-        from serving.registry import LocalAdapterRegistry
+        from serving.registry import open_registry
         from serving.vllm_admin import VLLMAdmin
         from training.run import make_job
         from training.run import run as train
@@ -279,9 +279,7 @@ class Loop:
         published, live = None, {}
         if gate.passed:
             t = time.perf_counter()
-            publisher = Publisher(
-                LocalAdapterRegistry(settings.registry_dir), admin, max_rank=settings.serve.max_lora_rank
-            )
+            publisher = Publisher(open_registry(settings), admin, max_rank=settings.serve.max_lora_rank)
             result = publisher.publish(adapter_dir, name=cfg.adapter_name, weight=1.0)
             publisher.promote(cfg.adapter_name)
             published = result.served_name

@@ -139,6 +139,29 @@ class FeedbackSettings(BaseModel):
     max_answer_chars: int = Field(50000, ge=1)
 
 
+class S3RegistrySettings(BaseModel):
+    bucket: str = Field("", description="bucket holding the registry (required for kind=s3)")
+    prefix: str = Field("ragloop/adapters", description="keys: <prefix>/<name>/v<N>/, <prefix>/state.json")
+    region: str = "us-east-1"
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, tests); None: AWS")
+    create_bucket: bool = Field(False, description="create the bucket if missing (tests, MinIO)")
+    max_attempts: int = Field(5, ge=1, description="botocore standard-mode retry attempts")
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 60.0
+
+
+class RegistrySettings(BaseModel):
+    """Where published adapters and the serving state live."""
+
+    kind: Literal["local", "s3"] = "local"
+    s3: S3RegistrySettings = Field(default_factory=S3RegistrySettings)
+    cache_dir: Path | None = Field(
+        None,
+        description="where S3 versions are downloaded for vLLM to load (must be visible to the vLLM "
+        "process); None: <data_dir>/adapter-cache",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="RAGLOOP_", env_nested_delimiter="__", extra="ignore", validate_default=True
@@ -152,6 +175,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
     log_level: str = "INFO"
 
@@ -161,7 +185,13 @@ class Settings(BaseSettings):
 
     @property
     def registry_dir(self) -> Path:
+        """The local registry (``registry.kind = "local"``)."""
         return self.data_dir / "adapters"
+
+    @property
+    def adapter_cache_dir(self) -> Path:
+        """Local copies of S3 registry versions, the directories vLLM loads."""
+        return self.registry.cache_dir or self.data_dir / "adapter-cache"
 
     @property
     def default_model_dir(self) -> Path:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 from ragloop.errors import RagloopError
 from serving.registry import (
+    AdapterRegistry,
     AdapterRejected,
     AdapterState,
-    LocalAdapterRegistry,
+    RegistryError,
+    ServingState,
     served_name,
     validate_adapter_dir,
 )
@@ -41,7 +43,7 @@ class PublishResult:
 
 class Publisher:
     def __init__(
-        self, registry: LocalAdapterRegistry, admin: VLLMAdmin, max_rank: int | None = None, gate=None
+        self, registry: AdapterRegistry, admin: VLLMAdmin, max_rank: int | None = None, gate=None
     ) -> None:
         self.registry = registry
         self.admin = admin
@@ -65,19 +67,21 @@ class Publisher:
             if lora_name not in self.admin.served_adapters():
                 raise ServerError(f"{lora_name!r} does not appear in /v1/models after loading")
             self.admin.smoke(lora_name)
-        except (ServerError, AdapterRejected) as err:
+        except (ServerError, AdapterRejected, RegistryError, FileNotFoundError) as err:
             if loaded:
                 self._quiet_unload(lora_name)
             raise PublishError(f"publishing {name} v{version} failed, nothing changed: {err}") from err
 
-        state = self.registry.state()
-        entry = state.adapters.setdefault(name, AdapterState())
-        stale = entry.previous  # two versions back: no request can still be using it
-        entry.versions.append(version)
-        entry.previous, entry.live = entry.live, version
-        entry.weight, entry.retired = weight, False
-        self.registry.save_state(state)
-        if stale is not None and stale not in (entry.live, entry.previous):
+        def go_live(state: ServingState) -> int | None:
+            entry = state.adapters.setdefault(name, AdapterState())
+            stale = entry.previous  # two versions back: no request can still be using it
+            entry.versions.append(version)
+            entry.previous, entry.live = entry.live, version
+            entry.weight, entry.retired = weight, False
+            return stale if stale not in (entry.live, entry.previous) else None
+
+        stale = self.registry.update(go_live)
+        if stale is not None:
             self._quiet_unload(served_name(name, stale))
         seconds = time.perf_counter() - started
         log.info("published %s as %s in %.2f s", name, lora_name, seconds)
@@ -85,36 +89,44 @@ class Publisher:
 
     def promote(self, name: str) -> None:
         """Send all traffic to ``name``'s live version and keep it across server restarts."""
-        state = self.registry.state()
-        entry = self._entry(state, name)
-        for other_name, other in state.adapters.items():
-            if other_name != name:
-                other.weight = 0.0
-        entry.weight, entry.promoted = 1.0, True
-        self.registry.save_state(state)
+
+        def promote(state: ServingState) -> None:
+            entry = self._entry(state, name)
+            for other_name, other in state.adapters.items():
+                if other_name != name:
+                    other.weight = 0.0
+            entry.weight, entry.promoted = 1.0, True
+
+        self.registry.update(promote)
 
     def rollback(self, name: str) -> int | None:
         """Route ``name``'s traffic back to its previous version (None: back to the base model)."""
-        state = self.registry.state()
-        entry = self._entry(state, name)
-        target = entry.previous
-        if target is None:
-            entry.weight = 0.0
-        else:
+        target = self._entry(self.registry.state(), name).previous
+        if target is not None:  # load it before any traffic is sent back to it
             lora_name = served_name(name, target)
             if lora_name not in self.admin.served_adapters():
                 self.admin.load(lora_name, str(self.registry.path(name, target).resolve()))
-        entry.live, entry.previous = target, None
-        self.registry.save_state(state)
+
+        def roll_back(state: ServingState) -> None:
+            entry = self._entry(state, name)
+            if entry.previous != target:
+                raise PublishError(f"{name} changed while rolling back; look at `ragloop adapters list`")
+            if target is None:
+                entry.weight = 0.0
+            entry.live, entry.previous = target, None
+
+        self.registry.update(roll_back)
         return target
 
     def retire(self, name: str) -> None:
         """Stop routing to ``name`` and unload every version of it from the server."""
-        state = self.registry.state()
-        entry = self._entry(state, name)
-        entry.weight, entry.promoted, entry.retired = 0.0, False, True
-        self.registry.save_state(state)
-        for version in entry.versions:
+
+        def retire(state: ServingState) -> list[int]:
+            entry = self._entry(state, name)
+            entry.weight, entry.promoted, entry.retired = 0.0, False, True
+            return list(entry.versions)
+
+        for version in self.registry.update(retire):
             self._quiet_unload(served_name(name, version))
 
     def reload_live(self) -> list[str]:

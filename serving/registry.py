@@ -1,20 +1,30 @@
 """The adapter registry: versioned copies of adapter directories plus the serving state.
 
-Layout of a local registry (the default; an S3 registry keeps the same layout under a prefix)::
+Layout of a local registry (the default; ``serving.s3_registry`` keeps the same layout under an S3
+prefix)::
 
     <root>/<name>/v<N>/            adapter_config.json, adapter_model.safetensors, manifest.json
     <root>/state.json              which version of each adapter is live, traffic weights, promotions
 
-``state.json`` is replaced atomically, so a reader (the app's router) always sees a whole state.
+A version number is claimed atomically and never reused, even when its publish failed, so two
+publishers never write into the same version and vLLM never sees one served name for two adapters.
+``state.json`` changes only through ``update``: read, change, write back only if nobody wrote in
+between (a file lock here, a conditional put on S3), so concurrent publishes lose no change. A reader
+(the app's router) always sees a whole state.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -25,8 +35,17 @@ ADAPTER_FILES = ("adapter_config.json",)
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 
 
+T = TypeVar("T")
+VERSION_DIR = re.compile(r"^v(\d+)$")
+SKIPPED_DIRS = ("checkpoints",)  # training checkpoints (optimizer states) stay with the training run
+
+
 class AdapterRejected(RagloopError):
     """An adapter directory is incomplete, corrupt or does not fit the server."""
+
+
+class RegistryError(RagloopError):
+    """The registry cannot be read or written (missing bucket, no access, too much contention)."""
 
 
 class AdapterState(BaseModel):
@@ -94,7 +113,40 @@ def validate_adapter_dir(path: Path, max_rank: int | None = None) -> AdapterMani
     return manifest
 
 
+class AdapterRegistry(Protocol):
+    """What the publisher, the app's router and the Models page need from a registry."""
+
+    def state(self) -> ServingState: ...
+
+    def save_state(self, state: ServingState) -> None: ...
+
+    def update(self, change: Callable[[ServingState], T]) -> T:
+        """Apply ``change`` to the current state and store it atomically; returns what it returned.
+        ``change`` may run more than once (on a conflicting write), so it must only edit the state."""
+        ...
+
+    def add(self, adapter_dir: Path, name: str) -> int:
+        """Store an adapter directory as the next version of ``name``; returns the version."""
+        ...
+
+    def path(self, name: str, version: int) -> Path:
+        """A local directory holding the version, for vLLM to load."""
+        ...
+
+    def manifest(self, name: str, version: int) -> AdapterManifest: ...
+
+
+def adapter_files(adapter_dir: Path) -> Iterator[Path]:
+    """The files of an adapter directory that belong in the registry, relative to it."""
+    for path in sorted(Path(adapter_dir).rglob("*")):
+        relative = path.relative_to(adapter_dir)
+        if path.is_file() and relative.parts[0] not in SKIPPED_DIRS:
+            yield relative
+
+
 class LocalAdapterRegistry:
+    """The embedded default: a directory on this machine (shared with vLLM when it runs elsewhere)."""
+
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -116,20 +168,55 @@ class LocalAdapterRegistry:
             os.fsync(fh.fileno())
         os.replace(tmp, self.state_path)
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with open(self.root / ".state.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def update(self, change: Callable[[ServingState], T]) -> T:
+        with self._locked():
+            state = self.state()
+            result = change(state)
+            self.save_state(state)
+            return result
+
     def path(self, name: str, version: int) -> Path:
         return self.root / name / f"v{version}"
 
+    def versions(self, name: str) -> list[int]:
+        """Every claimed version of ``name``, published or not."""
+        folder = self.root / name
+        found = (VERSION_DIR.match(p.name) for p in folder.iterdir()) if folder.is_dir() else ()
+        return sorted(int(m.group(1)) for m in found if m)
+
     def add(self, adapter_dir: Path, name: str) -> int:
-        """Copy an adapter directory in as the next version of ``name``; returns the version."""
-        state = self.state()
-        entry = state.adapters.get(name, AdapterState())
-        version = max(entry.versions, default=0) + 1
-        target = self.path(name, version)
-        if target.exists():
-            shutil.rmtree(target)
-        # training checkpoints (optimizer states) stay with the training run, not in the registry
-        shutil.copytree(adapter_dir, target, ignore=shutil.ignore_patterns("checkpoints"))
+        version = max([*self.versions(name), *self.state().adapters.get(name, AdapterState()).versions, 0])
+        while True:
+            version += 1
+            target = self.path(name, version)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.mkdir()  # the claim: atomic, fails if another publisher took this number
+            except FileExistsError:
+                continue
+            break
+        for relative in adapter_files(adapter_dir):
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(Path(adapter_dir) / relative, target / relative)
         return version
 
     def manifest(self, name: str, version: int) -> AdapterManifest:
         return AdapterManifest.read(self.path(name, version))
+
+
+def open_registry(settings) -> AdapterRegistry:
+    """The registry the settings choose: a local directory (default) or an S3 bucket."""
+    if settings.registry.kind == "s3":
+        from serving.s3_registry import S3AdapterRegistry
+
+        return S3AdapterRegistry.from_settings(settings)
+    return LocalAdapterRegistry(settings.registry_dir)

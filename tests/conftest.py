@@ -77,6 +77,15 @@ def dynamodb_local():
         yield server
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """An S3-API server (moto's standalone server) on an ephemeral 127.0.0.1 port."""
+    from tests.s3_server import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
 def _dummy_aws_credentials(monkeypatch):
     """boto3 needs some credentials for DynamoDB Local; never real ones in tests."""

@@ -153,7 +153,31 @@ def test_models_page_lists_adapters_with_lineage_and_reports(app_env, tmp_path):
     summary = at.dataframe[1].value
     assert summary.index.tolist() == ["base", "support-v1"] and summary.loc["support-v1", "similarity"] > 0.8
     images = [e for e in at.main if type(e).__name__ == "Image"]
-    assert len(images) == 2  # metric bars and the similarity histogram (no judge scores here)
+    # training curves drawn from the manifest, metric bars, similarity histogram (no judge scores here)
+    assert len(images) == 3
+
+
+def test_models_page_reads_an_s3_registry(app_env, monkeypatch, s3_server, tmp_path):
+    from ragloop.manifest import AdapterManifest
+    from serving.registry import AdapterState, open_registry
+
+    monkeypatch.setenv("RAGLOOP_REGISTRY__KIND", "s3")
+    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__BUCKET", "models-page")
+    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__ENDPOINT_URL", s3_server.endpoint_url)
+    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__CREATE_BUCKET", "true")
+    get_settings.cache_clear()
+    source = tmp_path / "adapter"
+    source.mkdir()
+    AdapterManifest(name="support", base_model="tiny", method="dpo", lora_rank=4).write(source)
+    registry = open_registry(get_settings())
+    version = registry.add(source, "support")
+    registry.update(lambda s: s.adapters.update(support=AdapterState(versions=[version], live=version)))
+
+    at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
+    assert not at.exception
+    adapters = at.dataframe[0].value
+    assert adapters.index.tolist() == ["support-v1"] and adapters.loc["support-v1", "method"] == "dpo"
+    assert not (app_env.registry_dir / "state.json").exists()  # nothing went to the local registry
 
 
 def test_models_page_explains_what_to_do_when_empty(app_env):

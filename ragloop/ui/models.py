@@ -1,12 +1,14 @@
 """Models page: which adapters are live and where they came from, and how they scored.
 
-Reads two stores of record and nothing else: the adapter registry (``state.json`` plus each version's
-``manifest.json`` and training curves) and the evaluation reports written by ``ragloop eval run`` /
+Reads two stores of record and nothing else: the configured adapter registry (local or S3:
+``state.json`` plus each version's ``manifest.json``, whose logged training curves are drawn here)
+and the evaluation reports written by ``ragloop eval run`` /
 ``make loop-demo`` (``report.json`` + plots per directory).
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +25,9 @@ def version_status(entry, version: int) -> str:
     return "previous" if entry.previous == version else ""
 
 
-def adapters_frame(registry_dir: Path) -> pd.DataFrame:
-    from serving.registry import LocalAdapterRegistry, served_name
+def adapters_frame(registry) -> pd.DataFrame:
+    from serving.registry import served_name
 
-    registry = LocalAdapterRegistry(registry_dir)
     rows = []
     for name, entry in sorted(registry.state().adapters.items()):
         for version in sorted(entry.versions, reverse=True):
@@ -47,10 +48,19 @@ def adapters_frame(registry_dir: Path) -> pd.DataFrame:
                     "feedback records": len(manifest.feedback_ids) if manifest else None,
                     "train loss": metrics.get("train_loss_last"),
                     "created": manifest.created_at if manifest else None,
-                    "_dir": registry.path(name, version),
+                    "_history": (metrics or {}).get("history") or {},
                 }
             )
     return pd.DataFrame(rows)
+
+
+def curves_png(adapter: str, history: dict) -> bytes | None:
+    """The adapter's training curves, drawn from its manifest (no need to fetch its weights)."""
+    from ragloop.plots import plot_curves
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plot_curves(history, Path(tmp) / "curves.png", f"training curves of {adapter}")
+        return path.read_bytes() if path else None
 
 
 def report_dirs(reports_dir: Path) -> list[Path]:
@@ -79,17 +89,17 @@ def page() -> None:
     settings = resources.settings()
 
     st.subheader("Adapters")
-    adapters = adapters_frame(settings.registry_dir) if settings.registry_dir.exists() else pd.DataFrame()
+    adapters = adapters_frame(resources.adapter_registry())
     if adapters.empty:
         st.info(
             "No adapters published yet. Train one (`ragloop train sft`) and `ragloop adapters publish` it."
         )
     else:
-        st.dataframe(adapters.drop(columns=["_dir"]).set_index("adapter"), width="stretch")
+        st.dataframe(adapters.drop(columns=["_history"]).set_index("adapter"), width="stretch")
         chosen = st.selectbox("Training curves of", adapters["adapter"].tolist())
-        curves = adapters.set_index("adapter").loc[chosen, "_dir"] / "training_curves.png"
-        if curves.exists():
-            st.image(str(curves))
+        curves = curves_png(chosen, adapters.set_index("adapter").loc[chosen, "_history"])
+        if curves is not None:
+            st.image(curves)
         else:
             st.caption("This adapter has no training curves.")
 

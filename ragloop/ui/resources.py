@@ -48,10 +48,14 @@ def feedback_limits():
 
 def adapter_for(session_id: str) -> str | None:
     """The adapter this chat session is routed to (sticky), or None for the base model."""
-    from serving.registry import LocalAdapterRegistry
     from serving.routing import choose_adapter
 
-    registry_dir = settings().registry_dir
-    if not (registry_dir / "state.json").exists():
-        return None
-    return choose_adapter(session_id, LocalAdapterRegistry(registry_dir).state())
+    return choose_adapter(session_id, adapter_registry().state())
+
+
+@st.cache_resource(show_spinner=False)
+def adapter_registry():
+    """The configured adapter registry (local directory or S3), opened once per app process."""
+    from serving.registry import open_registry
+
+    return open_registry(settings())
