@@ -294,6 +294,7 @@ def adapters_list() -> None:
         loaded = publisher.admin.served_adapters()
     except RagloopError:
         loaded = set()
+    typer.echo(f"registry: {publisher.registry.location}")
     if not state.adapters:
         typer.echo("no adapters published yet")
     for name, entry in sorted(state.adapters.items()):

@@ -116,6 +116,11 @@ def validate_adapter_dir(path: Path, max_rank: int | None = None) -> AdapterMani
 class AdapterRegistry(Protocol):
     """What the publisher, the app's router and the Models page need from a registry."""
 
+    @property
+    def location(self) -> str:
+        """Where the registry lives, for people: a directory or ``s3://bucket/prefix``."""
+        ...
+
     def state(self) -> ServingState: ...
 
     def save_state(self, state: ServingState) -> None: ...
@@ -150,6 +155,10 @@ class LocalAdapterRegistry:
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def location(self) -> str:
+        return str(self.root)
 
     @property
     def state_path(self) -> Path:

@@ -97,8 +97,12 @@ class S3AdapterRegistry:
             read_timeout_s=cfg.read_timeout_s,
         )
 
+    @property
+    def location(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}"
+
     def __repr__(self) -> str:
-        return f"S3AdapterRegistry(s3://{self.bucket}/{self.prefix})"
+        return f"S3AdapterRegistry({self.location})"
 
     # -- plumbing ------------------------------------------------------------------------------
     def key(self, *parts: str) -> str:
@@ -106,10 +110,15 @@ class S3AdapterRegistry:
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """One S3 call; unreachable endpoints and access problems become a RegistryError."""
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
             return getattr(self._client, operation)(Bucket=self.bucket, **kwargs)
+        except NoCredentialsError as err:
+            raise RegistryError(
+                f"no AWS credentials for the S3 registry s3://{self.bucket} (set AWS_PROFILE or "
+                "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use an instance role)"
+            ) from err
         except ClientError as err:
             code = _code(err)
             if code in CONFLICT_CODES or code in MISSING_CODES:

@@ -145,3 +145,43 @@ def test_reload_live_after_a_restart(publisher, adapters):
     publisher.admin.unload("support-v1")  # as if the server had restarted
     assert publisher.reload_live() == ["support-v1"]
     assert "support-v1" in publisher.admin.served_adapters()
+
+
+def test_s3_registry_publish_restart_and_rollback(vllm_server, adapters, s3_server, tmp_path):
+    """The production registry: versions live in a bucket; a restarted server (fresh cache, another
+    host) re-loads the live adapter from S3; rollback returns to v1 — no vLLM restart anywhere."""
+    from serving.s3_registry import S3AdapterRegistry
+
+    def registry(host: str) -> S3AdapterRegistry:
+        return S3AdapterRegistry(
+            "hot-load",
+            "prod/adapters",
+            tmp_path / host,
+            endpoint_url=s3_server.endpoint_url,
+            create_bucket=True,
+        )
+
+    admin = VLLMAdmin(vllm_server.base_url)
+    llm = OpenAICompatibleLLM(vllm_server.base_url, timeout_s=60)
+    try:
+        publisher = Publisher(registry("host-a"), admin, max_rank=MAX_RANK)
+        assert publisher.publish(adapters["v1"]).served_name == "support-v1"
+        v1_text = ask(llm, "support-v1")
+        assert publisher.publish(adapters["v2"]).served_name == "support-v2"
+        v2_text = ask(llm, "support-v2")
+        assert v2_text != v1_text
+
+        for name in admin.served_adapters():  # as if the server had restarted
+            admin.unload(name)
+        restarted = Publisher(registry("host-b"), admin, max_rank=MAX_RANK)
+        assert restarted.reload_live() == ["support-v2"]
+        assert ask(llm, "support-v2") == v2_text
+        assert (tmp_path / "host-b").is_dir()  # loaded from its own copy of the bucket's files
+
+        assert restarted.rollback("support") == 1  # v1 is not loaded any more: rollback loads it
+        assert choose_adapter("any-session", restarted.registry.state()) == "support-v1"
+        assert ask(llm, "support-v1") == v1_text
+    finally:
+        for name in admin.served_adapters():
+            admin.unload(name)
+        admin.close()
