@@ -354,9 +354,14 @@ def adapters_retire(name: str) -> None:
 
 @adapters_app.command("reload")
 @user_errors
-def adapters_reload() -> None:
-    """Load every live adapter into the server again (after a restart)."""
-    typer.echo(", ".join(_publisher().reload_live()) or "nothing to load")
+def adapters_reload(
+    llm_url: Annotated[
+        str | None, typer.Option(help="the vLLM server to load into (default: the configured LLM)")
+    ] = None,
+) -> None:
+    """Load every live adapter from the registry into a server: after a restart, or onto another
+    replica that shares the registry (an S3 registry is how replicas share it)."""
+    typer.echo(", ".join(_publisher(base_url=llm_url).reload_live()) or "nothing to load")
 
 
 @app.command()

@@ -185,3 +185,42 @@ def test_s3_registry_publish_restart_and_rollback(vllm_server, adapters, s3_serv
         for name in admin.served_adapters():
             admin.unload(name)
         admin.close()
+
+
+def test_cli_reload_brings_a_replica_up_to_the_shared_s3_registry(
+    vllm_server, adapters, s3_server, tmp_path, monkeypatch
+):
+    """`ragloop adapters reload --llm-url` on a replica (here: the same server after an unload) loads
+    the live version that another machine published into the shared bucket."""
+    from typer.testing import CliRunner
+
+    from ragloop.cli import app
+    from ragloop.settings import Settings, get_settings
+    from serving.registry import open_registry
+
+    registry_env = {
+        "RAGLOOP_REGISTRY__KIND": "s3",
+        "RAGLOOP_REGISTRY__S3__BUCKET": "replicas",
+        "RAGLOOP_REGISTRY__S3__ENDPOINT_URL": s3_server.endpoint_url,
+        "RAGLOOP_REGISTRY__S3__CREATE_BUCKET": "true",
+    }
+    for key, value in registry_env.items():
+        monkeypatch.setenv(key, value)
+    admin = VLLMAdmin(vllm_server.base_url)
+    try:
+        publishing_host = open_registry(Settings(data_dir=tmp_path / "publisher"))
+        Publisher(publishing_host, admin, max_rank=MAX_RANK).publish(adapters["v1"])
+        admin.unload("support-v1")
+
+        monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "replica"))
+        get_settings.cache_clear()
+        result = CliRunner().invoke(app, ["adapters", "reload", "--llm-url", vllm_server.base_url])
+        assert result.exit_code == 0, result.output
+        assert "support-v1" in result.output
+        assert "support-v1" in admin.served_adapters()
+        assert (tmp_path / "replica" / "adapter-cache").is_dir()  # the replica's own copy
+    finally:
+        get_settings.cache_clear()
+        for name in admin.served_adapters():
+            admin.unload(name)
+        admin.close()
