@@ -5,14 +5,12 @@ production feedback store without AWS. ``make deps`` installs the jar under ``.d
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
+from ragloop.processes import stop_process_group, wait_until_ready
 from ragloop.serve import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -63,27 +61,23 @@ class DynamoDBLocal:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"DynamoDB Local exited with status {self._proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise TimeoutError("DynamoDB Local did not start listening in time")
+        try:
+            wait_until_ready(self._proc, self._listening, "DynamoDB Local", timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_group(proc)
 
     def __enter__(self) -> DynamoDBLocal:
         return self.start()

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from ragloop.processes import stop_process_group, wait_until_ready
 
 log = logging.getLogger(__name__)
 
@@ -129,28 +129,14 @@ class VLLMServer:
         return self
 
     def wait_healthy(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc is not None and self._proc.poll() is not None:
-                raise RuntimeError(
-                    f"vLLM exited with status {self._proc.returncode} during start-up"
-                    + (f"; see {self.log_file}" if self.log_file else "")
-                )
-            if is_healthy(self.url):
-                log.info("vLLM ready at %s", self.base_url)
-                return
-            time.sleep(1.0)
-        raise TimeoutError(f"vLLM did not become healthy within {timeout_s:.0f} s")
+        assert self._proc is not None
+        hint = f"; see {self.log_file}" if self.log_file else ""
+        wait_until_ready(self._proc, lambda: is_healthy(self.url), "vLLM", timeout_s, 1.0, hint)
+        log.info("vLLM ready at %s", self.base_url)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_group(proc, timeout_s)
         if self._log_handle:
             self._log_handle.close()
             self._log_handle = None

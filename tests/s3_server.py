@@ -5,14 +5,12 @@ boto3 runs its whole stack (signing, retries, transfers) against it."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import httpx
 
+from ragloop.processes import stop_process_group, wait_until_ready
 from ragloop.serve import free_port
 
 
@@ -32,27 +30,23 @@ class S3Server:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"the S3 server exited with status {self._proc.returncode}")
-            try:
-                httpx.get(self.endpoint_url, timeout=1)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise TimeoutError("the S3 server did not start listening in time")
+        try:
+            wait_until_ready(self._proc, self._answering, "the S3 server", timeout_s, poll_s=0.1)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _answering(self) -> bool:
+        try:
+            httpx.get(self.endpoint_url, timeout=1)
+            return True
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_group(proc, timeout_s=10)
 
     def __enter__(self) -> S3Server:
         return self.start()

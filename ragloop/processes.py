@@ -1,0 +1,42 @@
+"""Child server processes (vLLM, DynamoDB Local, the tests' S3-API server): wait until one is ready,
+stop its whole process group. Each server runs in its own session, so stopping it also stops the
+workers it spawned."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+
+
+def wait_until_ready(
+    proc: subprocess.Popen,
+    ready: Callable[[], bool],
+    what: str,
+    timeout_s: float,
+    poll_s: float = 0.2,
+    hint: str = "",
+) -> None:
+    """Poll ``ready()`` until it is true; raise if ``proc`` exits first or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} during start-up{hint}")
+        if ready():
+            return
+        time.sleep(poll_s)
+    raise TimeoutError(f"{what} did not become ready within {timeout_s:.0f} s{hint}")
+
+
+def stop_process_group(proc: subprocess.Popen | None, timeout_s: float = 15.0) -> None:
+    """SIGTERM the process group of ``proc`` (started with ``start_new_session=True``), then SIGKILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -1,0 +1,61 @@
+"""Child server processes: start-up failures are named, and stopping takes the whole process group."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ragloop.processes import stop_process_group, wait_until_ready
+
+
+def spawn(code: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+
+
+def test_a_server_that_exits_during_start_up_is_named():
+    proc = spawn("raise SystemExit(3)")
+    with pytest.raises(RuntimeError, match="toy server exited with status 3 during start-up; see log"):
+        wait_until_ready(proc, lambda: False, "toy server", timeout_s=30, hint="; see log")
+
+
+def test_a_server_that_never_gets_ready_times_out_and_stops_with_its_children(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    worker = "import time; time.sleep(60)"
+    proc = spawn(
+        "import subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', {worker!r}])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)"
+    )
+    with pytest.raises(TimeoutError, match="toy server did not become ready within 1 s"):
+        wait_until_ready(proc, lambda: False, "toy server", timeout_s=1)
+    child = int(pid_file.read_text())
+    stop_process_group(proc, timeout_s=5)
+    assert proc.poll() is not None
+    assert not alive(child)  # the worker it spawned went with it
+    stop_process_group(proc)  # stopping twice is harmless
+    stop_process_group(None)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie nobody reaped yet counts as stopped)."""
+    for _ in range(50):
+        try:
+            os.kill(pid, 0)
+            with open(f"/proc/{pid}/stat") as fh:
+                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return False
+        except (ProcessLookupError, FileNotFoundError):
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_ready_returns_as_soon_as_the_check_passes():
+    proc = spawn("import time; time.sleep(60)")
+    try:
+        wait_until_ready(proc, lambda: True, "toy server", timeout_s=5)
+    finally:
+        stop_process_group(proc)
