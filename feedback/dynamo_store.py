@@ -97,17 +97,11 @@ class DynamoFeedbackStore:
         read_timeout_s: float = 5.0,
         session: Any = None,
     ) -> None:
-        import boto3
-        from botocore.config import Config
+        from ragloop.aws import boto3_client
 
-        config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=connect_timeout_s,
-            read_timeout=read_timeout_s,
-        )
         self.table_name = table
-        self._client = (session or boto3.Session()).client(
-            "dynamodb", region_name=region, endpoint_url=endpoint_url, config=config
+        self._client = boto3_client(
+            "dynamodb", region, endpoint_url, max_attempts, connect_timeout_s, read_timeout_s, session
         )
         self._create = create_table
         self._ready = False

@@ -120,14 +120,20 @@ class RetrievalSettings(BaseModel):
     max_question_chars: int = Field(4000, ge=1)
 
 
-class DynamoDBSettings(BaseModel):
-    table: str = "ragloop-feedback"
+class AWSClientSettings(BaseModel):
+    """How a production backend's boto3 client connects (``ragloop.aws.boto3_client``)."""
+
     region: str = "us-east-1"
-    endpoint_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000 for DynamoDB Local")
-    create_table: bool = Field(True, description="create the table (on-demand billing) if missing")
+    endpoint_url: str | None = Field(None, description="a local/compatible endpoint; None: AWS")
     max_attempts: int = Field(3, ge=1, description="botocore standard-mode retry attempts")
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 5.0
+
+
+class DynamoDBSettings(AWSClientSettings):
+    table: str = "ragloop-feedback"
+    endpoint_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000 for DynamoDB Local")
+    create_table: bool = Field(True, description="create the table (on-demand billing) if missing")
 
 
 class FeedbackSettings(BaseModel):
@@ -139,15 +145,14 @@ class FeedbackSettings(BaseModel):
     max_answer_chars: int = Field(50000, ge=1)
 
 
-class S3RegistrySettings(BaseModel):
+class S3RegistrySettings(AWSClientSettings):
     bucket: str = Field("", description="bucket holding the registry (required for kind=s3)")
     prefix: str = Field("ragloop/adapters", description="keys: <prefix>/<name>/v<N>/, <prefix>/state.json")
-    region: str = "us-east-1"
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, tests); None: AWS")
     create_bucket: bool = Field(False, description="create the bucket if missing (tests, MinIO)")
     max_attempts: int = Field(5, ge=1, description="botocore standard-mode retry attempts")
     connect_timeout_s: float = 5.0
-    read_timeout_s: float = 60.0
+    read_timeout_s: float = 60.0  # adapter weights can be hundreds of MB
 
 
 class RegistrySettings(BaseModel):

@@ -62,8 +62,7 @@ class S3AdapterRegistry:
         update_attempts: int = 20,
         session: Any = None,
     ) -> None:
-        import boto3
-        from botocore.config import Config
+        from ragloop.aws import boto3_client
 
         if not bucket:
             raise RegistryError("registry.kind is s3 but no bucket is set (RAGLOOP_REGISTRY__S3__BUCKET)")
@@ -71,13 +70,8 @@ class S3AdapterRegistry:
         self.prefix = prefix.strip("/")
         self.cache_dir = Path(cache_dir)
         self.update_attempts = update_attempts
-        config = Config(
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            connect_timeout=connect_timeout_s,
-            read_timeout=read_timeout_s,
-        )
-        self._client = (session or boto3.Session()).client(
-            "s3", region_name=region, endpoint_url=endpoint_url, config=config
+        self._client = boto3_client(
+            "s3", region, endpoint_url, max_attempts, connect_timeout_s, read_timeout_s, session
         )
         if create_bucket:
             self._ensure_bucket(region)
