@@ -86,6 +86,40 @@ def s3_server():
         yield server
 
 
+@pytest.fixture
+def s3_registry_env(monkeypatch, s3_server, tmp_path):
+    """Point the settings at an S3 registry in a fresh bucket; returns ``live(name, method, weight)``,
+    which stores a manifest-only version of ``name`` and makes it live."""
+    from ragloop.manifest import AdapterManifest
+    from ragloop.settings import get_settings
+    from serving.registry import AdapterState, open_registry
+
+    bucket = f"registry-env-{tmp_path.name.lower().replace('_', '-')}"[:63].rstrip("-")
+    for key, value in {
+        "KIND": "s3",
+        "S3__BUCKET": bucket,
+        "S3__ENDPOINT_URL": s3_server.endpoint_url,
+        "S3__CREATE_BUCKET": "true",
+    }.items():
+        monkeypatch.setenv(f"RAGLOOP_REGISTRY__{key}", value)
+    get_settings.cache_clear()
+
+    def live(name: str, method: str = "sft", weight: float = 1.0):
+        source = tmp_path / f"manifest-only-{name}"
+        source.mkdir()
+        AdapterManifest(name=name, base_model="tiny", method=method, lora_rank=4).write(source)
+        registry = open_registry(get_settings())
+        v = registry.add(source, name)
+        registry.update(
+            lambda s: s.adapters.update({name: AdapterState(versions=[v], live=v, weight=weight)})
+        )
+        return registry
+
+    live.bucket = bucket
+    yield live
+    get_settings.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _dummy_aws_credentials(monkeypatch):
     """boto3 needs some credentials for DynamoDB Local; never real ones in tests."""

@@ -157,21 +157,8 @@ def test_models_page_lists_adapters_with_lineage_and_reports(app_env, tmp_path):
     assert len(images) == 3
 
 
-def test_models_page_reads_an_s3_registry(app_env, monkeypatch, s3_server, tmp_path):
-    from ragloop.manifest import AdapterManifest
-    from serving.registry import AdapterState, open_registry
-
-    monkeypatch.setenv("RAGLOOP_REGISTRY__KIND", "s3")
-    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__BUCKET", "models-page")
-    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__ENDPOINT_URL", s3_server.endpoint_url)
-    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__CREATE_BUCKET", "true")
-    get_settings.cache_clear()
-    source = tmp_path / "adapter"
-    source.mkdir()
-    AdapterManifest(name="support", base_model="tiny", method="dpo", lora_rank=4).write(source)
-    registry = open_registry(get_settings())
-    version = registry.add(source, "support")
-    registry.update(lambda s: s.adapters.update(support=AdapterState(versions=[version], live=version)))
+def test_models_page_reads_an_s3_registry(app_env, s3_registry_env):
+    s3_registry_env("support", method="dpo")
 
     at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
     assert not at.exception

@@ -67,25 +67,12 @@ def test_ask_with_unreachable_llm(env, corpus):
     assert "is unreachable" in result.output and "Traceback" not in result.output
 
 
-def test_adapters_list_reads_the_configured_s3_registry(env, monkeypatch, s3_server):
-    from ragloop.manifest import AdapterManifest
-    from serving.registry import AdapterState, open_registry
-
-    monkeypatch.setenv("RAGLOOP_REGISTRY__KIND", "s3")
-    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__BUCKET", "cli-list")
-    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__ENDPOINT_URL", s3_server.endpoint_url)
-    monkeypatch.setenv("RAGLOOP_REGISTRY__S3__CREATE_BUCKET", "true")
-    get_settings.cache_clear()
-    source = env / "adapter"
-    source.mkdir()
-    AdapterManifest(name="support", base_model="tiny", method="sft", lora_rank=4).write(source)
-    registry = open_registry(get_settings())
-    registry.add(source, "support")
-    registry.update(lambda s: s.adapters.update(support=AdapterState(versions=[1], live=1, weight=0.25)))
+def test_adapters_list_reads_the_configured_s3_registry(env, s3_registry_env):
+    s3_registry_env("support", weight=0.25)
 
     result = run("adapters", "list")  # the LLM server is down: listing still works
     assert result.exit_code == 0, result.output
-    assert "registry: s3://cli-list/ragloop/adapters" in result.output
+    assert f"registry: s3://{s3_registry_env.bucket}/ragloop/adapters" in result.output
     assert "support" in result.output and "support-v1" in result.output and "0.25" in result.output
 
 

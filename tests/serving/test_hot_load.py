@@ -188,7 +188,7 @@ def test_s3_registry_publish_restart_and_rollback(vllm_server, adapters, s3_serv
 
 
 def test_cli_reload_brings_a_replica_up_to_the_shared_s3_registry(
-    vllm_server, adapters, s3_server, tmp_path, monkeypatch
+    vllm_server, adapters, s3_registry_env, tmp_path, monkeypatch
 ):
     """`ragloop adapters reload --llm-url` on a replica (here: the same server after an unload) loads
     the live version that another machine published into the shared bucket."""
@@ -198,14 +198,6 @@ def test_cli_reload_brings_a_replica_up_to_the_shared_s3_registry(
     from ragloop.settings import Settings, get_settings
     from serving.registry import open_registry
 
-    registry_env = {
-        "RAGLOOP_REGISTRY__KIND": "s3",
-        "RAGLOOP_REGISTRY__S3__BUCKET": "replicas",
-        "RAGLOOP_REGISTRY__S3__ENDPOINT_URL": s3_server.endpoint_url,
-        "RAGLOOP_REGISTRY__S3__CREATE_BUCKET": "true",
-    }
-    for key, value in registry_env.items():
-        monkeypatch.setenv(key, value)
     admin = VLLMAdmin(vllm_server.base_url)
     try:
         publishing_host = open_registry(Settings(data_dir=tmp_path / "publisher"))
