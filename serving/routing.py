@@ -8,8 +8,13 @@ dashboard are per adapter.
 from __future__ import annotations
 
 import hashlib
+import logging
+import threading
+import time
 
-from serving.registry import ServingState
+from serving.registry import AdapterRegistry, RegistryError, ServingState
+
+log = logging.getLogger(__name__)
 
 
 def bucket(session_id: str) -> float:
@@ -29,3 +34,27 @@ def choose_adapter(session_id: str, state: ServingState) -> str | None:
         if point < edge:
             return name
     return None
+
+
+class RoutingState:
+    """The serving state as the app's router sees it: re-read at most every ``ttl_s`` seconds (one S3
+    GET per few seconds, not per question), and when the registry cannot be read, the last state read
+    keeps serving (the base model before any was read) — chat never fails because the registry is down.
+    """
+
+    def __init__(self, registry: AdapterRegistry, ttl_s: float = 5.0) -> None:
+        self.registry = registry
+        self.ttl_s = ttl_s
+        self._state: ServingState | None = None
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self) -> ServingState:
+        with self._lock:
+            if time.monotonic() - self._read_at >= self.ttl_s:
+                try:
+                    self._state = self.registry.state()
+                except (RegistryError, OSError, ValueError) as err:
+                    log.warning("adapter registry unreadable, routing on the last state read: %s", err)
+                self._read_at = time.monotonic()  # also after a failure: retry after ttl, not per request
+            return self._state or ServingState()

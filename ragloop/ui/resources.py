@@ -50,7 +50,15 @@ def adapter_for(session_id: str) -> str | None:
     """The adapter this chat session is routed to (sticky), or None for the base model."""
     from serving.routing import choose_adapter
 
-    return choose_adapter(session_id, adapter_registry().state())
+    return choose_adapter(session_id, routing_state().get())
+
+
+@st.cache_resource(show_spinner=False)
+def routing_state():
+    """The serving state, re-read every few seconds; an unreadable registry keeps the last one."""
+    from serving.routing import RoutingState
+
+    return RoutingState(adapter_registry())
 
 
 @st.cache_resource(show_spinner=False)

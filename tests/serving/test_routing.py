@@ -1,9 +1,10 @@
-"""Routing: sticky per session, honours weights, ignores retired adapters."""
+"""Routing: sticky per session, honours weights, ignores retired adapters; the router's view of the
+state is re-read every few seconds and outlives a registry outage."""
 
 from __future__ import annotations
 
 from serving.registry import AdapterState, ServingState
-from serving.routing import choose_adapter
+from serving.routing import RoutingState, choose_adapter
 
 
 def state(**adapters: AdapterState) -> ServingState:
@@ -42,3 +43,39 @@ def test_served_names_parse_back_to_name_and_version():
 
     assert parse_served_name(served_name("support-v2-fix", 12)) == ("support-v2-fix", 12)
     assert parse_served_name("gemma-3-270m-it") is None and parse_served_name("-v3") is None
+
+
+def live(name: str, version: int) -> ServingState:
+    return ServingState(adapters={name: AdapterState(versions=[version], live=version, weight=1.0)})
+
+
+def test_routing_state_rereads_after_its_ttl_and_survives_an_s3_outage(monkeypatch, tmp_path):
+    from serving.s3_registry import S3AdapterRegistry
+    from tests.s3_server import S3Server
+
+    clock = [100.0]
+    monkeypatch.setattr("serving.routing.time.monotonic", lambda: clock[0])
+    with S3Server() as s3:  # its own server: this test takes it down
+        registry = S3AdapterRegistry(
+            "routing", "adapters", tmp_path, endpoint_url=s3.endpoint_url, create_bucket=True, max_attempts=1
+        )
+        registry.save_state(live("a", 1))
+        routing = RoutingState(registry, ttl_s=5)
+        assert choose_adapter("s", routing.get()) == "a-v1"
+        registry.save_state(live("a", 2))
+        assert choose_adapter("s", routing.get()) == "a-v1"  # within the TTL: no read
+        clock[0] += 5
+        assert choose_adapter("s", routing.get()) == "a-v2"
+    # the S3 server is gone
+    clock[0] += 5
+    assert choose_adapter("s", routing.get()) == "a-v2"  # the last state read keeps serving
+
+
+def test_routing_state_from_an_unreachable_s3_registry_routes_to_base(tmp_path):
+    from ragloop.serve import free_port
+    from serving.s3_registry import S3AdapterRegistry
+
+    registry = S3AdapterRegistry(
+        "registry", "adapters", tmp_path, endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1
+    )
+    assert choose_adapter("s", RoutingState(registry).get()) is None
