@@ -121,10 +121,15 @@ class DynamoFeedbackStore:
 
     # -- plumbing ----------------------------------------------------------------------------
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
         try:
             return getattr(self._client, operation)(**kwargs)
+        except NoCredentialsError as err:  # spooled like an outage, but named for what it is
+            raise StoreUnavailable(
+                "no AWS credentials for DynamoDB (set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+                "AWS_SECRET_ACCESS_KEY, or use an instance role)"
+            ) from err
         except ClientError as err:
             code = err.response.get("Error", {}).get("Code", "")
             if code in _UNAVAILABLE_CODES:

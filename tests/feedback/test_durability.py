@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from feedback.dynamo_store import DynamoFeedbackStore
+from feedback.errors import StoreUnavailable
 from feedback.schema import utc_now
 from feedback.spool import DurableFeedbackWriter, SaveStatus, Spool
 from feedback.sqlite_store import SQLiteFeedbackStore
@@ -73,3 +74,18 @@ def test_1000_writes_through_a_dynamodb_outage_lose_and_duplicate_nothing(tmp_pa
     finally:
         store.close()
         server.stop()
+
+
+def test_missing_aws_credentials_spool_the_feedback_and_say_so(tmp_path, monkeypatch, dynamodb_local):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    store = DynamoFeedbackStore("no-credentials", endpoint_url=dynamodb_local.endpoint_url, max_attempts=1)
+    writer = DurableFeedbackWriter(store, Spool(tmp_path / "spool.jsonl"))
+    record = make_record(rating=2)
+    assert writer.save(record) is SaveStatus.SPOOLED
+    assert [r.feedback_id for r in writer.spool.read()] == [record.feedback_id]
+    with pytest.raises(StoreUnavailable, match="no AWS credentials for DynamoDB"):
+        store.get(record.feedback_id)
