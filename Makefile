@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.vector_store
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.hot_load
+	$(BIN)/python -m benchmarks.lora_latency
 
 clean:
 	rm -rf $(VENV) $(DEPS) .data .pytest_cache .ruff_cache

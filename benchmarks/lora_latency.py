@@ -5,7 +5,9 @@ server sizings of ``--max-lora-rank`` (the production default 64, and the adapte
 
 Without --model it uses the prepared default model (Gemma 3 270M, ``ragloop model prepare``). The
 adapter has random non-zero weights on q/k/v/o projections, like the loop's SFT adapters; latency does
-not depend on what the weights learned. Ratios are LoRA over base, measured on the same server.
+not depend on what the weights learned. Every answer is exactly --max-tokens long (``ignore_eos``), so
+the ratio (LoRA over base, same server) is the per-token cost of the adapter, not a difference in
+answer length.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.backends.openai_llm import OpenAICompatibleLLM
-from rag.protocols import ChatMessage
+import httpx
+
 from ragloop.serve import VLLMServer
 from serving.vllm_admin import VLLMAdmin
 
@@ -41,17 +43,27 @@ def random_lora(base_dir: Path, out: Path, rank: int) -> Path:
     return out
 
 
-def timed(llm: OpenAICompatibleLLM, adapter: str | None, n: int, max_tokens: int) -> list[float]:
-    times = []
+def timed(base_url: str, model: str, n: int, max_tokens: int) -> list[float]:
+    """Seconds per generated token over ``n`` requests; ``ignore_eos`` makes every answer exactly
+    ``max_tokens`` long, so base and adapter are compared on equal work."""
+    per_token = []
     for _ in range(n):
         started = time.perf_counter()
-        "".join(
-            llm.stream_chat(
-                [ChatMessage("user", QUESTION)], adapter=adapter, max_tokens=max_tokens, temperature=0.0
-            )
+        response = httpx.post(
+            f"{base_url}/chat/completions",
+            json={
+                "model": model,
+                "messages": [{"role": "user", "content": QUESTION}],
+                "max_tokens": max_tokens,
+                "temperature": 0.0,
+                "ignore_eos": True,
+            },
+            timeout=300,
         )
-        times.append(time.perf_counter() - started)
-    return times
+        response.raise_for_status()
+        tokens = response.json()["usage"]["completion_tokens"]
+        per_token.append((time.perf_counter() - started) / tokens)
+    return per_token
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -71,30 +83,29 @@ def main(argv: list[str] | None = None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         adapter = random_lora(args.model, Path(tmp) / "lora", args.rank)
         for max_rank in args.server_ranks or sorted({64, args.rank}, reverse=True):
-            with VLLMServer(args.model, dtype="bfloat16", max_lora_rank=max_rank, max_loras=2) as server:
+            with VLLMServer(
+                args.model, served_name="base", dtype="bfloat16", max_lora_rank=max_rank, max_loras=2
+            ) as server:
                 VLLMAdmin(server.base_url).load("bench-lora", str(adapter))
-                llm = OpenAICompatibleLLM(server.base_url, timeout_s=300)
-                timed(llm, None, 1, 8)  # warm both paths
-                timed(llm, "bench-lora", 1, 8)
-                base = timed(llm, None, args.requests, args.max_tokens)
-                lora = timed(llm, "bench-lora", args.requests, args.max_tokens)
+                timed(server.base_url, "base", 1, 8)  # warm both paths
+                timed(server.base_url, "bench-lora", 1, 8)
+                base = timed(server.base_url, "base", args.requests, args.max_tokens)
+                lora = timed(server.base_url, "bench-lora", args.requests, args.max_tokens)
             rows.append(
                 {
                     "max_lora_rank": max_rank,
-                    "base_p50_s": statistics.median(base),
-                    "lora_p50_s": statistics.median(lora),
+                    "base_ms_per_token": 1000 * statistics.median(base),
+                    "lora_ms_per_token": 1000 * statistics.median(lora),
                 }
             )
     print(
         f"\nLoRA rank {args.rank} on {args.model.name}: {args.max_tokens} tokens, "
         f"{args.requests} requests per row"
     )
-    print(f"{'server --max-lora-rank':>24}{'base p50 s':>12}{'LoRA p50 s':>12}{'LoRA / base':>13}")
+    print(f"{'server --max-lora-rank':>24}{'base ms/token':>15}{'LoRA ms/token':>15}{'LoRA / base':>13}")
     for row in rows:
-        ratio = row["lora_p50_s"] / row["base_p50_s"]
-        print(
-            f"{row['max_lora_rank']:>24}{row['base_p50_s']:>12.2f}{row['lora_p50_s']:>12.2f}{ratio:>12.1f}x"
-        )
+        base, lora = row["base_ms_per_token"], row["lora_ms_per_token"]
+        print(f"{row['max_lora_rank']:>24}{base:>15.1f}{lora:>15.1f}{lora / base:>12.2f}x")
     return rows
 
 

@@ -216,18 +216,16 @@ def loop_cmd(
     from eval.report import text_table
     from ragloop.loop import Loop, before_after_table, loop_settings
     from ragloop.models import prepare_default_model
+    from ragloop.serve import lora_rank_slot
 
     settings = get_settings()
     base_model = settings.serve.model_dir or prepare_default_model(settings.default_model_dir)
-    server = (
-        nullcontext()
-        if llm_url
-        else _vllm_server(
-            settings.model_copy(
-                update={"serve": settings.serve.model_copy(update={"model_dir": base_model, "port": None})}
-            )
-        )
+    # the loop's server only ever serves the loop's adapter: sized to its rank, LoRA answers cost
+    # 1.6x base per token instead of 2.0x at rank 64 (benchmarks/lora_latency.py)
+    serve = settings.serve.model_copy(
+        update={"model_dir": base_model, "port": None, "max_lora_rank": lora_rank_slot(settings.loop.lora_r)}
     )
+    server = nullcontext() if llm_url else _vllm_server(settings.model_copy(update={"serve": serve}))
     if not llm_url:
         typer.echo("starting vLLM with the base model (about a minute)…")
     with server as running:

@@ -21,6 +21,18 @@ from ragloop.processes import stop_process_group, wait_until_ready
 log = logging.getLogger(__name__)
 
 
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # the --max-lora-rank values vLLM accepts
+
+
+def lora_rank_slot(rank: int) -> int:
+    """The smallest ``--max-lora-rank`` vLLM accepts that fits an adapter of ``rank``. A server sized
+    to its adapters answers through them faster (LoRA kernels pad every adapter to the maximum)."""
+    for slot in VLLM_LORA_RANKS:
+        if slot >= rank:
+            return slot
+    raise ValueError(f"LoRA rank {rank} is above vLLM's largest --max-lora-rank ({VLLM_LORA_RANKS[-1]})")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
