@@ -80,7 +80,11 @@ class Publisher:
             entry.weight, entry.retired = weight, False
             return stale if stale not in (entry.live, entry.previous) else None
 
-        stale = self.registry.update(go_live)
+        try:
+            stale = self.registry.update(go_live)
+        except RegistryError as err:  # the state was not written: traffic never moved to the new version
+            self._quiet_unload(lora_name)
+            raise PublishError(f"publishing {name} v{version} failed, nothing changed: {err}") from err
         if stale is not None:
             self._quiet_unload(served_name(name, stale))
         seconds = time.perf_counter() - started

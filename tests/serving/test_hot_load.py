@@ -216,3 +216,34 @@ def test_cli_reload_brings_a_replica_up_to_the_shared_s3_registry(
         for name in admin.served_adapters():
             admin.unload(name)
         admin.close()
+
+
+def test_registry_failure_after_loading_unloads_and_changes_nothing(
+    vllm_server, adapters, s3_server, tmp_path
+):
+    """The state write is the commit point: if it fails (here: a registry allowed no write attempts,
+    as if S3 refused every one), the new version is unloaded and traffic never moved."""
+    from serving.s3_registry import S3AdapterRegistry
+
+    def registry(update_attempts: int) -> S3AdapterRegistry:
+        return S3AdapterRegistry(
+            "commit-point",
+            "adapters",
+            tmp_path,
+            endpoint_url=s3_server.endpoint_url,
+            create_bucket=True,
+            update_attempts=update_attempts,
+        )
+
+    admin = VLLMAdmin(vllm_server.base_url)
+    try:
+        Publisher(registry(20), admin, max_rank=MAX_RANK).publish(adapters["v1"])
+        failing = Publisher(registry(0), admin, max_rank=MAX_RANK)
+        with pytest.raises(PublishError, match="support v2 failed, nothing changed"):
+            failing.publish(adapters["v2"])
+        assert admin.served_adapters() == {"support-v1"}
+        assert choose_adapter("any-session", registry(20).state()) == "support-v1"
+    finally:
+        for name in admin.served_adapters():
+            admin.unload(name)
+        admin.close()
