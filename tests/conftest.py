@@ -120,6 +120,16 @@ def s3_registry_env(monkeypatch, s3_server, tmp_path):
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def no_aws_credentials(monkeypatch, tmp_path):
+    """No AWS credentials anywhere boto3 looks (env, config files, instance metadata)."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 @pytest.fixture(autouse=True)
 def _dummy_aws_credentials(monkeypatch):
     """boto3 needs some credentials for DynamoDB Local; never real ones in tests."""

@@ -76,12 +76,7 @@ def test_1000_writes_through_a_dynamodb_outage_lose_and_duplicate_nothing(tmp_pa
         server.stop()
 
 
-def test_missing_aws_credentials_spool_the_feedback_and_say_so(tmp_path, monkeypatch, dynamodb_local):
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_missing_aws_credentials_spool_the_feedback_and_say_so(tmp_path, no_aws_credentials, dynamodb_local):
     store = DynamoFeedbackStore("no-credentials", endpoint_url=dynamodb_local.endpoint_url, max_attempts=1)
     writer = DurableFeedbackWriter(store, Spool(tmp_path / "spool.jsonl"))
     record = make_record(rating=2)

@@ -201,11 +201,6 @@ def test_settings_choose_the_registry(s3_server, tmp_path):
         open_registry(Settings(data_dir=tmp_path / "data", registry={"kind": "s3"}))
 
 
-def test_s3_missing_credentials_are_named(s3_server, tmp_path, monkeypatch):
-    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_s3_missing_credentials_are_named(s3_server, tmp_path, no_aws_credentials):
     with pytest.raises(RegistryError, match="no AWS credentials"):
         make_s3(s3_server, tmp_path, create_bucket=False).state()
