@@ -60,17 +60,6 @@ class Publisher:
             self.gate(adapter_dir)
         version = self.registry.add(adapter_dir, name)
         lora_name = served_name(name, version)
-        loaded = False
-        try:
-            self.admin.load(lora_name, str(self.registry.path(name, version).resolve()))
-            loaded = True
-            if lora_name not in self.admin.served_adapters():
-                raise ServerError(f"{lora_name!r} does not appear in /v1/models after loading")
-            self.admin.smoke(lora_name)
-        except (ServerError, AdapterRejected, RegistryError, FileNotFoundError) as err:
-            if loaded:
-                self._quiet_unload(lora_name)
-            raise PublishError(f"publishing {name} v{version} failed, nothing changed: {err}") from err
 
         def go_live(state: ServingState) -> int | None:
             entry = state.adapters.setdefault(name, AdapterState())
@@ -80,10 +69,17 @@ class Publisher:
             entry.weight, entry.retired = weight, False
             return stale if stale not in (entry.live, entry.previous) else None
 
+        loaded = False
         try:
-            stale = self.registry.update(go_live)
-        except RegistryError as err:  # the state was not written: traffic never moved to the new version
-            self._quiet_unload(lora_name)
+            self.admin.load(lora_name, str(self.registry.path(name, version).resolve()))
+            loaded = True
+            if lora_name not in self.admin.served_adapters():
+                raise ServerError(f"{lora_name!r} does not appear in /v1/models after loading")
+            self.admin.smoke(lora_name)
+            stale = self.registry.update(go_live)  # the commit point: traffic moves only once this is written
+        except (ServerError, AdapterRejected, RegistryError, FileNotFoundError) as err:
+            if loaded:
+                self._quiet_unload(lora_name)
             raise PublishError(f"publishing {name} v{version} failed, nothing changed: {err}") from err
         if stale is not None:
             self._quiet_unload(served_name(name, stale))

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -141,6 +141,22 @@ class AdapterRegistry(Protocol):
     def manifest(self, name: str, version: int) -> AdapterManifest: ...
 
 
+def version_numbers(names: Iterable[str]) -> list[int]:
+    """The version numbers among directory or key-prefix names (``v3`` -> 3), sorted."""
+    found = (VERSION_DIR.match(n) for n in names)
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def claim_next_version(claimed: Iterable[int], claim: Callable[[int], bool]) -> int:
+    """The first version above every ``claimed`` one that ``claim(version)`` secures atomically
+    (``claim`` returns False when another publisher got that number first)."""
+    version = max(claimed, default=0)
+    while True:
+        version += 1
+        if claim(version):
+            return version
+
+
 def adapter_files(adapter_dir: Path) -> Iterator[Path]:
     """The files of an adapter directory that belong in the registry, relative to it."""
     for path in sorted(Path(adapter_dir).rglob("*")):
@@ -199,20 +215,21 @@ class LocalAdapterRegistry:
     def versions(self, name: str) -> list[int]:
         """Every claimed version of ``name``, published or not."""
         folder = self.root / name
-        found = (VERSION_DIR.match(p.name) for p in folder.iterdir()) if folder.is_dir() else ()
-        return sorted(int(m.group(1)) for m in found if m)
+        return version_numbers(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
     def add(self, adapter_dir: Path, name: str) -> int:
-        version = max([*self.versions(name), *self.state().adapters.get(name, AdapterState()).versions, 0])
-        while True:
-            version += 1
+        def claim(version: int) -> bool:
             target = self.path(name, version)
             target.parent.mkdir(parents=True, exist_ok=True)
             try:
-                target.mkdir()  # the claim: atomic, fails if another publisher took this number
+                target.mkdir()  # atomic: fails if another publisher took this number
             except FileExistsError:
-                continue
-            break
+                return False
+            return True
+
+        published = self.state().adapters.get(name, AdapterState()).versions
+        version = claim_next_version([*self.versions(name), *published], claim)
+        target = self.path(name, version)
         for relative in adapter_files(adapter_dir):
             (target / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(Path(adapter_dir) / relative, target / relative)

@@ -29,11 +29,12 @@ from typing import Any, TypeVar
 
 from ragloop.manifest import MANIFEST_FILE, AdapterManifest
 from serving.registry import (
-    VERSION_DIR,
     AdapterState,
     RegistryError,
     ServingState,
     adapter_files,
+    claim_next_version,
+    version_numbers,
 )
 
 log = logging.getLogger(__name__)
@@ -194,30 +195,26 @@ class S3AdapterRegistry:
     def versions(self, name: str) -> list[int]:
         """Every claimed version of ``name``, published or not."""
         _, prefixes = self._list(self.key(name) + "/", delimiter="/")
-        found = (VERSION_DIR.match(p.rstrip("/").rsplit("/", 1)[-1]) for p in prefixes)
-        return sorted(int(m.group(1)) for m in found if m)
+        return version_numbers(p.rstrip("/").rsplit("/", 1)[-1] for p in prefixes)
 
-    def _claim(self, name: str, manifest_bytes: bytes) -> int:
+    def add(self, adapter_dir: Path, name: str) -> int:
         from botocore.exceptions import ClientError
 
-        version = max([*self.versions(name), *self.state().adapters.get(name, AdapterState()).versions, 0])
-        while True:
-            version += 1
+        adapter_dir = Path(adapter_dir)
+        manifest = (adapter_dir / MANIFEST_FILE).read_bytes()
+
+        def claim(version: int) -> bool:  # the manifest, written only if absent, is the claim
+            key = self.key(name, f"v{version}", MANIFEST_FILE)
             try:
-                self._call(
-                    "put_object",
-                    Key=self.key(name, f"v{version}", MANIFEST_FILE),
-                    Body=manifest_bytes,
-                    IfNoneMatch="*",
-                )
-                return version
+                self._call("put_object", Key=key, Body=manifest, IfNoneMatch="*")
             except ClientError as err:
                 if _code(err) not in CONFLICT_CODES:
                     raise
+                return False
+            return True
 
-    def add(self, adapter_dir: Path, name: str) -> int:
-        adapter_dir = Path(adapter_dir)
-        version = self._claim(name, (adapter_dir / MANIFEST_FILE).read_bytes())
+        published = self.state().adapters.get(name, AdapterState()).versions
+        version = claim_next_version([*self.versions(name), *published], claim)
         for relative in adapter_files(adapter_dir):
             if relative.as_posix() == MANIFEST_FILE:
                 continue
