@@ -503,7 +503,7 @@ def eval_run(
     judge = _judge(judge_url, judge_model, bedrock_model)
     items = read_set(eval_set)[:limit]
     chain = build_chain(settings)
-    results, manifests = [], []
+    results, manifests, written = [], [], []
     for name in model:
         answerer = chain
         if name == "langchain":
@@ -517,13 +517,14 @@ def eval_run(
         result["model"] = name
         out = output or settings.reports_dir / f"eval-{name}.json"
         write(result, out)
+        written.append(str(out))
         results.append(result)
         if adapter and (manifest := _adapter_manifest(adapter)):
             manifests.append(manifest)
     report_dir = report or settings.reports_dir / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
     write_report(results, report_dir, manifests, notes=[f"eval set: {eval_set.name}"])
     typer.echo(text_table(results))
-    typer.echo(f"metrics: {', '.join(str(settings.reports_dir / f'eval-{n}.json') for n in model)}")
+    typer.echo(f"metrics: {', '.join(written)}")
     typer.echo(f"report: {report_dir / 'report.md'} (HTML beside it)")
 
 

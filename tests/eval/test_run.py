@@ -23,6 +23,7 @@ def test_eval_run_writes_metrics_and_gate_reads_them(tmp_path, monkeypatch, vllm
     result = runner.invoke(app, ["eval", "run", "--limit", "6", "-o", str(out)])
     get_settings.cache_clear()
     assert result.exit_code == 0, result.output
+    assert f"metrics: {out}" in result.output  # where it was written, not the default place
     metrics = json.loads(out.read_text())
     assert metrics["n"] == 6 and metrics["model"] == "base"
     # retrieval is real (packaged MiniLM + hybrid search) and should find the right file and page
