@@ -16,7 +16,6 @@ before/after table comes from the *held-out* questions, which no training row ha
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -44,8 +43,10 @@ def rating_from_score(score: float) -> int:
 
 
 def is_holdout(item_id: str, share: float) -> bool:
-    digest = hashlib.sha256(item_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+    """Stable: an item's side depends only on its id (the router's session bucketing, reused)."""
+    from serving.routing import bucket
+
+    return bucket(item_id) < share
 
 
 @dataclass
