@@ -330,8 +330,9 @@ class Loop:
 
 
 def loop_settings(settings: Settings, llm_base_url: str) -> Settings:
-    """The loop's own settings: a fresh working directory under data_dir, the embedded stores, short
-    prompts and answers (so CPU training stays in minutes), and the given vLLM."""
+    """The loop's own settings: a fresh working directory under data_dir, the embedded stores and a
+    local adapter registry in it (a demo never touches production stores or a shared S3 registry),
+    short prompts and answers (so CPU training stays in minutes), and the given vLLM."""
     workdir = settings.data_dir / settings.loop.workdir
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -345,5 +346,6 @@ def loop_settings(settings: Settings, llm_base_url: str) -> Settings:
             "retrieval": settings.retrieval.model_copy(update={"top_k": settings.loop.top_k}),
             "vector_store": settings.vector_store.model_copy(update={"kind": "embedded"}),
             "feedback": settings.feedback.model_copy(update={"kind": "sqlite"}),
+            "registry": settings.registry.model_copy(update={"kind": "local"}),
         }
     )

@@ -19,6 +19,18 @@ def test_rating_from_score_and_holdout_split():
     assert 10 <= len(held) <= 26 and held == [i for i in ids if is_holdout(i, 0.34)]  # stable
 
 
+def test_loop_settings_keep_the_demo_off_production_backends(tmp_path):
+    production = Settings(
+        data_dir=tmp_path / "data",
+        vector_store={"kind": "opensearch"},
+        feedback={"kind": "dynamodb"},
+        registry={"kind": "s3", "s3": {"bucket": "prod-adapters"}},
+    )
+    loop = loop_settings(production, "http://127.0.0.1:9/v1")
+    assert (loop.vector_store.kind, loop.feedback.kind, loop.registry.kind) == ("embedded", "sqlite", "local")
+    assert loop.registry_dir == tmp_path / "data" / "loop-demo" / "adapters"
+
+
 @pytest.mark.slow
 def test_shortened_loop_publishes_the_adapter_that_then_answers(tmp_path, vllm_server, tiny_model_dir):
     settings = Settings(
