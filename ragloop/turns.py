@@ -10,7 +10,7 @@ from rag.protocols import Answer
 
 def answer_record(answer: Answer, session_id: str, turn: int) -> FeedbackRecord:
     """The record logged for a fresh answer (no rating yet); check its limits before saving."""
-    record = FeedbackRecord(
+    return FeedbackRecord(
         session_id=session_id,
         turn=turn,
         question=answer.question,
@@ -30,7 +30,6 @@ def answer_record(answer: Answer, session_id: str, turn: int) -> FeedbackRecord:
         adapter=answer.trace.adapter,
         trace=answer.trace.to_dict(),
     )
-    return record
 
 
 def rated_record(

@@ -48,7 +48,7 @@ def adapters_frame(registry) -> pd.DataFrame:
                     "feedback records": len(manifest.feedback_ids) if manifest else None,
                     "train loss": metrics.get("train_loss_last"),
                     "created": manifest.created_at if manifest else None,
-                    "_history": (metrics or {}).get("history") or {},
+                    "_history": metrics.get("history") or {},
                 }
             )
     return pd.DataFrame(rows)
