@@ -88,6 +88,8 @@ def evaluate(
     k: int = 4,
     label: str | None = None,
 ) -> dict[str, Any]:
+    """Answer every item through ``chain`` (with ``adapter``) and score it; the result is named
+    ``label`` (default: the adapter, or "base")."""
     embedder = chain.embedder
     rows, latencies = [], []
     for item in tqdm(items, desc=f"eval {label or adapter or 'base'}", unit="question"):
@@ -119,7 +121,7 @@ def evaluate(
         rows.append(row)
     scores = [r["judge_score"] for r in rows if "judge_score" in r]
     return {
-        "model": adapter or "base",
+        "model": label or adapter or "base",
         "n": len(rows),
         "retrieval": {
             f"recall_at_{k}": float(np.mean([r["recall_at_k"] for r in rows])),

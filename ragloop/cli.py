@@ -514,7 +514,6 @@ def eval_run(
         result = evaluate(
             answerer, items, adapter=adapter, judge=judge, k=settings.retrieval.top_k, label=name
         )
-        result["model"] = name
         out = output or settings.reports_dir / f"eval-{name}.json"
         write(result, out)
         written.append(str(out))

@@ -253,12 +253,11 @@ class Loop:
             results["langchain"] = evaluate(
                 LangChainAnswerer.beside(chain, settings), holdout, judge=judge, k=k, label="langchain"
             )
-            results["adapter"] = evaluate(chain, holdout, adapter=candidate, judge=judge, k=k)
+            results["adapter"] = evaluate(
+                chain, holdout, adapter=candidate, judge=judge, k=k, label=cfg.adapter_name
+            )
         finally:
             admin.unload(candidate)
-        results["base"]["model"] = "base"
-        results["langchain"]["model"] = "langchain"
-        results["adapter"]["model"] = cfg.adapter_name
         self._timed("evaluate", t)
 
         self.step("quality gate")
