@@ -21,26 +21,11 @@ from pathlib import Path
 import httpx
 
 from ragloop.serve import VLLMServer
+from ragloop.tiny_model import build_tiny_lora
 from serving.vllm_admin import VLLMAdmin
 
+QKVO = ("q_proj", "k_proj", "v_proj", "o_proj")  # what the loop's SFT adapters train
 QUESTION = "Summarise in two sentences how an e-bike battery should be charged and stored over winter."
-
-
-def random_lora(base_dir: Path, out: Path, rank: int) -> Path:
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(base_dir, torch_dtype=torch.float32)
-    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
-    model = get_peft_model(model, config)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.01)
-    model.save_pretrained(out)
-    return out
 
 
 def timed(base_url: str, model: str, n: int, max_tokens: int) -> list[float]:
@@ -81,7 +66,15 @@ def main(argv: list[str] | None = None) -> list[dict]:
         args.model = prepare_default_model(get_settings().default_model_dir)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        adapter = random_lora(args.model, Path(tmp) / "lora", args.rank)
+        adapter = build_tiny_lora(
+            args.model,
+            Path(tmp) / "lora",
+            args.rank,
+            seed=0,
+            name="bench-lora",
+            target_modules=QKVO,
+            scale=0.01,
+        )
         for max_rank in args.server_ranks or sorted({64, args.rank}, reverse=True):
             with VLLMServer(
                 args.model, served_name="base", dtype="bfloat16", max_lora_rank=max_rank, max_loras=2

@@ -65,24 +65,32 @@ def build_tiny_mistral(out_dir: Path | str, seed: int = 0, max_positions: int = 
 
 
 def build_tiny_lora(
-    base_dir: Path | str, out_dir: Path | str, rank: int = 8, seed: int = 1, name: str = "tiny"
+    base_dir: Path | str,
+    out_dir: Path | str,
+    rank: int = 8,
+    seed: int = 1,
+    name: str = "tiny",
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj"),
+    scale: float = 0.5,
 ) -> Path:
-    """A PEFT LoRA adapter (q_proj, v_proj) for the tiny Mistral, with random non-zero B matrices so
-    each seed answers differently from the base and from other seeds. Writes a manifest."""
+    """A PEFT LoRA adapter with random non-zero B matrices (std ``scale``), so each seed answers
+    differently from the base and from other seeds. Made for the tiny Mistral; any causal LM base
+    works (the LoRA latency benchmark uses the default model). Writes a manifest."""
     import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import MistralForCausalLM
+    from transformers import AutoModelForCausalLM
 
     from ragloop.manifest import AdapterManifest
 
     out = Path(out_dir)
-    base = MistralForCausalLM.from_pretrained(base_dir)
-    model = get_peft_model(base, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=["q_proj", "v_proj"]))
+    base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)
+    config = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=list(target_modules))
+    model = get_peft_model(base, config)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param_name, param in model.named_parameters():
             if "lora_B" in param_name:
-                param.copy_(torch.randn(param.shape, generator=generator) * 0.5)
+                param.copy_(torch.randn(param.shape, generator=generator) * scale)
     model.save_pretrained(out)
     AdapterManifest(
         name=name,
@@ -90,6 +98,6 @@ def build_tiny_lora(
         method="test",
         lora_rank=rank,
         lora_alpha=2 * rank,
-        target_modules=["q_proj", "v_proj"],
+        target_modules=list(target_modules),
     ).write(out)
     return out
