@@ -5,13 +5,17 @@ boto3 runs its whole stack (signing, retries, transfers) against it."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
 from ragloop.processes import stop_process_group, wait_until_ready
 from ragloop.serve import free_port
+
+_buckets = itertools.count()
 
 
 class S3Server:
@@ -48,8 +52,31 @@ class S3Server:
         proc, self._proc = self._proc, None
         stop_process_group(proc, timeout_s=10)
 
+    def registry(self, cache_dir: Path, bucket: str | None = None, prefix: str = "adapters", **kwargs):
+        """An S3 adapter registry on this server, in a fresh bucket unless one is named (created if
+        missing)."""
+        from serving.s3_registry import S3AdapterRegistry
+
+        kwargs.setdefault("create_bucket", True)
+        bucket = bucket or f"registry-{next(_buckets)}"
+        return S3AdapterRegistry(bucket, prefix, cache_dir, endpoint_url=self.endpoint_url, **kwargs)
+
     def __enter__(self) -> S3Server:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def unreachable_registry(cache_dir: Path):
+    """An S3 adapter registry whose endpoint has nothing listening (one attempt, short timeout)."""
+    from serving.s3_registry import S3AdapterRegistry
+
+    return S3AdapterRegistry(
+        "registry",
+        "adapters",
+        cache_dir,
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        max_attempts=1,
+        connect_timeout_s=0.5,
+    )

@@ -153,13 +153,7 @@ def test_s3_registry_publish_restart_and_rollback(vllm_server, adapters, s3_serv
     from serving.s3_registry import S3AdapterRegistry
 
     def registry(host: str) -> S3AdapterRegistry:
-        return S3AdapterRegistry(
-            "hot-load",
-            "prod/adapters",
-            tmp_path / host,
-            endpoint_url=s3_server.endpoint_url,
-            create_bucket=True,
-        )
+        return s3_server.registry(tmp_path / host, bucket="hot-load", prefix="prod/adapters")
 
     admin = VLLMAdmin(vllm_server.base_url)
     llm = OpenAICompatibleLLM(vllm_server.base_url, timeout_s=60)
@@ -226,14 +220,7 @@ def test_registry_failure_after_loading_unloads_and_changes_nothing(
     from serving.s3_registry import S3AdapterRegistry
 
     def registry(update_attempts: int) -> S3AdapterRegistry:
-        return S3AdapterRegistry(
-            "commit-point",
-            "adapters",
-            tmp_path,
-            endpoint_url=s3_server.endpoint_url,
-            create_bucket=True,
-            update_attempts=update_attempts,
-        )
+        return s3_server.registry(tmp_path, bucket="commit-point", update_attempts=update_attempts)
 
     admin = VLLMAdmin(vllm_server.base_url)
     try:

@@ -4,7 +4,6 @@ concurrent state changes lose nothing, and every version has a local directory v
 
 from __future__ import annotations
 
-import itertools
 import threading
 
 import pytest
@@ -19,19 +18,11 @@ from serving.registry import (
     open_registry,
 )
 from serving.s3_registry import S3AdapterRegistry
-
-_buckets = itertools.count()
+from tests.s3_server import unreachable_registry
 
 
 def make_s3(s3_server, tmp_path, **kwargs) -> S3AdapterRegistry:
-    return S3AdapterRegistry(
-        kwargs.pop("bucket", f"registry-{next(_buckets)}"),
-        "team/adapters",
-        tmp_path / "cache",
-        endpoint_url=s3_server.endpoint_url,
-        create_bucket=kwargs.pop("create_bucket", True),
-        **kwargs,
-    )
+    return s3_server.registry(tmp_path / "cache", prefix="team/adapters", **kwargs)
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -169,18 +160,8 @@ def test_s3_missing_bucket_is_a_clear_error(s3_server, tmp_path):
 
 
 def test_s3_unreachable_endpoint_is_a_clear_error(tmp_path):
-    from ragloop.serve import free_port
-
-    registry = S3AdapterRegistry(
-        "registry",
-        "adapters",
-        tmp_path / "cache",
-        endpoint_url=f"http://127.0.0.1:{free_port()}",
-        max_attempts=1,
-        connect_timeout_s=0.5,
-    )
     with pytest.raises(RegistryError, match="unreachable"):
-        registry.state()
+        unreachable_registry(tmp_path / "cache").state()
 
 
 def test_settings_choose_the_registry(s3_server, tmp_path):

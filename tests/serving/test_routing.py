@@ -50,15 +50,12 @@ def live(name: str, version: int) -> ServingState:
 
 
 def test_routing_state_rereads_after_its_ttl_and_survives_an_s3_outage(monkeypatch, tmp_path):
-    from serving.s3_registry import S3AdapterRegistry
     from tests.s3_server import S3Server
 
     clock = [100.0]
     monkeypatch.setattr("serving.routing.time.monotonic", lambda: clock[0])
     with S3Server() as s3:  # its own server: this test takes it down
-        registry = S3AdapterRegistry(
-            "routing", "adapters", tmp_path, endpoint_url=s3.endpoint_url, create_bucket=True, max_attempts=1
-        )
+        registry = s3.registry(tmp_path, max_attempts=1)
         registry.save_state(live("a", 1))
         routing = RoutingState(registry, ttl_s=5)
         assert choose_adapter("s", routing.get()) == "a-v1"
@@ -72,10 +69,6 @@ def test_routing_state_rereads_after_its_ttl_and_survives_an_s3_outage(monkeypat
 
 
 def test_routing_state_from_an_unreachable_s3_registry_routes_to_base(tmp_path):
-    from ragloop.serve import free_port
-    from serving.s3_registry import S3AdapterRegistry
+    from tests.s3_server import unreachable_registry
 
-    registry = S3AdapterRegistry(
-        "registry", "adapters", tmp_path, endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1
-    )
-    assert choose_adapter("s", RoutingState(registry).get()) is None
+    assert choose_adapter("s", RoutingState(unreachable_registry(tmp_path)).get()) is None
