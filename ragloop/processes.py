@@ -1,6 +1,6 @@
 """Child server processes (vLLM, DynamoDB Local, the tests' S3-API server): wait until one is ready,
 stop its whole process group. Each server runs in its own session, so stopping it also stops the
-workers it spawned."""
+workers it spawned. ``wait_for`` is the one bounded wait on a condition (servers, tests)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,15 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float, poll_s: float = 0.05) -> None:
+    """Poll ``condition()`` until it is true; raise ``TimeoutError`` naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
+        time.sleep(poll_s)
 
 
 def wait_until_ready(
@@ -20,14 +29,16 @@ def wait_until_ready(
     hint: str = "",
 ) -> None:
     """Poll ``ready()`` until it is true; raise if ``proc`` exits first or ``timeout_s`` passes."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def up() -> bool:
         if proc.poll() is not None:
             raise RuntimeError(f"{what} exited with status {proc.returncode} during start-up{hint}")
-        if ready():
-            return
-        time.sleep(poll_s)
-    raise TimeoutError(f"{what} did not become ready within {timeout_s:.0f} s{hint}")
+        return ready()
+
+    try:
+        wait_for(up, what, timeout_s, poll_s)
+    except TimeoutError:
+        raise TimeoutError(f"{what} did not become ready within {timeout_s:.0f} s{hint}") from None
 
 
 def stop_process_group(proc: subprocess.Popen | None, timeout_s: float = 15.0) -> None:

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from serving.registry import AdapterRegistry, RegistryError, ServingState
 
@@ -42,19 +43,22 @@ class RoutingState:
     keeps serving (the base model before any was read) — chat never fails because the registry is down.
     """
 
-    def __init__(self, registry: AdapterRegistry, ttl_s: float = 5.0) -> None:
+    def __init__(
+        self, registry: AdapterRegistry, ttl_s: float = 5.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.registry = registry
         self.ttl_s = ttl_s
+        self.clock = clock  # injectable, so tests step time for this object alone
         self._state: ServingState | None = None
         self._read_at = float("-inf")
         self._lock = threading.Lock()
 
     def get(self) -> ServingState:
         with self._lock:
-            if time.monotonic() - self._read_at >= self.ttl_s:
+            if self.clock() - self._read_at >= self.ttl_s:
                 try:
                     self._state = self.registry.state()
                 except (RegistryError, OSError, ValueError) as err:
                     log.warning("adapter registry unreadable, routing on the last state read: %s", err)
-                self._read_at = time.monotonic()  # also after a failure: retry after ttl, not per request
+                self._read_at = self.clock()  # also after a failure: retry after ttl, not per request
             return self._state or ServingState()

@@ -1,7 +1,12 @@
-"""One real-browser test: headless Chromium (Debian's, driven by Playwright) against the real Streamlit
-server, real vLLM (tiny Mistral) and the SQLite feedback store. Asks a question, sees a streamed answer
-with a page citation, rates it with a correction, and finds the record in the store. A retrieved chunk
-carrying a <script> must not execute."""
+"""Real-browser tests: headless Chromium (Debian's, driven by Playwright) against the real Streamlit
+server, real vLLM (tiny Mistral) and the SQLite feedback store.
+
+- Ask a question, see a streamed answer with a page citation, rate it with a correction, and find the
+  record in the store.
+- Untrusted text never runs: payloads that fire if HTML were rendered (``<img onerror>``,
+  ``<svg onload>``, ``javascript:`` links, ``<script>``) sit in a retrieved chunk, a question, an
+  answer, a note and a correction; the chat, review and dashboard pages show them as text and none runs.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from feedback.service import get_feedback_store
+from ragloop.processes import wait_until_ready
 from ragloop.serve import free_port
 from ragloop.settings import Settings
 from tests.conftest import REPO
@@ -22,13 +27,47 @@ from tests.conftest import REPO
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+# Each payload sets window.__xss if the browser ever treats it as HTML or follows the link.
+IMG = '<img src=x onerror="window.__xss=1">'
+SVG = '<svg onload="window.__xss=2">'
+JS_LINK = '<a href="javascript:window.__xss=3">open the manual</a>'
+MD_LINK = "[open the notes](javascript:window.__xss=4)"
+SCRIPT = "<script>window.__xss=5</script>"
+PAYLOADS = f"{IMG} {SVG} {JS_LINK} {MD_LINK} {SCRIPT}"
+XSS_SESSION = "xss-session"
+
+
+def seed_untrusted_record(settings: Settings) -> None:
+    """A logged answer whose every user- or model-written field carries the payloads, rated 1 with a
+    pending correction: it shows on the chat page (as a past chat), the review queue and the dashboard."""
+    from feedback.schema import FeedbackRecord
+
+    store = get_feedback_store(settings)
+    store.put(
+        FeedbackRecord(
+            session_id=XSS_SESSION,
+            turn=0,
+            question=f"Charging question {IMG}",
+            answer=f"Model answer {SVG} {JS_LINK} {MD_LINK} [1]",
+            citations=[{"number": 1, "source": "evil.md", "page": None, "snippet": f"Chunk {PAYLOADS}"}],
+            model="base",
+            rating=1,
+            note=f"Note {IMG}",
+            correction=f"Correction {SVG} {JS_LINK}",
+            review_state="pending",
+        )
+    )
+    store.close()
+
+
 @pytest.fixture
 def streamlit_server(tmp_path, corpus, vllm_server):
     from rag.service import build_ingestor
 
     settings = Settings(data_dir=tmp_path / "data")
-    (corpus / "evil.md").write_text("Charging safety notes <script>window.__pwned = 1</script> read them.")
+    (corpus / "evil.md").write_text(f"Charging safety notes: {PAYLOADS} read them before charging.")
     build_ingestor(settings).ingest([corpus], progress=False)
+    seed_untrusted_record(settings)
     port = free_port()
     env = {
         **os.environ,
@@ -58,24 +97,31 @@ def streamlit_server(tmp_path, corpus, vllm_server):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def healthy() -> bool:
         try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                break
+            return httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200
         except httpx.HTTPError:
-            time.sleep(0.3)
-    yield url, settings
-    proc.terminate()
-    proc.wait(20)
+            return False
+
+    try:
+        wait_until_ready(proc, healthy, "the Streamlit app", timeout_s=120)
+        yield url, settings
+    finally:
+        proc.terminate()
+        proc.wait(20)
 
 
-@pytest.mark.slow
-def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
+def need_chromium() -> None:
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing; `make deps` installs it with apt-get")
         pytest.skip("no system chromium (apt-get install chromium)")
+
+
+@pytest.mark.slow
+def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
+    need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     url, settings = streamlit_server
@@ -98,11 +144,75 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
         )
         page.get_by_role("button", name="Save feedback").click()
         expect(page.get_by_text("Thanks — feedback saved.")).to_be_visible(timeout=120_000)
-        assert page.evaluate("window.__pwned") is None
         page.screenshot(path=str(settings.data_dir / "browser.png"), full_page=True)
         browser.close()
 
-    [record] = list(get_feedback_store(settings).list())
+    [record] = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]
     assert record.rating == 2 and record.note == "misses the fast charger"
     assert record.correction.startswith("About 5 hours") and record.review_state == "pending"
     assert record.trace["chunk_ids"] and record.model == "base"
+
+
+def assert_nothing_ran(page) -> None:
+    """No payload executed, and none became live markup: no handler attributes, no javascript: links,
+    no script element carrying a payload."""
+    assert page.evaluate("window.__xss") is None
+    live = page.evaluate(
+        """() => [...document.querySelectorAll("img[onerror], svg[onload], a[href^='javascript:' i], script")]
+            .filter(e => e.tagName !== "SCRIPT" || e.textContent.includes("__xss"))
+            .map(e => e.outerHTML)"""
+    )
+    assert live == []
+
+
+@pytest.mark.slow
+def test_untrusted_text_shows_as_text_and_never_runs(streamlit_server):
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    url, settings = streamlit_server
+    expect.set_options(timeout=60_000)  # a page's first run on 2 busy cores takes seconds
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+        # chat: a question carrying a payload, answered from sources that include the evil chunk
+        page.goto(url)
+        box = page.get_by_placeholder("Ask a question about your documents")
+        box.fill(f"What do the charging safety notes say? {IMG}")
+        box.press("Enter")
+        expect(page.get_by_text("answered by base").first).to_be_visible(timeout=120_000)
+        expect(page.get_by_text(f"What do the charging safety notes say? {IMG}")).to_be_visible()
+        page.get_by_text("Show source passages").first.click()
+        expect(page.get_by_text(SVG, exact=False).first).to_be_visible()
+        assert_nothing_ran(page)
+
+        # chat: the logged answer, its note and correction, reopened from the sidebar
+        page.get_by_role("button", name="Charging question").click()
+        expect(page.get_by_text(f"Model answer {SVG}", exact=False)).to_be_visible()
+        expect(page.get_by_text(JS_LINK, exact=False).first).to_be_visible()
+        page.get_by_text("open the notes").first.click()  # the Markdown javascript: link, if any
+        expect(page.get_by_label("Note (optional)").last).to_have_value(f"Note {IMG}")
+        assert_nothing_ran(page)
+
+        # review: question, answer, note and correction of the pending record
+        page.goto(f"{url}/review")
+        expect(page.get_by_text(f"Charging question {IMG}", exact=False)).to_be_visible()
+        expect(page.get_by_text(f"Model answer {SVG}", exact=False)).to_be_visible()
+        expect(page.get_by_text(f"note: Note {IMG}", exact=False)).to_be_visible()
+        expect(page.get_by_role("textbox", name="Correction")).to_have_value(f"Correction {SVG} {JS_LINK}")
+        assert_nothing_ran(page)
+
+        # dashboard: the low-rated answers table
+        page.goto(f"{url}/dashboard")
+        expect(page.get_by_text("Low-rated answers")).to_be_visible()
+        grid = page.locator("[data-testid='stDataFrame']")
+        expect(grid).to_be_visible()
+        expect(grid.get_by_text(f"Charging question {IMG}", exact=False).first).to_be_attached()
+        assert_nothing_ran(page)
+        page.screenshot(path=str(settings.data_dir / "xss.png"), full_page=True)
+        browser.close()
+    assert dialogs == []

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from ragloop.processes import stop_process_group, wait_until_ready
+from ragloop.processes import stop_process_group, wait_for, wait_until_ready
 
 
 def spawn(code: str) -> subprocess.Popen:
@@ -59,3 +59,11 @@ def test_ready_returns_as_soon_as_the_check_passes():
         wait_until_ready(proc, lambda: True, "toy server", timeout_s=5)
     finally:
         stop_process_group(proc)
+
+
+def test_wait_for_returns_once_the_condition_holds_and_names_what_timed_out():
+    calls = []
+    wait_for(lambda: calls.append(1) or len(calls) >= 3, "three calls", timeout_s=5, poll_s=0.001)
+    assert len(calls) == 3
+    with pytest.raises(TimeoutError, match=r"timed out after 0\.2 s waiting for the moon"):
+        wait_for(lambda: False, "the moon", timeout_s=0.2)

@@ -17,10 +17,13 @@ from training.data import TrainingSet
 log = logging.getLogger(__name__)
 
 
-def load_base(base_model: str, dtype=None):
+def load_base(base_model: str, seed: int, dtype=None):
+    """The base model and tokenizer, after seeding every RNG: LoRA and head initialisation then depend on
+    the job's seed alone, not on what ran earlier in the process."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
+    set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(base_model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -93,6 +96,33 @@ def first_last(trainer, key: str, name: str) -> dict[str, float | None]:
 
 def loss_metrics(trainer) -> dict[str, Any]:
     return {**first_last(trainer, "loss", "train_loss"), "steps": trainer.state.global_step}
+
+
+def completion_logps(model, tokenizer, rows: list[dict[str, Any]], key: str = "completion") -> list[float]:
+    """Mean log-probability per token of each row's ``key`` messages after its prompt, templated as TRL
+    templates prompt-completion rows. Per token, so a longer answer is not penalised for its length."""
+    import torch
+
+    model.eval()
+    means = []
+    with torch.no_grad():
+        for row in rows:
+            prompt = tokenizer.apply_chat_template(
+                row["prompt"], add_generation_prompt=True, tokenize=True, return_dict=False
+            )
+            full = tokenizer.apply_chat_template(row["prompt"] + row[key], tokenize=True, return_dict=False)
+            ids = torch.tensor([full], device=model.device)
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1].float(), dim=-1)
+            token_logps = logp.gather(1, ids[0, 1:, None])[len(prompt) - 1 :, 0]
+            means.append(float(token_logps.mean()))
+    return means
+
+
+def preference_accuracy(model, tokenizer, pairs: list[dict[str, Any]]) -> float:
+    """Share of ``{"prompt", "chosen", "rejected"}`` pairs whose chosen answer the model finds likelier."""
+    chosen = completion_logps(model, tokenizer, pairs, "chosen")
+    rejected = completion_logps(model, tokenizer, pairs, "rejected")
+    return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / max(len(pairs), 1)
 
 
 def prepare_data(job: LoraJob, method: str):

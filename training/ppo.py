@@ -109,7 +109,11 @@ def main(job: PPOJob, resume: bool = False, reward_model: nn.Module | None = Non
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     # -- model ----------------------------------------------------------------------------------
-    policy, tokenizer = load_base(job.base_model)
+    policy, tokenizer = load_base(job.base_model, job.seed)  # seeds the value head's init and rollouts
+    # Rollouts continue each prompt: prompts must be left-padded. Right padding puts pad tokens between
+    # prompt and answer, so generation's log-probs disagree with the training forward pass (KL ~5 per
+    # token on an untrained policy) and PPO's ratios and KL penalty become noise.
+    tokenizer.padding_side = "left"
     reward, value = _reward_and_value_models(job, tokenizer, reward_model)
     # -- dataset --------------------------------------------------------------------------------
     rows = read_export(job.export_path)
@@ -168,6 +172,7 @@ def main(job: PPOJob, resume: bool = False, reward_model: nn.Module | None = Non
     trainer.train()
     scores = loss_history(trainer, "objective/scores")
     metrics = {
+        "kl_per_step": loss_history(trainer, "objective/kl"),
         "mean_reward_first": scores[0] if scores else None,
         "mean_reward_last": scores[-1] if scores else None,
         "mean_reward_per_step": scores,

@@ -28,20 +28,22 @@ def pairwise_accuracy(trainer, dataset) -> float:
         for row in dataset:
             scores = []
             for key in ("chosen", "rejected"):
-                text = tok.apply_chat_template(row["prompt"] + row[key], tokenize=False)
-                enc = tok(text, return_tensors="pt", truncation=True, max_length=trainer.args.max_length)
-                enc = {k: v.to(model.device) for k, v in enc.items()}
-                scores.append(float(model(**enc).logits[0, 0]))
+                # tokenized exactly as RewardTrainer tokenizes its rows (re-tokenizing the templated text
+                # would add the tokenizer's own special tokens and score a different last token)
+                ids = tok.apply_chat_template(row["prompt"] + row[key], tokenize=True, return_dict=False)
+                ids = torch.tensor([ids[-trainer.args.max_length :]], device=model.device)
+                scores.append(float(model(input_ids=ids).logits[0, 0]))
             wins += scores[0] > scores[1]
     return wins / max(len(dataset), 1)
 
 
 def main(job: RMJob, resume: bool = False):
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
     from trl import RewardConfig, RewardTrainer
 
     # -- model ----------------------------------------------------------------------------------
+    set_seed(job.seed)  # the score head's init depends on the job's seed, not on earlier RNG use
     tokenizer = AutoTokenizer.from_pretrained(job.base_model)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -4,7 +4,8 @@
     ragloop train sft --export feedback.jsonl --base-model .data/models/gemma-3-270m-it --output out/sft
 
 Loss is computed on the answer only (prompt-completion rows). The adapter directory loads in PEFT and
-vLLM and carries manifest.json with the data hash, feedback ids and the train/validation loss.
+vLLM and carries manifest.json with the data hash, feedback ids and the train loss, and the held-out
+loss of the base (``eval_loss_before``) and of the adapter (``eval_loss``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def main(job: SFTJob, resume: bool = False):
     from trl import SFTConfig, SFTTrainer
 
     # -- model ----------------------------------------------------------------------------------
-    model, tokenizer = load_base(job.base_model)
+    model, tokenizer = load_base(job.base_model, job.seed)
     # -- dataset --------------------------------------------------------------------------------
     rows, data, train, val = prepare_data(job, "sft")
     # -- training -------------------------------------------------------------------------------
@@ -47,8 +48,10 @@ def main(job: SFTJob, resume: bool = False):
         processing_class=tokenizer,
         peft_config=lora_config(job),
     )
+    before = trainer.evaluate()["eval_loss"] if val is not None else None  # the base, on held-out rows
     trainer.train(resume_from_checkpoint=resume or None)
     metrics = loss_metrics(trainer)
     if val is not None:
+        metrics["eval_loss_before"] = before
         metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
     return save_adapter(trainer, job, "sft", data, metrics, feedback_range(rows)), metrics

@@ -10,6 +10,7 @@ from feedback.schema import utc_now
 from feedback.spool import DurableFeedbackWriter, SaveStatus, Spool
 from feedback.sqlite_store import SQLiteFeedbackStore
 from ragloop.dynamodb_local import DynamoDBLocal
+from ragloop.processes import wait_for
 from tests.feedback.conftest import make_record
 
 
@@ -61,8 +62,7 @@ def test_1000_writes_through_a_dynamodb_outage_lose_and_duplicate_nothing(tmp_pa
                 record = make_record(session_id=f"s{i % 37}", turn=i, question=f"question {i}?")
             latest[record.feedback_id] = record
             statuses.append(writer.save(record))
-        while writer.drain().remaining:
-            pass
+        wait_for(lambda: writer.drain().remaining == 0, "the spool to drain into DynamoDB", timeout_s=120)
         assert SaveStatus.SPOOLED in statuses[300:650] and SaveStatus.STORED in statuses[:300]
         assert len(writer.spool) == 0
 

@@ -49,15 +49,14 @@ def live(name: str, version: int) -> ServingState:
     return ServingState(adapters={name: AdapterState(versions=[version], live=version, weight=1.0)})
 
 
-def test_routing_state_rereads_after_its_ttl_and_survives_an_s3_outage(monkeypatch, tmp_path):
+def test_routing_state_rereads_after_its_ttl_and_survives_an_s3_outage(tmp_path):
     from tests.s3_server import S3Server
 
     clock = [100.0]
-    monkeypatch.setattr("serving.routing.time.monotonic", lambda: clock[0])
     with S3Server() as s3:  # its own server: this test takes it down
         registry = s3.registry(tmp_path, max_attempts=1)
         registry.save_state(live("a", 1))
-        routing = RoutingState(registry, ttl_s=5)
+        routing = RoutingState(registry, ttl_s=5, clock=lambda: clock[0])
         assert choose_adapter("s", routing.get()) == "a-v1"
         registry.save_state(live("a", 2))
         assert choose_adapter("s", routing.get()) == "a-v1"  # within the TTL: no read

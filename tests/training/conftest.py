@@ -56,36 +56,51 @@ def export_file(tmp_path_factory):
     return path
 
 
+COLOURS = ["red", "blue", "green", "black", "white", "silver", "grey", "yellow"]
+PARTS = ["saddle", "chain", "pedal", "brake", "lamp", "bell"]
+EVASIVE = [
+    "I am not sure about the {part}, maybe ask someone else.",
+    "Hard to say what the {part} costs; check with a dealer.",
+    "No idea, the {part} could cost anything.",
+    "I cannot tell the price of the {part} right now.",
+    "Perhaps the {part} is expensive, perhaps not.",
+    "Please contact support about the {part}.",
+]
+
+
+def toy_preferences() -> list[tuple[str, str, str]]:
+    """(question, cited answer, evasive answer) for each of the 48 colour x part combinations."""
+    out = []
+    for c, colour in enumerate(COLOURS):
+        for p, part in enumerate(PARTS):
+            item = f"{colour} {part}"
+            price = 10 + 5 * ((c + 3 * p) % 8)
+            hedge = EVASIVE[(c + p) % len(EVASIVE)].format(part=item)
+            out.append((f"How much does the {item} cost?", f"The {item} costs {price} euros [1].", hedge))
+    return out
+
+
 @pytest.fixture(scope="session")
 def toy_preference_export(tmp_path_factory):
-    """30 distinct questions: a specific, cited answer rated 5 and an evasive one rated 1. The signal
-    (cites a source, gives a figure) generalises to held-out questions."""
+    """48 distinct questions, each with a specific, cited answer rated 5 and an evasive one rated 1 (six
+    hedges, each naming the part, so no two answers are the same text). Held-out rows are new
+    combinations of words the trainers have seen, and the signal (a figure and a citation beat a hedge)
+    carries over to them; their texts never appear in training."""
     records = []
-    for i in range(30):
-        q = f"How much does spare part {i} cost?"
+    for i, (q, good, hedge) in enumerate(toy_preferences()):
         trace = {"prompt": prompt(q)}
-        records.append(
-            FeedbackRecord(
-                session_id=f"t{i}",
-                turn=0,
-                question=q,
-                model="base",
-                trace=trace,
-                answer=f"Spare part {i} costs {10 + 3 * i} euros [1].",
-                rating=5,
+        for turn, (answer, rating) in enumerate([(good, 5), (hedge, 1)]):
+            records.append(
+                FeedbackRecord(
+                    session_id=f"t{i}",
+                    turn=turn,
+                    question=q,
+                    model="base",
+                    trace=trace,
+                    answer=answer,
+                    rating=rating,
+                )
             )
-        )
-        records.append(
-            FeedbackRecord(
-                session_id=f"t{i}",
-                turn=1,
-                question=q,
-                model="base",
-                trace=trace,
-                answer="I am not sure, maybe ask someone else.",
-                rating=1,
-            )
-        )
     path = tmp_path_factory.mktemp("toy") / "toy.jsonl"
     export_records(records, path, "jsonl")
     return path
