@@ -46,6 +46,10 @@ class ChunkingSettings(BaseModel):
     overlap_tokens: int = Field(30, ge=0, description="tokens shared by neighbouring chunks")
 
 
+class UploadSettings(BaseModel):
+    max_file_mb: float = Field(50.0, gt=0, description="largest file the app accepts for indexing")
+
+
 class OpenSearchSettings(BaseModel):
     url: str = Field("http://localhost:9200", description="cluster endpoint")
     index: str = Field("ragloop-chunks", description="k-NN index name")
@@ -175,6 +179,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".data"), description="where embedded stores keep their files")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
     vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)

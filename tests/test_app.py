@@ -92,6 +92,67 @@ def test_feedback_over_the_note_limit_is_rejected_with_a_message(app_env, monkey
     assert get_feedback_store(app_env).get(record.feedback_id).rating is None
 
 
+def test_correction_over_its_limit_is_rejected_with_one_line(app_env, monkeypatch):
+    monkeypatch.setenv("RAGLOOP_FEEDBACK__MAX_CORRECTION_CHARS", "20")
+    get_settings.cache_clear()
+    record = make_record()
+    get_feedback_store(app_env).put(record)
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=60)
+    at.session_state["session_id"] = record.session_id
+    at.session_state["turns"] = [record]
+    at.run()
+    at.radio[0].set_value(1)
+    at.text_area[0].input("About 5 hours with the 2 A charger.")
+    submit_feedback(at)
+    [error] = at.error
+    assert error.value == "the correction is 35 characters long; the limit is 20" and not at.exception
+    assert get_feedback_store(app_env).get(record.feedback_id).rating is None
+
+
+def test_question_over_its_limit_is_rejected_with_one_line(app_env, monkeypatch):
+    monkeypatch.setenv("RAGLOOP_RETRIEVAL__MAX_QUESTION_CHARS", "30")
+    get_settings.cache_clear()
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=60).run()
+    at.chat_input[0].set_value("How long does a full charge take with the 2 A charger?").run()
+    [error] = at.error
+    assert error.value == "the question is 54 characters long; the limit is 30" and not at.exception
+    assert not list(get_feedback_store(app_env).list())  # nothing half-logged
+
+
+def test_uploads_refuse_bad_files_in_one_line_each_and_index_the_rest(app_env, monkeypatch):
+    from rag.service import build_embedder, build_store
+
+    monkeypatch.setenv("RAGLOOP_UPLOADS__MAX_FILE_MB", "0.01")  # 10 KB
+    get_settings.cache_clear()
+    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=120).run()
+    at.file_uploader[0].set_value(
+        [
+            ("../../notes.md", b"# Charging\nA full charge takes about 5 hours.", "text/markdown"),
+            ("notes.md", b"# Another notes.md", "text/markdown"),
+            ("broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage", "application/pdf"),
+            ("empty.txt", b"", "text/plain"),
+            ("huge.txt", b"x" * 20_000, "text/plain"),
+        ]
+    ).run()
+    next(b for b in at.button if b.label == "Index uploaded files").click().run()
+    assert not at.exception
+    warnings = sorted(w.value for w in at.warning)
+    assert len(warnings) == 4 and all("\n" not in w for w in warnings), warnings
+    assert warnings[0].startswith("Skipped: ") and "broken.pdf: corrupt or unreadable PDF" in warnings[0]
+    assert warnings[1:] == [
+        "Skipped: empty.txt is empty (0 bytes)",
+        "Skipped: huge.txt is 19.5 KB; the upload limit is 10.2 KB",
+        "Skipped: notes.md was uploaded twice in this batch; the first one is kept",
+    ]
+    assert [s.value for s in at.success] == ["Indexed 1 file(s)."]
+    uploads = app_env.data_dir / "uploads"
+    assert sorted(p.name for p in uploads.iterdir()) == ["broken.pdf", "notes.md"]
+    assert not (app_env.data_dir.parent.parent / "notes.md").exists()
+    st.cache_resource.clear()  # release the app's store before opening it here
+    store = build_store(app_env, build_embedder(app_env))
+    assert list(store.sources()) == [str(uploads / "notes.md")]
+
+
 def test_dashboard_shows_counts_and_low_rated_answers(app_env):
     store = get_feedback_store(app_env)
     for i, rating in enumerate([1, 2, 4, 5, None]):

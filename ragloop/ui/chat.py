@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from pathlib import Path
 
 import streamlit as st
 
@@ -61,22 +60,33 @@ def _sidebar() -> None:
 
 
 def _upload() -> None:
+    from rag.uploads import save_uploads
+
     files = st.file_uploader(
         "Add documents", type=["pdf", "md", "txt", "html", "htm"], accept_multiple_files=True
     )
     if not files or not st.button("Index uploaded files", use_container_width=True):
         return
-    folder = resources.settings().data_dir / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
+    settings = resources.settings()
+    batch = save_uploads(
+        ((f.name, f.getvalue()) for f in files),
+        settings.data_dir / "uploads",
+        int(settings.uploads.max_file_mb * 2**20),
+    )
+    for reason in batch.refused.values():
+        st.warning(f"Skipped: {reason}")
+    indexed = 0
     bar = st.progress(0.0, text="Indexing…")
-    for n, upload in enumerate(files, start=1):
-        path = folder / Path(upload.name).name
-        path.write_bytes(upload.getvalue())
+    for n, path in enumerate(batch.saved, start=1):
         report = resources.ingestor().ingest([path], progress=False)
-        for failed, reason in report.failed.items():
-            st.warning(f"Skipped {Path(failed).name}: {reason}")
-        bar.progress(n / len(files), text=f"Indexed {n}/{len(files)}: {upload.name}")
-    st.success(f"Indexed {len(files)} file(s).")
+        for reason in report.failed.values():
+            st.warning(f"Skipped: {reason}")
+        indexed += not report.failed
+        bar.progress(n / len(batch.saved), text=f"Indexed {n}/{len(batch.saved)}: {path.name}")
+    if batch.replaced:
+        st.info("Replaced earlier uploads: " + ", ".join(batch.replaced))
+    if indexed:
+        st.success(f"Indexed {indexed} file(s).")
 
 
 def _feedback_form(record: FeedbackRecord) -> None:

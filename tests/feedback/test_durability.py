@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from feedback.dynamo_store import DynamoFeedbackStore
@@ -84,3 +86,51 @@ def test_missing_aws_credentials_spool_the_feedback_and_say_so(tmp_path, no_aws_
     assert [r.feedback_id for r in writer.spool.read()] == [record.feedback_id]
     with pytest.raises(StoreUnavailable, match="no AWS credentials for DynamoDB"):
         store.get(record.feedback_id)
+
+
+SPOOL_WORKER = """
+import sys
+from feedback.spool import DurableFeedbackWriter, Spool
+from feedback.sqlite_store import SQLiteFeedbackStore
+from tests.feedback.conftest import make_record
+
+role, spool_path, db_path, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+spool = Spool(spool_path)
+if role == "append":  # an app process whose store is down: every save lands in the spool
+    for i in range(count):
+        spool.append(make_record(session_id=f"{sys.argv[5]}-{i}", question=f"question {i}?"))
+else:  # an app process whose store is back: it drains the shared spool while the other appends
+    writer = DurableFeedbackWriter(SQLiteFeedbackStore(db_path), spool)
+    for _ in range(count):
+        writer.drain()
+"""
+
+
+def test_two_processes_on_one_spool_lose_and_duplicate_nothing(tmp_path):
+    """Two app processes share one spool: one keeps spooling while the other drains it into the store.
+    The file lock makes each drain's read-send-rewrite atomic against appends; without it, a record
+    appended between a drain's read and its rewrite is silently dropped."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    spool_path, db_path = tmp_path / "spool.jsonl", tmp_path / "fb.sqlite3"
+
+    def start(*args: str) -> subprocess.Popen:
+        cmd = [sys.executable, "-c", SPOOL_WORKER, *args]
+        return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    procs = [
+        start("append", str(spool_path), str(db_path), "400", "a"),
+        start("append", str(spool_path), str(db_path), "400", "b"),
+        start("drain", str(spool_path), str(db_path), "300"),
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0
+    store = SQLiteFeedbackStore(db_path)
+    writer = DurableFeedbackWriter(store, Spool(spool_path))
+    assert writer.drain().remaining == 0
+    sessions = [r.session_id for r in store.list()]
+    assert len(sessions) == len(set(sessions)) == 800  # every record once
+    assert not spool_path.with_suffix(".rejected").exists()  # no torn or interleaved lines

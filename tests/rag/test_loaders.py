@@ -65,3 +65,45 @@ def test_unsupported_type(tmp_path):
     path.write_bytes(b"PK")
     with pytest.raises(DocumentError, match="unsupported file type"):
         load_pages(path)
+
+
+def test_empty_file_is_named_as_empty(tmp_path):
+    for name in ("empty.txt", "empty.pdf", "empty.html"):
+        (tmp_path / name).write_bytes(b"")
+        with pytest.raises(DocumentError, match=rf"{name}: the file is empty \(0 bytes\)"):
+            load_pages(tmp_path / name)
+
+
+def test_utf8_with_a_byte_order_mark_reads_without_it(tmp_path):
+    path = tmp_path / "bom.md"
+    path.write_bytes("\ufeff# Café\nCharge for 5 hours.".encode())
+    [page] = load_pages(path)
+    assert page.text == "# Café\nCharge for 5 hours."
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_text_with_its_byte_order_mark_is_read(tmp_path, encoding):
+    path = tmp_path / "wide.txt"
+    data = "Café: charge for 5 hours.".encode(encoding)
+    path.write_bytes(data if encoding == "utf-16" else b"\xfe\xff" + data)
+    [page] = load_pages(path)
+    assert page.text == "Café: charge for 5 hours."
+
+
+def test_html_in_the_charset_it_declares_is_decoded_by_it(tmp_path):
+    path = tmp_path / "latin.html"
+    html = '<html><head><meta charset="iso-8859-15"></head><body><p>Café crème, 5 €</p></body></html>'
+    path.write_bytes(html.encode("iso-8859-15"))  # é and € are not UTF-8 bytes here
+    [page] = load_pages(path)
+    assert page.text == "Café crème, 5 €"
+
+
+def test_image_only_pdf_is_rejected_as_having_no_text_layer(tmp_path):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (400, 200), "white")
+    ImageDraw.Draw(image).text((20, 80), "Charge for 5 hours.", fill="black")  # pixels, not text
+    path = tmp_path / "scan.pdf"
+    image.save(path)
+    with pytest.raises(DocumentError, match=r"scan.pdf: the PDF has no text layer .* run OCR"):
+        load_pages(path)
