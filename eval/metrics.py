@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,3 +70,33 @@ def win_rate(wins: int, ties: int, losses: int) -> dict[str, float]:
     rate = (wins + 0.5 * ties) / n if n else float("nan")
     low, high = wilson_interval(wins + 0.5 * ties, n)
     return {"wins": wins, "ties": ties, "losses": losses, "win_rate": rate, "ci_low": low, "ci_high": high}
+
+
+_CITATION = re.compile(r"\[(\d+)\]")
+_SOURCE_HEADER = re.compile(r"\[\d+\]\s*\([^)]*\)")  # "[2] (manual.pdf, page 3)", as the prompt lays out
+_WORD = re.compile(r"\w+")
+PASTE_WORDS = 20  # a run this long copied from the sources is pasting, not answering
+
+
+def citation_only(answer: str) -> bool:
+    """True when the answer is nothing but citation markers ("[1]", "[1] [2] [3]") or empty."""
+    return not _WORD.search(_CITATION.sub(" ", answer))
+
+
+def pastes_source(answer: str, sources: str, min_words: int = PASTE_WORDS) -> bool:
+    """True when the answer copies a source header or a run of ``min_words`` consecutive words of the
+    sources (case-insensitive) instead of answering in its own words."""
+    if _SOURCE_HEADER.search(answer):
+        return True
+    words = [w.lower() for w in _WORD.findall(answer)]
+    if len(words) < min_words:
+        return False
+    source_words = [w.lower() for w in _WORD.findall(sources)]
+    runs = {tuple(source_words[i : i + min_words]) for i in range(len(source_words) - min_words + 1)}
+    return any(tuple(words[i : i + min_words]) in runs for i in range(len(words) - min_words + 1))
+
+
+def valid_citation(answer: str, n_sources: int) -> bool:
+    """True when the answer cites at least one source and every [n] it cites was given to it."""
+    cited = [int(n) for n in _CITATION.findall(answer)]
+    return bool(cited) and all(1 <= n <= n_sources for n in cited)

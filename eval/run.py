@@ -26,12 +26,15 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.metrics import (
+    citation_only,
     cosine,
+    pastes_source,
     percentiles,
     recall_at_k,
     reciprocal_rank,
     score_distribution,
     source_matches,
+    valid_citation,
 )
 
 log = logging.getLogger(__name__)
@@ -111,6 +114,9 @@ def evaluate(
                 embedder.encode(sentences) if sentences else np.zeros((0, embedder.dim)),
                 embedder.encode([s.snippet for s in answer.citations]),
             ),
+            "citation_only": citation_only(answer.text),
+            "pastes_source": pastes_source(answer.text, answer.trace.prompt),
+            "valid_citation": valid_citation(answer.text, len(answer.citations)),
             "model": answer.trace.model,
         }
         if judge is not None:
@@ -130,6 +136,10 @@ def evaluate(
         "similarity": {"mean": float(np.mean([r["similarity"] for r in rows]))},
         "judge": {**score_distribution(scores), "failed": sum("judge_error" in r for r in rows)},
         "grounding": {"mean": float(np.mean([r["grounding"] for r in rows]))},
+        "answer_shape": {
+            key: float(np.mean([r[key] for r in rows]))
+            for key in ("citation_only", "pastes_source", "valid_citation")
+        },
         "latency_ms": percentiles(latencies),
         "items": rows,
     }

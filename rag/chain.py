@@ -19,20 +19,21 @@ from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, 
 
 log = logging.getLogger(__name__)
 
-PROMPT_TEMPLATE_VERSION = "rag-v1"
+PROMPT_TEMPLATE_VERSION = "rag-v2"
 
-PROMPT_TEMPLATE = """You answer questions using only the numbered sources below.
-Cite every claim with the number of its source in square brackets, like [1] or [2][3].
-If the sources do not contain the answer, say that you cannot find it in the documents.
+# Instructions go in the system message, the numbered sources and the question in the user turn.
+SYSTEM_PROMPT = """You answer questions about the user's documents, using only the numbered sources \
+the user gives you.
+Answer in one to three short sentences, in your own words: state the answer itself, never only a \
+source number, and do not copy the sources' text or headings.
+After each sentence, cite the source it comes from by its number in square brackets, like [1] or [2].
+If the sources do not contain the answer, say that you cannot find it in the documents."""
 
-Sources:
+USER_TEMPLATE = """Sources:
+
 {sources}
 
-Question: {question}
-Answer:"""
-
-# Rough characters-per-token for the pre-flight length check; the server's own check is the backstop.
-CHARS_PER_TOKEN = 3.0
+Question: {question}"""
 
 
 def format_source(number: int, hit: SearchHit) -> str:
@@ -42,8 +43,17 @@ def format_source(number: int, hit: SearchHit) -> str:
 
 
 def build_prompt(question: str, hits: list[SearchHit]) -> str:
+    """The user message: numbered sources, then the question."""
     sources = "\n\n".join(format_source(i, hit) for i, hit in enumerate(hits, start=1))
-    return PROMPT_TEMPLATE.format(sources=sources, question=question)
+    return USER_TEMPLATE.format(sources=sources, question=question)
+
+
+def prompt_messages(system: str, prompt: str) -> list[ChatMessage]:
+    return ([ChatMessage("system", system)] if system else []) + [ChatMessage("user", prompt)]
+
+
+# Rough characters-per-token for the pre-flight length check; the server's own check is the backstop.
+CHARS_PER_TOKEN = 3.0
 
 
 def snippet(text: str, limit: int = 300) -> str:
@@ -58,6 +68,7 @@ class ChainConfig:
     temperature: float = 0.0
     context_window: int = 8192
     max_question_chars: int = 4000
+    system_prompt: str = SYSTEM_PROMPT
 
 
 class AnswerStream:
@@ -119,6 +130,7 @@ class RagChain:
     def _fit_to_context(self, question: str, hits: list[SearchHit]) -> tuple[str, list[SearchHit]]:
         """Drop the lowest-ranked sources until the prompt fits the context window."""
         budget_chars = (self.config.context_window - self.config.max_tokens) * CHARS_PER_TOKEN
+        budget_chars -= len(self.config.system_prompt)
         while True:
             prompt = build_prompt(question, hits)
             if len(prompt) <= budget_chars or len(hits) <= 1:
@@ -132,8 +144,9 @@ class RagChain:
         retrieved = time.perf_counter()
         prompt, hits = self._fit_to_context(question, hits)
         model = self.llm.model_id(adapter)
+        system = self.config.system_prompt
         tokens = self.llm.stream_chat(
-            [ChatMessage("user", prompt)],
+            prompt_messages(system, prompt),
             adapter=adapter,
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
@@ -171,6 +184,7 @@ class RagChain:
                 temperature=self.config.temperature,
                 max_tokens=self.config.max_tokens,
                 prompt=prompt,
+                system=system,
                 timings_ms={
                     "retrieve": (retrieved - started) * 1e3,
                     "first_token": ((first_token[0] if first_token else done) - started) * 1e3,

@@ -114,6 +114,7 @@ class Trace:
     temperature: float
     max_tokens: int
     prompt: str = ""  # the exact user message sent to the model
+    system: str = ""  # the exact system message sent before it ("" when none was sent)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

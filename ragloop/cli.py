@@ -129,8 +129,9 @@ app.add_typer(serve_app, name="serve")
 
 
 @model_app.command("prepare")
+@user_errors
 def model_prepare() -> None:
-    """Convert the packaged Gemma 3 270M instruct GGUF into a model dir vLLM and PEFT can load."""
+    """Convert the packaged Qwen2.5-Coder-0.5B-Instruct GGUF into a model dir vLLM and PEFT can load."""
     from ragloop.models import prepare_default_model
 
     typer.echo(prepare_default_model(get_settings().default_model_dir))
@@ -144,7 +145,7 @@ def _vllm_server(settings):
     model = cfg.model_dir or prepare_default_model(settings.default_model_dir)
     return VLLMServer(
         model,
-        served_name=cfg.served_name,
+        served_name=settings.served_model_name,
         host=cfg.host,
         port=cfg.port,
         max_model_len=cfg.max_model_len,
@@ -170,7 +171,7 @@ def serve_llm() -> None:
 
     settings = get_settings()
     with _vllm_server(settings) as server:
-        typer.echo(f"vLLM serving {settings.serve.served_name} at {server.base_url} (log: {server.log_file})")
+        typer.echo(f"vLLM serving {settings.served_model_name} at {server.base_url} (log: {server.log_file})")
         _reload_adapters(server.base_url)
         try:
             while True:

@@ -24,6 +24,7 @@ from pydantic_settings import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CORPUS = REPO_ROOT / "demo" / "corpus"
 DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
+DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct"  # the embedded default LLM (ragloop/models.py)
 
 
 def default_embedding_model() -> str:
@@ -86,7 +87,9 @@ class ServeSettings(BaseModel):
     """How ``ragloop serve llm`` / ``ragloop demo`` start vLLM."""
 
     model_dir: Path | None = Field(None, description="HF model dir; None: the prepared default model")
-    served_name: str = Field("gemma-3-270m-it", description="name the base model is served under")
+    served_name: str | None = Field(
+        None, description="name the base model is served under; None: the model directory's name"
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     max_model_len: int = 4096
@@ -205,7 +208,13 @@ class Settings(BaseSettings):
 
     @property
     def default_model_dir(self) -> Path:
-        return self.data_dir / "models" / "gemma-3-270m-it"
+        return self.data_dir / "models" / DEFAULT_MODEL_NAME
+
+    @property
+    def served_model_name(self) -> str:
+        """The name vLLM serves the base model under: configured, or the name of the model it serves."""
+        model_dir = self.serve.model_dir or self.default_model_dir
+        return self.serve.served_name or model_dir.name
 
     @property
     def feedback_db(self) -> Path:

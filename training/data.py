@@ -1,7 +1,7 @@
 """Turn an exported feedback file into training sets. Reads the export only (JSONL rows described by
 docs/feedback-record.schema.json); never imports the app or the feedback package.
 
-- SFT rows ``{"prompt": [user], "completion": [assistant]}`` (conversational prompt-completion, so the
+- SFT rows ``{"prompt": [system, user], "completion": [assistant]}`` (conversational prompt-completion, so the
   loss is on the answer only): approved corrections, and answers rated >= 4.
 - Preference pairs ``{"prompt", "chosen", "rejected"}`` (conversational): an approved correction over the
   original answer; a higher-rated over a lower-rated answer to the same question; judge-preferred
@@ -48,7 +48,8 @@ class FeedbackRow:
 
     feedback_id: str
     question: str
-    prompt: str
+    prompt: str  # the user message the model saw
+    system: str  # the system message before it ("" if none)
     answer: str
     rating: int | None
     correction: str | None
@@ -82,6 +83,7 @@ def read_export(path: Path) -> list[FeedbackRow]:
                     feedback_id=raw["feedback_id"],
                     question=raw["question"],
                     prompt=trace.get("prompt") or raw["question"],
+                    system=trace.get("system") or "",
                     answer=raw["answer"],
                     rating=raw.get("rating"),
                     correction=raw.get("correction"),
@@ -93,8 +95,10 @@ def read_export(path: Path) -> list[FeedbackRow]:
     return rows
 
 
-def _user(prompt: str) -> list[dict[str, str]]:
-    return [{"role": "user", "content": prompt}]
+def _prompt(row: FeedbackRow) -> list[dict[str, str]]:
+    """The messages the model saw before answering: the system message (if any), then the user turn."""
+    system = [{"role": "system", "content": row.system}] if row.system else []
+    return [*system, {"role": "user", "content": row.prompt}]
 
 
 def _assistant(text: str) -> list[dict[str, str]]:
@@ -107,7 +111,7 @@ def sft_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
         target = r.approved_correction or (r.answer if (r.rating or 0) >= GOOD_RATING else None)
         if target and target.strip():
             out.append(
-                {"prompt": _user(r.prompt), "completion": _assistant(target), "feedback_ids": [r.feedback_id]}
+                {"prompt": _prompt(r), "completion": _assistant(target), "feedback_ids": [r.feedback_id]}
             )
     return out
 
@@ -121,7 +125,7 @@ def preference_pairs(
         if r.approved_correction and r.answer.strip() and r.approved_correction.strip() != r.answer.strip():
             out.append(
                 {
-                    "prompt": _user(r.prompt),
+                    "prompt": _prompt(r),
                     "chosen": _assistant(r.approved_correction),
                     "rejected": _assistant(r.answer),
                     "feedback_ids": [r.feedback_id],
@@ -138,7 +142,7 @@ def preference_pairs(
                 if (hi.rating or 0) > (lo.rating or 0) and hi.answer.strip() != lo.answer.strip():
                     out.append(
                         {
-                            "prompt": _user(hi.prompt),
+                            "prompt": _prompt(hi),
                             "chosen": _assistant(hi.answer),
                             "rejected": _assistant(lo.answer),
                             "feedback_ids": [hi.feedback_id, lo.feedback_id],
@@ -152,7 +156,7 @@ def preference_pairs(
                     if judge_scores[hi.feedback_id] > judge_scores[lo.feedback_id] and hi.answer != lo.answer:
                         out.append(
                             {
-                                "prompt": _user(hi.prompt),
+                                "prompt": _prompt(hi),
                                 "chosen": _assistant(hi.answer),
                                 "rejected": _assistant(lo.answer),
                                 "feedback_ids": [hi.feedback_id, lo.feedback_id],
@@ -168,7 +172,7 @@ def kto_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
         if r.approved_correction:
             out.append(
                 {
-                    "prompt": _user(r.prompt),
+                    "prompt": _prompt(r),
                     "completion": _assistant(r.approved_correction),
                     "label": True,
                     "feedback_ids": [r.feedback_id],
@@ -177,7 +181,7 @@ def kto_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
         if r.rating is not None and r.rating >= GOOD_RATING:
             out.append(
                 {
-                    "prompt": _user(r.prompt),
+                    "prompt": _prompt(r),
                     "completion": _assistant(r.answer),
                     "label": True,
                     "feedback_ids": [r.feedback_id],
@@ -186,7 +190,7 @@ def kto_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
         elif r.rating is not None and r.rating <= BAD_RATING:
             out.append(
                 {
-                    "prompt": _user(r.prompt),
+                    "prompt": _prompt(r),
                     "completion": _assistant(r.answer),
                     "label": False,
                     "feedback_ids": [r.feedback_id],
@@ -260,7 +264,7 @@ def build(
         "kto": kto_rows,
         "dpo": lambda rs: preference_pairs(rs, judge_scores),
         "rm": lambda rs: preference_pairs(rs, judge_scores),
-        "ppo": lambda rs: [{"prompt": _user(r.prompt), "feedback_ids": [r.feedback_id]} for r in rs],
+        "ppo": lambda rs: [{"prompt": _prompt(r), "feedback_ids": [r.feedback_id]} for r in rs],
     }
     if method not in makers:
         raise ValueError(f"unknown method {method!r}; one of {sorted(makers)}")

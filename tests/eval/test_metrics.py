@@ -66,3 +66,32 @@ def test_demo_eval_set_has_50_items_with_sources():
     corpus = {p.name for p in (REPO / "demo" / "corpus").iterdir()}
     for item in items:
         assert item["question"].endswith("?") and item["reference"] and item["source"] in corpus
+
+
+def test_citation_only_answers_are_markers_and_nothing_else():
+    from eval.metrics import citation_only
+
+    assert (
+        citation_only("[1]")
+        and citation_only("[1] [2] [3]")
+        and citation_only(" [2]. ")
+        and citation_only("")
+    )
+    assert not citation_only("About 5 hours [1].")
+
+
+def test_pasting_a_source_is_a_copied_header_or_a_long_verbatim_run():
+    from eval.metrics import pastes_source
+
+    sources = "[1] (manual.pdf, page 2)\n" + " ".join(f"w{i}" for i in range(40))
+    assert pastes_source("[1] (manual.pdf, page 2) w0 w1", sources)  # the header, copied
+    assert pastes_source("Here: " + " ".join(f"W{i}" for i in range(5, 25)) + ".", sources)  # 20 words
+    assert not pastes_source("It takes " + " ".join(f"w{i}" for i in range(5, 24)) + " [1].", sources)  # 19
+    assert not pastes_source("About 5 hours [1].", sources)
+
+
+def test_a_valid_citation_names_only_sources_that_were_given():
+    from eval.metrics import valid_citation
+
+    assert valid_citation("5 hours [1][2].", 4) and not valid_citation("5 hours.", 4)
+    assert not valid_citation("5 hours [5].", 4) and not valid_citation("5 hours [0].", 4)

@@ -58,3 +58,20 @@ def test_unknown_schema_version_is_refused(tmp_path):
     bad.write_text(json.dumps({"schema_version": 99}) + "\n")
     with pytest.raises(BadExport, match="schema_version 99"):
         read_export(bad)
+
+
+def test_rows_carry_the_system_message_the_model_saw(tmp_path):
+    from feedback.export import export_records
+    from feedback.schema import FeedbackRecord
+
+    trace = {"system": "Answer from the sources.", "prompt": "Sources:\n[1] manual\n\nQuestion: Why?"}
+    record = FeedbackRecord(
+        session_id="s", turn=0, question="Why?", answer="Because [1].", model="base", trace=trace, rating=5
+    )
+    path = tmp_path / "export.jsonl"
+    export_records([record], path, "jsonl")
+    [row] = build("sft", read_export(path), validation_share=0.0, min_rows=1).train
+    assert row["prompt"] == [
+        {"role": "system", "content": "Answer from the sources."},
+        {"role": "user", "content": "Sources:\n[1] manual\n\nQuestion: Why?"},
+    ]
