@@ -75,7 +75,7 @@ def win_rate(wins: int, ties: int, losses: int) -> dict[str, float]:
 _CITATION = re.compile(r"\[(\d+)\]")
 _SOURCE_HEADER = re.compile(r"\[\d+\]\s*\([^)]*\)")  # "[2] (manual.pdf, page 3)", as the prompt lays out
 _WORD = re.compile(r"\w+")
-PASTE_WORDS = 20  # a run this long copied from the sources is pasting, not answering
+PASTE_WORDS = 30  # a verbatim run this long is a pasted passage; a faithful one-sentence fact is shorter
 
 
 def citation_only(answer: str) -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.attribution import missing_citations
 from rag.embeddings import Embedder
 from rag.errors import EmptyCorpus, InvalidQuestion
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
@@ -22,28 +23,28 @@ log = logging.getLogger(__name__)
 PROMPT_TEMPLATE_VERSION = "rag-v2"
 
 # Instructions go in the system message, the numbered sources and the question in the user turn.
-SYSTEM_PROMPT = """You answer questions about the user's documents, using only the numbered sources \
+SYSTEM_PROMPT = """You answer questions about the user's documents, using only the sources \
 the user gives you.
-Answer in one to three short sentences, in your own words: state the answer itself, never only a \
-source number, and do not copy the sources' text or headings.
-After each sentence, cite the source it comes from by its number in square brackets, like [1] or [2].
+Answer in one to three short sentences, in your own words: state the answer itself and do not copy \
+the sources' text or headings.
+Cite the source a sentence comes from by its id in square brackets, like [1].
 If the sources do not contain the answer, say that you cannot find it in the documents."""
 
-USER_TEMPLATE = """Sources:
-
-{sources}
+USER_TEMPLATE = """{sources}
 
 Question: {question}"""
 
 
 def format_source(number: int, hit: SearchHit) -> str:
+    """One source as a tagged block. Tags, unlike "[1] (file)" headings, are not something a small
+    model copies into its answer (measured on the demo set: 15 % of answers pasted such headings)."""
     chunk = hit.chunk
     where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
-    return f"[{number}] ({where})\n{chunk.text.strip()}"
+    return f'<source id="{number}" file="{where}">\n{chunk.text.strip()}\n</source>'
 
 
 def build_prompt(question: str, hits: list[SearchHit]) -> str:
-    """The user message: numbered sources, then the question."""
+    """The user message: the numbered sources, then the question."""
     sources = "\n\n".join(format_source(i, hit) for i, hit in enumerate(hits, start=1))
     return USER_TEMPLATE.format(sources=sources, question=question)
 
@@ -69,6 +70,7 @@ class ChainConfig:
     context_window: int = 8192
     max_question_chars: int = 4000
     system_prompt: str = SYSTEM_PROMPT
+    attribute_citations: bool = True  # cite the sources of uncited sentences (rag/attribution.py)
 
 
 class AnswerStream:
@@ -152,12 +154,20 @@ class RagChain:
             temperature=self.config.temperature,
         )
         first_token: list[float] = []
+        attributed: list[int] = []
 
         def timed(tokens: Iterator[str]) -> Iterator[str]:
+            parts = []
             for token in tokens:
                 if not first_token:
                     first_token.append(time.perf_counter())
+                parts.append(token)
                 yield token
+            if self.config.attribute_citations:
+                sources = [h.chunk.text for h in hits]
+                attributed.extend(missing_citations("".join(parts), sources, self.embedder))
+                if attributed:
+                    yield " " + "".join(f"[{n}]" for n in attributed)
 
         def finish(text: str) -> Answer:
             done = time.perf_counter()
@@ -185,6 +195,7 @@ class RagChain:
                 max_tokens=self.config.max_tokens,
                 prompt=prompt,
                 system=system,
+                attributed_citations=attributed,
                 timings_ms={
                     "retrieve": (retrieved - started) * 1e3,
                     "first_token": ((first_token[0] if first_token else done) - started) * 1e3,

@@ -115,6 +115,7 @@ class Trace:
     max_tokens: int
     prompt: str = ""  # the exact user message sent to the model
     system: str = ""  # the exact system message sent before it ("" when none was sent)
+    attributed_citations: list[int] = field(default_factory=list)  # [n] added from the evidence
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -81,8 +81,22 @@ def test_retrieval_finds_the_page_that_answers(indexed_store, embedder):
 def test_prompt_numbers_sources_with_file_and_page(indexed_store, embedder):
     hits = make_chain(indexed_store, embedder, unreachable_llm()).retrieve("error code E07")
     prompt = build_prompt("What is E07?", hits)
-    assert "[1] (voltbike-manual.pdf, page 4)" in prompt
-    assert prompt.rstrip().endswith("Question: What is E07?\nAnswer:")
+    assert prompt.startswith('<source id="1" file="voltbike-manual.pdf, page 4">\n')
+    assert prompt.count("<source id=") == len(hits) and prompt.endswith("</source>\n\nQuestion: What is E07?")
+
+
+def test_uncited_sentences_are_attributed_to_the_source_they_come_from(embedder):
+    from rag.attribution import missing_citations
+
+    sources = [
+        "Returns: you can return a bike within 30 days of delivery if ridden less than 50 km.",
+        "Charging: a full charge takes about 5 hours with the supplied 2 A charger.",
+    ]
+    assert missing_citations(
+        "A full charge takes about 5 hours with the 2 A charger.", sources, embedder
+    ) == [2]
+    assert missing_citations("Charging takes 5 hours [2].", sources, embedder) == []  # already cited
+    assert missing_citations("I cannot find that in the documents.", sources, embedder) == []
 
 
 def test_prompt_is_trimmed_to_fit_the_context(indexed_store, embedder):
