@@ -3,7 +3,8 @@ server sizings of ``--max-lora-rank`` (the production default 64, and the adapte
 
     python -m benchmarks.lora_latency [--model DIR] [--rank 16] [--requests 6] [--max-tokens 64]
 
-Without --model it uses the prepared default model (Gemma 3 270M, ``ragloop model prepare``). The
+Without --model it uses the prepared default model (Qwen2.5-Coder-0.5B-Instruct, ``ragloop model
+prepare``). The
 adapter has random non-zero weights on q/k/v/o projections, like the loop's SFT adapters; latency does
 not depend on what the weights learned. Every answer is exactly --max-tokens long (``ignore_eos``), so
 the ratio (LoRA over base, same server) is the per-token cost of the adapter, not a difference in

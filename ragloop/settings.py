@@ -77,7 +77,7 @@ class LLMSettings(BaseModel):
     base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible endpoint (vLLM)")
     api_key: SecretStr = SecretStr("EMPTY")
     model: str | None = Field(None, description="served base model id; None: first of /v1/models")
-    max_tokens: int = Field(384, ge=1)
+    max_tokens: int = Field(192, ge=1, description="answer length cap; the prompt asks for 1-3 sentences")
     temperature: float = Field(0.0, ge=0.0)
     context_window: int = Field(4096, ge=64, description="model context length in tokens")
     timeout_s: float = Field(120.0, gt=0)

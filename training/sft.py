@@ -1,7 +1,8 @@
 """Supervised fine-tuning with LoRA on approved corrections and well-rated answers (TRL SFTTrainer).
 
     ragloop train sft --config job.yaml
-    ragloop train sft --export feedback.jsonl --base-model .data/models/gemma-3-270m-it --output out/sft
+    ragloop train sft --export feedback.jsonl --output out/sft \
+        --base-model .data/models/qwen2.5-coder-0.5b-instruct
 
 Loss is computed on the answer only (prompt-completion rows). The adapter directory loads in PEFT and
 vLLM and carries manifest.json with the data hash, feedback ids and the train loss, and the held-out

@@ -42,7 +42,7 @@ def test_served_names_parse_back_to_name_and_version():
     from serving.registry import parse_served_name, served_name
 
     assert parse_served_name(served_name("support-v2-fix", 12)) == ("support-v2-fix", 12)
-    assert parse_served_name("gemma-3-270m-it") is None and parse_served_name("-v3") is None
+    assert parse_served_name("qwen2.5-coder-0.5b-instruct") is None and parse_served_name("-v3") is None
 
 
 def live(name: str, version: int) -> ServingState:
