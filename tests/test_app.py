@@ -76,8 +76,20 @@ def test_chat_shows_a_clear_error_when_nothing_is_indexed(app_env):
     assert not at.exception
 
 
-def test_feedback_over_the_note_limit_is_rejected_with_a_message(app_env, monkeypatch):
-    monkeypatch.setenv("RAGLOOP_FEEDBACK__MAX_NOTE_CHARS", "10")
+@pytest.mark.parametrize(
+    ("field", "limit", "text", "message"),
+    [
+        ("note", 10, "this note is far too long", "the note is 25 characters long; the limit is 10"),
+        (
+            "correction",
+            20,
+            "About 5 hours with the 2 A charger.",
+            "the correction is 35 characters long; the limit is 20",
+        ),
+    ],
+)
+def test_feedback_over_a_limit_is_rejected_with_one_line(app_env, monkeypatch, field, limit, text, message):
+    monkeypatch.setenv(f"RAGLOOP_FEEDBACK__MAX_{field.upper()}_CHARS", str(limit))
     get_settings.cache_clear()
     record = make_record()
     get_feedback_store(app_env).put(record)
@@ -86,26 +98,10 @@ def test_feedback_over_the_note_limit_is_rejected_with_a_message(app_env, monkey
     at.session_state["turns"] = [record]
     at.run()
     at.radio[0].set_value(4)
-    at.text_input[0].input("this note is far too long")
-    submit_feedback(at)
-    assert "the note is 25 characters long; the limit is 10" in at.error[0].value
-    assert get_feedback_store(app_env).get(record.feedback_id).rating is None
-
-
-def test_correction_over_its_limit_is_rejected_with_one_line(app_env, monkeypatch):
-    monkeypatch.setenv("RAGLOOP_FEEDBACK__MAX_CORRECTION_CHARS", "20")
-    get_settings.cache_clear()
-    record = make_record()
-    get_feedback_store(app_env).put(record)
-    at = AppTest.from_file(str(UI / "chat.py"), default_timeout=60)
-    at.session_state["session_id"] = record.session_id
-    at.session_state["turns"] = [record]
-    at.run()
-    at.radio[0].set_value(1)
-    at.text_area[0].input("About 5 hours with the 2 A charger.")
+    (at.text_input[0] if field == "note" else at.text_area[0]).input(text)
     submit_feedback(at)
     [error] = at.error
-    assert error.value == "the correction is 35 characters long; the limit is 20" and not at.exception
+    assert error.value == message and not at.exception
     assert get_feedback_store(app_env).get(record.feedback_id).rating is None
 
 
