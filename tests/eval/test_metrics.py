@@ -81,12 +81,13 @@ def test_citation_only_answers_are_markers_and_nothing_else():
 
 
 def test_pasting_a_source_is_a_copied_header_or_a_long_verbatim_run():
-    from eval.metrics import pastes_source
+    from eval.metrics import PASTE_WORDS, pastes_source
 
-    sources = "[1] (manual.pdf, page 2)\n" + " ".join(f"w{i}" for i in range(40))
+    sources = "[1] (manual.pdf, page 2)\n" + " ".join(f"w{i}" for i in range(60))
+    run = PASTE_WORDS
     assert pastes_source("[1] (manual.pdf, page 2) w0 w1", sources)  # the header, copied
-    assert pastes_source("Here: " + " ".join(f"W{i}" for i in range(5, 25)) + ".", sources)  # 20 words
-    assert not pastes_source("It takes " + " ".join(f"w{i}" for i in range(5, 24)) + " [1].", sources)  # 19
+    assert pastes_source("Here: " + " ".join(f"W{i}" for i in range(5, 5 + run)) + ".", sources)
+    assert not pastes_source("It is " + " ".join(f"w{i}" for i in range(5, 4 + run)) + " [1].", sources)
     assert not pastes_source("About 5 hours [1].", sources)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from rag.backends.embedded_store import EmbeddedVectorStore
 from rag.backends.openai_llm import OpenAICompatibleLLM
-from rag.chain import PROMPT_TEMPLATE_VERSION, ChainConfig, RagChain, build_prompt
+from rag.chain import PROMPT_TEMPLATE_VERSION, SYSTEM_PROMPT, ChainConfig, RagChain, build_prompt
 from rag.errors import BackendUnavailable, EmptyCorpus, InvalidQuestion
 from rag.ingest import Ingestor
 from ragloop.serve import free_port
@@ -122,7 +122,8 @@ def test_answer_streams_from_real_vllm_with_citations_and_trace(indexed_store, e
     trace = answer.trace
     assert trace.model == "base" and trace.adapter is None
     assert trace.prompt_template_version == PROMPT_TEMPLATE_VERSION
-    assert trace.prompt.startswith("You answer questions") and "Question: How long" in trace.prompt
+    assert trace.system == SYSTEM_PROMPT and trace.prompt.startswith('<source id="1"')
+    assert trace.prompt.endswith("Question: How long does a full charge take?")
     assert trace.chunk_ids == [c.chunk_id for c in answer.citations]
     assert len(trace.chunk_scores) == len(answer.citations) == 4
     assert trace.timings_ms["total"] >= trace.timings_ms["first_token"] >= trace.timings_ms["retrieve"] > 0
