@@ -35,7 +35,7 @@ def test_loop_settings_keep_the_demo_off_production_backends(tmp_path):
 def test_shortened_loop_publishes_the_adapter_that_then_answers(tmp_path, vllm_server, tiny_model_dir):
     """The gate runs at its default margin and passes on merit. The tiny random model cannot learn the
     facts, but from 16 users' answers and corrections it learns the answers' vocabulary: held-out
-    similarity to the references rose from 0.011 to 0.076 when this was written (the base answers
+    similarity to the references rose from 0.032 to 0.072 when this was written (the base answers
     gibberish)."""
     settings = Settings(
         data_dir=tmp_path / "data",
@@ -45,7 +45,7 @@ def test_shortened_loop_publishes_the_adapter_that_then_answers(tmp_path, vllm_s
             max_tokens=12,
             lora_r=8,
             lora_alpha=16,
-            learning_rate=1e-2,
+            learning_rate=2e-2,
             epochs=20,
             batch_size=4,
         ),
