@@ -48,7 +48,8 @@ def test_chat_answers_with_citation_and_saves_feedback_once(app_env, corpus, mon
     at.chat_input[0].set_value("How long does a full charge take with the 2 A charger?").run()
     assert not at.exception and not at.error
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
-    assert any("voltbike-manual.pdf, page 2" in c.value for c in at.caption)
+    assert any(c.value.startswith("Sources: [") for c in at.caption)
+    assert any(m.value == "**[1] voltbike-manual.pdf, page 2**" for m in at.markdown)  # the top source
     assert any(c.value == "answered by base" for c in at.caption)
     no_html(at)
 
