@@ -18,15 +18,14 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+")
 MIN_COSINE = 0.4  # a sentence must be this close to a source to be attributed to it
 
 
-def missing_citations(answer: str, sources: list[str], embedder: Embedder) -> list[int]:
+def missing_citations(answer: str, source_vectors: np.ndarray, embedder: Embedder) -> list[int]:
     """Source numbers (1-based, ascending) that support the answer's uncited sentences and are not
-    cited yet."""
+    cited yet. ``source_vectors`` are the sources' normalised embeddings, in prompt order (the chain
+    computes them while the model is still answering)."""
     uncited = [s for s in SENTENCE.split(answer.strip()) if s.strip() and not CITATION.search(s)]
-    if not uncited or not sources:
+    if not uncited or len(source_vectors) == 0:
         return []
-    vectors = embedder.encode(uncited + sources)
-    sentences, chunks = np.asarray(vectors[: len(uncited)]), np.asarray(vectors[len(uncited) :])
-    sims = sentences @ chunks.T
+    sims = np.asarray(embedder.encode(uncited)) @ np.asarray(source_vectors).T
     already = {int(n) for n in CITATION.findall(answer)}
     best = {int(i) + 1 for i, row in zip(sims.argmax(axis=1), sims, strict=True) if row.max() >= MIN_COSINE}
     return sorted(best - already)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,7 @@ class RagChain:
         self.embedder = embedder
         self.llm = llm
         self.config = config
+        self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-attribution")
 
     def validate_question(self, question: str) -> str:
         question = (question or "").strip()
@@ -155,6 +157,12 @@ class RagChain:
         )
         first_token: list[float] = []
         attributed: list[int] = []
+        # the sources' embeddings for attribution, computed while the model answers, off the critical path
+        source_vectors = (
+            self._background.submit(self.embedder.encode, [h.chunk.text for h in hits])
+            if self.config.attribute_citations
+            else None
+        )
 
         def timed(tokens: Iterator[str]) -> Iterator[str]:
             parts = []
@@ -163,9 +171,9 @@ class RagChain:
                     first_token.append(time.perf_counter())
                 parts.append(token)
                 yield token
-            if self.config.attribute_citations:
-                sources = [h.chunk.text for h in hits]
-                attributed.extend(missing_citations("".join(parts), sources, self.embedder))
+            if source_vectors is not None:
+                vectors = source_vectors.result()
+                attributed.extend(missing_citations("".join(parts), vectors, self.embedder))
                 if attributed:
                     yield " " + "".join(f"[{n}]" for n in attributed)
 

@@ -88,10 +88,12 @@ def test_prompt_numbers_sources_with_file_and_page(indexed_store, embedder):
 def test_uncited_sentences_are_attributed_to_the_source_they_come_from(embedder):
     from rag.attribution import missing_citations
 
-    sources = [
-        "Returns: you can return a bike within 30 days of delivery if ridden less than 50 km.",
-        "Charging: a full charge takes about 5 hours with the supplied 2 A charger.",
-    ]
+    sources = embedder.encode(
+        [
+            "Returns: you can return a bike within 30 days of delivery if ridden less than 50 km.",
+            "Charging: a full charge takes about 5 hours with the supplied 2 A charger.",
+        ]
+    )
     assert missing_citations(
         "A full charge takes about 5 hours with the 2 A charger.", sources, embedder
     ) == [2]
