@@ -173,7 +173,8 @@ class RagChain:
                 yield token
             if source_vectors is not None:
                 vectors = source_vectors.result()
-                attributed.extend(missing_citations("".join(parts), vectors, self.embedder))
+                texts = [h.chunk.text for h in hits]
+                attributed.extend(missing_citations("".join(parts), texts, vectors, self.embedder, question))
                 if attributed:
                     yield " " + "".join(f"[{n}]" for n in attributed)
 

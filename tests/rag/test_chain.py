@@ -88,17 +88,21 @@ def test_prompt_numbers_sources_with_file_and_page(indexed_store, embedder):
 def test_uncited_sentences_are_attributed_to_the_source_they_come_from(embedder):
     from rag.attribution import missing_citations
 
-    sources = embedder.encode(
-        [
-            "Returns: you can return a bike within 30 days of delivery if ridden less than 50 km.",
-            "Charging: a full charge takes about 5 hours with the supplied 2 A charger.",
-        ]
-    )
-    assert missing_citations(
-        "A full charge takes about 5 hours with the 2 A charger.", sources, embedder
-    ) == [2]
-    assert missing_citations("Charging takes 5 hours [2].", sources, embedder) == []  # already cited
-    assert missing_citations("I cannot find that in the documents.", sources, embedder) == []
+    texts = [
+        "Returns: you can return a bike within 30 days of delivery if ridden less than 50 km.",
+        "Charging: a full charge takes about 5 hours with the supplied 2 A charger.",
+    ]
+    vectors = embedder.encode(texts)
+
+    def cite(answer: str, question: str = "") -> list[int]:
+        return missing_citations(answer, texts, vectors, embedder, question)
+
+    assert cite("A full charge takes about 5 hours with the 2 A charger.") == [2]
+    assert cite("Charging takes 5 hours [2].") == []  # already cited
+    question = "How many days do I have to return a bike bought online?"
+    assert cite("The answer is 30 days.", question) == [1]  # terse: its figure is in source 1
+    assert cite("I cannot find that in the documents.", question) == []
+    assert cite("It is 45 days.", question) == []  # a figure no source contains
 
 
 def test_prompt_is_trimmed_to_fit_the_context(indexed_store, embedder):
