@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from feedback.schema import FeedbackRecord
 from feedback.spool import DurableFeedbackWriter
-from rag.chain import PROMPT_TEMPLATE_VERSION, build_prompt
+from rag.chain import PROMPT_TEMPLATE_VERSION, SYSTEM_PROMPT, build_prompt
 from rag.protocols import LLM, ChatMessage, SearchHit, VectorStore
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ def synthesize(
                 ],
                 trace={
                     "prompt": build_prompt(question, [hit]),
+                    "system": SYSTEM_PROMPT,  # as the chain sends it, so training sees what serving does
                     "prompt_template_version": PROMPT_TEMPLATE_VERSION,
                     "chunk_ids": [chunk.chunk_id],
                     "synthetic": True,

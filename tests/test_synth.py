@@ -6,6 +6,7 @@ import pytest
 
 from feedback.protocols import FeedbackQuery
 from feedback.service import build_writer
+from rag.chain import SYSTEM_PROMPT
 from ragloop.synth import parse_draft, synthesize
 
 
@@ -45,7 +46,9 @@ def test_drafts_land_in_the_review_queue(settings, corpus):
     pending = list(writer.store.list(FeedbackQuery(review_state="pending")))
     assert len(pending) == 3
     assert pending[0].correction == "The motor overheated." and pending[0].answer == ""
-    assert pending[0].trace["prompt"].startswith("You answer questions") and pending[0].trace["synthetic"]
+    trace = pending[0].trace
+    assert trace["system"] == SYSTEM_PROMPT and trace["synthetic"]
+    assert trace["prompt"].startswith('<source id="1"')
 
 
 @pytest.mark.slow
