@@ -158,8 +158,9 @@ class RagChain:
         first_token: list[float] = []
         attributed: list[int] = []
         # the sources' embeddings for attribution, computed while the model answers, off the critical path
+        sources = [h.chunk.text for h in hits]
         source_vectors = (
-            self._background.submit(self.embedder.encode, [h.chunk.text for h in hits])
+            self._background.submit(self.embedder.encode, sources)
             if self.config.attribute_citations
             else None
         )
@@ -172,9 +173,9 @@ class RagChain:
                 parts.append(token)
                 yield token
             if source_vectors is not None:
+                answer = "".join(parts)
                 vectors = source_vectors.result()
-                texts = [h.chunk.text for h in hits]
-                attributed.extend(missing_citations("".join(parts), texts, vectors, self.embedder, question))
+                attributed.extend(missing_citations(answer, sources, vectors, self.embedder, question))
                 if attributed:
                     yield " " + "".join(f"[{n}]" for n in attributed)
 
