@@ -78,6 +78,24 @@ _WORD = re.compile(r"\w+")
 PASTE_WORDS = 30  # a verbatim run this long is a pasted passage; a faithful one-sentence fact is shorter
 
 
+GROUNDED_COSINE = 0.5
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+
+
+def answer_sentences(answer: str) -> list[str]:
+    """The answer's sentences without citation markers: "5 hours. [1]" is one sentence, "5 hours.",
+    not two (a bare "[1]" would count as an ungrounded sentence and halve a cited answer's grounding)."""
+    sentences = (" ".join(re.sub(r"\s*\[\d+\]", "", s).split()) for s in _SENTENCE.split(answer))
+    return [s for s in sentences if _WORD.search(s)]
+
+
+def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
+    """Share of answer sentences whose embedding is within ``GROUNDED_COSINE`` of a retrieved chunk."""
+    if len(answer_vecs) == 0 or len(chunk_vecs) == 0:
+        return 0.0
+    return float(((answer_vecs @ chunk_vecs.T).max(axis=1) >= GROUNDED_COSINE).mean())
+
+
 def citation_only(answer: str) -> bool:
     """True when the answer is nothing but citation markers ("[1]", "[1] [2] [3]") or empty."""
     return not _WORD.search(_CITATION.sub(" ", answer))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,10 @@ import numpy as np
 from tqdm import tqdm
 
 from eval.metrics import (
+    answer_sentences,
     citation_only,
     cosine,
+    grounding,
     pastes_source,
     percentiles,
     recall_at_k,
@@ -38,8 +39,6 @@ from eval.metrics import (
 )
 
 log = logging.getLogger(__name__)
-GROUNDED_COSINE = 0.5
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 REQUIRED_FIELDS = ("id", "question", "reference", "source")
@@ -77,12 +76,6 @@ def read_set(path: Path) -> list[dict[str, Any]]:
     return items
 
 
-def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
-    if len(answer_vecs) == 0 or len(chunk_vecs) == 0:
-        return 0.0
-    return float(((answer_vecs @ chunk_vecs.T).max(axis=1) >= GROUNDED_COSINE).mean())
-
-
 def evaluate(
     chain,
     items: list[dict[str, Any]],
@@ -101,7 +94,7 @@ def evaluate(
         latencies.append((time.perf_counter() - started) * 1e3)
         hits = [source_matches(c.source, c.page, item["source"], item.get("page")) for c in answer.citations]
         answer_vec, ref_vec = embedder.encode([answer.text or " ", item["reference"]])
-        sentences = [s for s in _SENTENCE.split(answer.text) if s.strip()]
+        sentences = answer_sentences(answer.text)
         row = {
             "id": item["id"],
             "question": item["question"],

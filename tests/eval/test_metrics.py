@@ -96,3 +96,23 @@ def test_a_valid_citation_names_only_sources_that_were_given():
 
     assert valid_citation("5 hours [1][2].", 4) and not valid_citation("5 hours.", 4)
     assert not valid_citation("5 hours [5].", 4) and not valid_citation("5 hours [0].", 4)
+
+
+def test_citation_markers_are_not_sentences_of_their_own():
+    from eval.metrics import answer_sentences
+
+    assert answer_sentences("It takes 5 hours. [1]") == ["It takes 5 hours."]
+    assert answer_sentences("About 5 hours [1]. With the fast charger 2.5 hours. [2] [3]") == [
+        "About 5 hours.",
+        "With the fast charger 2.5 hours.",
+    ]
+    assert answer_sentences("[1] [2]") == [] and answer_sentences("") == []
+
+
+def test_grounding_is_the_share_of_sentences_near_a_chunk():
+    from eval.metrics import grounding
+
+    chunks = np.array([[1.0, 0.0], [0.0, 1.0]])
+    sentences = np.array([[1.0, 0.0], [0.6, 0.8], [-1.0, 0.0]])  # cosines 1.0, 0.8, -1.0 at best
+    assert grounding(sentences, chunks) == pytest.approx(2 / 3)
+    assert grounding(np.zeros((0, 2)), chunks) == 0.0
