@@ -8,7 +8,8 @@ prepare``). The
 adapter has random non-zero weights on q/k/v/o projections, like the loop's SFT adapters; latency does
 not depend on what the weights learned. Every answer is exactly --max-tokens long (``ignore_eos``), so
 the ratio (LoRA over base, same server) is the per-token cost of the adapter, not a difference in
-answer length.
+answer length. A second pair of columns times a RAG-sized prompt (about 600 tokens) with one generated
+token: the adapter's cost on prompt processing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import argparse
 import statistics
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -27,6 +29,12 @@ from serving.vllm_admin import VLLMAdmin
 
 QKVO = ("q_proj", "k_proj", "v_proj", "o_proj")  # what the loop's SFT adapters train
 QUESTION = "Summarise in two sentences how an e-bike battery should be charged and stored over winter."
+# A RAG-sized prompt (about 600 tokens, what the chain sends with four sources) for the prefill column.
+CONTEXT = " ".join(
+    f"Section {n}: charge the battery at room temperature, between 10 and 30 degrees, store it at half "
+    f"charge over winter, and check the charger's cable for damage before every use."
+    for n in range(1, 21)
+)
 
 
 def timed(base_url: str, model: str, n: int, max_tokens: int) -> list[float]:
@@ -50,6 +58,29 @@ def timed(base_url: str, model: str, n: int, max_tokens: int) -> list[float]:
         tokens = response.json()["usage"]["completion_tokens"]
         per_token.append((time.perf_counter() - started) / tokens)
     return per_token
+
+
+def prefill(base_url: str, model: str, n: int) -> list[float]:
+    """Seconds for a RAG-sized prompt and one generated token: prompt processing, the part of a RAG
+    answer that grows with the sources."""
+    seconds = []
+    for _ in range(n):
+        # a fresh first line, so vLLM's prefix cache never serves the prompt
+        prompt = f"Request {uuid.uuid4().hex}. {CONTEXT}\n\nQuestion: {QUESTION}"
+        started = time.perf_counter()
+        response = httpx.post(
+            f"{base_url}/chat/completions",
+            json={
+                "model": model,
+                "messages": [{"role": "user", "content": prompt}],
+                "max_tokens": 1,
+                "temperature": 0.0,
+            },
+            timeout=300,
+        )
+        response.raise_for_status()
+        seconds.append(time.perf_counter() - started)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -85,21 +116,32 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 timed(server.base_url, "bench-lora", 1, 8)
                 base = timed(server.base_url, "base", args.requests, args.max_tokens)
                 lora = timed(server.base_url, "bench-lora", args.requests, args.max_tokens)
+                base_prefill = prefill(server.base_url, "base", args.requests)
+                lora_prefill = prefill(server.base_url, "bench-lora", args.requests)
             rows.append(
                 {
                     "max_lora_rank": max_rank,
                     "base_ms_per_token": 1000 * statistics.median(base),
                     "lora_ms_per_token": 1000 * statistics.median(lora),
+                    "base_prefill_ms": 1000 * statistics.median(base_prefill),
+                    "lora_prefill_ms": 1000 * statistics.median(lora_prefill),
                 }
             )
     print(
         f"\nLoRA rank {args.rank} on {args.model.name}: {args.max_tokens} tokens, "
         f"{args.requests} requests per row"
     )
-    print(f"{'server --max-lora-rank':>24}{'base ms/token':>15}{'LoRA ms/token':>15}{'LoRA / base':>13}")
+    print(
+        f"{'server --max-lora-rank':>24}{'base ms/token':>15}{'LoRA ms/token':>15}{'LoRA / base':>13}"
+        f"{'base prefill ms':>17}{'LoRA prefill ms':>17}{'LoRA / base':>13}"
+    )
     for row in rows:
         base, lora = row["base_ms_per_token"], row["lora_ms_per_token"]
-        print(f"{row['max_lora_rank']:>24}{base:>15.1f}{lora:>15.1f}{lora / base:>12.2f}x")
+        base_pre, lora_pre = row["base_prefill_ms"], row["lora_prefill_ms"]
+        print(
+            f"{row['max_lora_rank']:>24}{base:>15.1f}{lora:>15.1f}{lora / base:>12.2f}x"
+            f"{base_pre:>17.0f}{lora_pre:>17.0f}{lora_pre / base_pre:>12.2f}x"
+        )
     return rows
 
 
