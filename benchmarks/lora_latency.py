@@ -8,13 +8,15 @@ prepare``). The
 adapter has random non-zero weights on q/k/v/o projections, like the loop's SFT adapters; latency does
 not depend on what the weights learned. Every answer is exactly --max-tokens long (``ignore_eos``), so
 the ratio (LoRA over base, same server) is the per-token cost of the adapter, not a difference in
-answer length. A second pair of columns times a RAG-sized prompt (about 600 tokens) with one generated
-token: the adapter's cost on prompt processing.
+answer length. Rows with "vLLM's" ops turn ragloop's grouped CPU LoRA ops off
+(``serving/vllm_cpu_lora.py``). A second pair of columns times a RAG-sized prompt (about 600 tokens)
+with one generated token: the adapter's cost on prompt processing.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -26,6 +28,7 @@ import httpx
 from ragloop.serve import VLLMServer
 from ragloop.tiny_model import build_tiny_lora
 from serving.vllm_admin import VLLMAdmin
+from serving.vllm_cpu_lora import OFF_SWITCH
 
 QKVO = ("q_proj", "k_proj", "v_proj", "o_proj")  # what the loop's SFT adapters train
 QUESTION = "Summarise in two sentences how an e-bike battery should be charged and stored over winter."
@@ -83,13 +86,31 @@ def prefill(base_url: str, model: str, n: int) -> list[float]:
     return seconds
 
 
+def answer(base_url: str, model: str) -> str:
+    """The adapter's greedy answer, to check that every sizing and op gives the same text."""
+    response = httpx.post(
+        f"{base_url}/chat/completions",
+        json={
+            "model": model,
+            "messages": [{"role": "user", "content": QUESTION}],
+            "max_tokens": 32,
+            "temperature": 0.0,
+        },
+        timeout=300,
+    )
+    response.raise_for_status()
+    return response.json()["choices"][0]["message"]["content"]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--requests", type=int, default=6)
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--server-ranks", type=int, nargs="+", default=None)
+    parser.add_argument(
+        "--server-ranks", type=int, nargs="+", default=None, help="default: the adapter's rank and 64"
+    )
     args = parser.parse_args(argv)
     if args.model is None:
         from ragloop.models import prepare_default_model
@@ -107,7 +128,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
             target_modules=QKVO,
             scale=0.01,
         )
-        for max_rank in args.server_ranks or sorted({64, args.rank}, reverse=True):
+        ranks = args.server_ranks or sorted({args.rank, 64})
+        # vLLM's own CPU LoRA ops at the adapter's rank, then ragloop's grouped ops at every rank
+        configs = [(ranks[0], False)] + [(r, True) for r in ranks]
+        for max_rank, grouped in configs:
+            os.environ[OFF_SWITCH] = "1" if grouped else "0"  # read by the plugin in vLLM's processes
             with VLLMServer(
                 args.model, served_name="base", dtype="bfloat16", max_lora_rank=max_rank, max_loras=2
             ) as server:
@@ -118,9 +143,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 lora = timed(server.base_url, "bench-lora", args.requests, args.max_tokens)
                 base_prefill = prefill(server.base_url, "base", args.requests)
                 lora_prefill = prefill(server.base_url, "bench-lora", args.requests)
+                text = answer(server.base_url, "bench-lora")
             rows.append(
                 {
                     "max_lora_rank": max_rank,
+                    "ops": "grouped" if grouped else "vLLM's",
+                    "lora_text": text,
                     "base_ms_per_token": 1000 * statistics.median(base),
                     "lora_ms_per_token": 1000 * statistics.median(lora),
                     "base_prefill_ms": 1000 * statistics.median(base_prefill),
@@ -131,17 +159,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
         f"\nLoRA rank {args.rank} on {args.model.name}: {args.max_tokens} tokens, "
         f"{args.requests} requests per row"
     )
+    os.environ.pop(OFF_SWITCH, None)
     print(
-        f"{'server --max-lora-rank':>24}{'base ms/token':>15}{'LoRA ms/token':>15}{'LoRA / base':>13}"
+        f"{'server --max-lora-rank':>24}{'LoRA ops':>10}"
+        f"{'base ms/token':>15}{'LoRA ms/token':>15}{'LoRA / base':>13}"
         f"{'base prefill ms':>17}{'LoRA prefill ms':>17}{'LoRA / base':>13}"
     )
     for row in rows:
         base, lora = row["base_ms_per_token"], row["lora_ms_per_token"]
         base_pre, lora_pre = row["base_prefill_ms"], row["lora_prefill_ms"]
         print(
-            f"{row['max_lora_rank']:>24}{base:>15.1f}{lora:>15.1f}{lora / base:>12.2f}x"
+            f"{row['max_lora_rank']:>24}{row['ops']:>10}{base:>15.1f}{lora:>15.1f}{lora / base:>12.2f}x"
             f"{base_pre:>17.0f}{lora_pre:>17.0f}{lora_pre / base_pre:>12.2f}x"
         )
+    same = all(row["lora_text"] == rows[0]["lora_text"] for row in rows)
+    print(f"the adapter's greedy answer is the same in every row: {'yes' if same else 'NO'}")
     return rows
 
 
