@@ -24,6 +24,7 @@ from pathlib import Path
 from openai import OpenAI
 
 from eval.run import read_set
+from rag.attribution import citation_suffix
 from rag.chain import prompt_messages
 from rag.service import build_chain, build_ingestor
 from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
@@ -89,8 +90,7 @@ def main(argv: list[str] | None = None) -> dict:
                 direct_tokens(client, model, messages, args.max_tokens)
             )
             # the chain's text is the model's plus the citations it attributed (rag/attribution.py)
-            suffix = " " + "".join(f"[{n}]" for n in trace.attributed_citations)
-            model_text = chain_text.removesuffix(suffix) if trace.attributed_citations else chain_text
+            model_text = chain_text.removesuffix(citation_suffix(trace.attributed_citations))
             rows.append((chain_ttft, chain_total, direct_ttft, direct_total, model_text == direct_text))
     chain_ttft, chain_total, direct_ttft, direct_total, same = (list(c) for c in zip(*rows, strict=True))
     overhead = [(c - d) / c for c, d in zip(chain_total, direct_total, strict=True)]

@@ -74,6 +74,11 @@ def content_words(text: str) -> set[str]:
     }
 
 
+def citation_suffix(numbers: list[int]) -> str:
+    """What the chain appends to an answer for the citations it attributed: " [1][3]" ("" for none)."""
+    return " " + "".join(f"[{n}]" for n in numbers) if numbers else ""
+
+
 def missing_citations(
     answer: str, sources: list[str], source_vectors: np.ndarray, embedder: Embedder, question: str = ""
 ) -> list[int]:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.attribution import missing_citations
+from rag.attribution import citation_suffix, missing_citations
 from rag.embeddings import Embedder
 from rag.errors import EmptyCorpus, InvalidQuestion
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
@@ -177,7 +177,7 @@ class RagChain:
                 vectors = source_vectors.result()
                 attributed.extend(missing_citations(answer, sources, vectors, self.embedder, question))
                 if attributed:
-                    yield " " + "".join(f"[{n}]" for n in attributed)
+                    yield citation_suffix(attributed)
 
         def finish(text: str) -> Answer:
             done = time.perf_counter()
