@@ -40,25 +40,30 @@ CONTEXT = " ".join(
 )
 
 
+def chat(base_url: str, model: str, content: str, max_tokens: int, **extra) -> dict:
+    """One greedy chat completion (the response's JSON)."""
+    response = httpx.post(
+        f"{base_url}/chat/completions",
+        json={
+            "model": model,
+            "messages": [{"role": "user", "content": content}],
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            **extra,
+        },
+        timeout=300,
+    )
+    response.raise_for_status()
+    return response.json()
+
+
 def timed(base_url: str, model: str, n: int, max_tokens: int) -> list[float]:
     """Seconds per generated token over ``n`` requests; ``ignore_eos`` makes every answer exactly
     ``max_tokens`` long, so base and adapter are compared on equal work."""
     per_token = []
     for _ in range(n):
         started = time.perf_counter()
-        response = httpx.post(
-            f"{base_url}/chat/completions",
-            json={
-                "model": model,
-                "messages": [{"role": "user", "content": QUESTION}],
-                "max_tokens": max_tokens,
-                "temperature": 0.0,
-                "ignore_eos": True,
-            },
-            timeout=300,
-        )
-        response.raise_for_status()
-        tokens = response.json()["usage"]["completion_tokens"]
+        tokens = chat(base_url, model, QUESTION, max_tokens, ignore_eos=True)["usage"]["completion_tokens"]
         per_token.append((time.perf_counter() - started) / tokens)
     return per_token
 
@@ -71,35 +76,14 @@ def prefill(base_url: str, model: str, n: int) -> list[float]:
         # a fresh first line, so vLLM's prefix cache never serves the prompt
         prompt = f"Request {uuid.uuid4().hex}. {CONTEXT}\n\nQuestion: {QUESTION}"
         started = time.perf_counter()
-        response = httpx.post(
-            f"{base_url}/chat/completions",
-            json={
-                "model": model,
-                "messages": [{"role": "user", "content": prompt}],
-                "max_tokens": 1,
-                "temperature": 0.0,
-            },
-            timeout=300,
-        )
-        response.raise_for_status()
+        chat(base_url, model, prompt, 1)
         seconds.append(time.perf_counter() - started)
     return seconds
 
 
 def answer(base_url: str, model: str) -> str:
     """The adapter's greedy answer, to check that every sizing and op gives the same text."""
-    response = httpx.post(
-        f"{base_url}/chat/completions",
-        json={
-            "model": model,
-            "messages": [{"role": "user", "content": QUESTION}],
-            "max_tokens": 32,
-            "temperature": 0.0,
-        },
-        timeout=300,
-    )
-    response.raise_for_status()
-    return response.json()["choices"][0]["message"]["content"]
+    return chat(base_url, model, QUESTION, 32)["choices"][0]["message"]["content"]
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
