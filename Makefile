@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 DDB_DIR := $(DEPS)/node_modules/amplify-dynamodb-simulator/emulator
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo loop-demo test test-fast lint bench install deps chromium clean
+.PHONY: demo loop-demo loop-rlaif-demo test test-fast lint bench install deps chromium clean
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -38,6 +38,10 @@ demo: $(STAMP)
 # The whole loop on CPU (about 20 min on 2 cores): users rate -> train -> eval + gate -> hot-load.
 loop-demo: $(STAMP)
 	$(BIN)/ragloop loop
+
+# The loop with its second stage: RLAIF (AI feedback on the SFT adapter's samples) after SFT.
+loop-rlaif-demo: $(STAMP)
+	$(BIN)/ragloop loop --stages sft,rlaif
 
 test: deps
 	$(BIN)/python -m pytest

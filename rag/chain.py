@@ -141,6 +141,82 @@ class RagChain:
                 return prompt, hits
             hits = hits[:-1]
 
+    def _citations(self, hits: list[SearchHit]) -> list[Citation]:
+        return [
+            Citation(
+                number=i,
+                source=hit.chunk.source,
+                page=hit.chunk.page,
+                snippet=snippet(hit.chunk.text),
+                chunk_id=hit.chunk.chunk_id,
+                score=hit.score,
+            )
+            for i, hit in enumerate(hits, start=1)
+        ]
+
+    def _trace(
+        self,
+        question: str,
+        hits: list[SearchHit],
+        prompt: str,
+        model: str,
+        adapter: str | None,
+        temperature: float | None = None,
+        **extra,
+    ) -> Trace:
+        return Trace(
+            question=question,
+            prompt_template_version=PROMPT_TEMPLATE_VERSION,
+            chunk_ids=[h.chunk.chunk_id for h in hits],
+            chunk_sources=[h.chunk.source for h in hits],
+            chunk_scores=[h.score for h in hits],
+            model=model,
+            adapter=adapter,
+            top_k=self.config.top_k,
+            temperature=self.config.temperature if temperature is None else temperature,
+            max_tokens=self.config.max_tokens,
+            prompt=prompt,
+            system=self.config.system_prompt,
+            **extra,
+        )
+
+    def sample(
+        self, question: str, n: int, *, adapter: str | None = None, temperature: float = 0.8, seed: int = 0
+    ) -> list[Answer]:
+        """``n`` sampled answers to one question in one request (the same retrieval and prompt as
+        ``stream``): candidates for AI feedback. No citation attribution is appended."""
+        started = time.perf_counter()
+        question = self.validate_question(question)
+        prompt, hits = self._fit_to_context(question, self.retrieve(question))
+        model = self.llm.model_id(adapter)
+        texts = self.llm.sample_chat(
+            prompt_messages(self.config.system_prompt, prompt),
+            n=n,
+            adapter=adapter,
+            max_tokens=self.config.max_tokens,
+            temperature=temperature,
+            seed=seed,
+        )
+        total_ms = (time.perf_counter() - started) * 1e3
+        citations = self._citations(hits)
+        return [
+            Answer(
+                question=question,
+                text=text.strip(),
+                citations=citations,
+                trace=self._trace(
+                    question,
+                    hits,
+                    prompt,
+                    model,
+                    adapter,
+                    temperature=temperature,
+                    timings_ms={"total": total_ms},
+                ),
+            )
+            for text in texts
+        ]
+
     def stream(self, question: str, adapter: str | None = None) -> AnswerStream:
         started = time.perf_counter()
         question = self.validate_question(question)
@@ -181,30 +257,13 @@ class RagChain:
 
         def finish(text: str) -> Answer:
             done = time.perf_counter()
-            citations = [
-                Citation(
-                    number=i,
-                    source=hit.chunk.source,
-                    page=hit.chunk.page,
-                    snippet=snippet(hit.chunk.text),
-                    chunk_id=hit.chunk.chunk_id,
-                    score=hit.score,
-                )
-                for i, hit in enumerate(hits, start=1)
-            ]
-            trace = Trace(
-                question=question,
-                prompt_template_version=PROMPT_TEMPLATE_VERSION,
-                chunk_ids=[h.chunk.chunk_id for h in hits],
-                chunk_sources=[h.chunk.source for h in hits],
-                chunk_scores=[h.score for h in hits],
-                model=model,
-                adapter=adapter,
-                top_k=self.config.top_k,
-                temperature=self.config.temperature,
-                max_tokens=self.config.max_tokens,
-                prompt=prompt,
-                system=system,
+            citations = self._citations(hits)
+            trace = self._trace(
+                question,
+                hits,
+                prompt,
+                model,
+                adapter,
                 attributed_citations=attributed,
                 timings_ms={
                     "retrieve": (retrieved - started) * 1e3,

@@ -86,6 +86,19 @@ class LLM(Protocol):
         temperature: float | None = None,
     ) -> Iterator[str]: ...
 
+    def sample_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        n: int,
+        adapter: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.8,
+        seed: int | None = None,
+    ) -> list[str]:
+        """``n`` sampled completions of one prompt, in one request."""
+        ...
+
     def model_id(self, adapter: str | None = None) -> str: ...
 
 

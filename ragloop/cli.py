@@ -207,6 +207,12 @@ def loop_cmd(
     llm_url: Annotated[
         str | None, typer.Option(help="use this running vLLM (LoRA enabled) instead of starting one")
     ] = None,
+    stages: Annotated[
+        str | None, typer.Option(help="sft, or sft,rlaif: a second stage on AI feedback (default: settings)")
+    ] = None,
+    rlaif_method: Annotated[
+        str | None, typer.Option(help="the RLAIF route: dpo (judge-ranked pairs) or ppo (reward model + PPO)")
+    ] = None,
 ) -> None:
     """The whole loop on the demo corpus: users rate -> train -> eval + gate -> hot-load -> better answers.
 
@@ -218,8 +224,20 @@ def loop_cmd(
     from ragloop.loop import Loop, before_after_table, loop_settings
     from ragloop.models import prepare_default_model
     from ragloop.serve import lora_rank_slot
+    from ragloop.settings import LoopSettings
 
     settings = get_settings()
+    loop_update: dict = {}
+    if stages:
+        loop_update["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
+    if rlaif_method:
+        loop_update["rlaif"] = {**settings.loop.rlaif.model_dump(), "method": rlaif_method}
+    if loop_update:
+        try:
+            loop = LoopSettings.model_validate({**settings.loop.model_dump(), **loop_update})
+        except ValueError as err:  # pydantic's ValidationError: name the allowed values
+            raise typer.BadParameter(str(err).split("\n", 1)[-1]) from None
+        settings = settings.model_copy(update={"loop": loop})
     base_model = settings.serve.model_dir or prepare_default_model(settings.default_model_dir)
     # the loop's server only ever serves the loop's adapter: sized to its rank, LoRA answers cost
     # 1.6x base per token instead of 2.0x at rank 64 (benchmarks/lora_latency.py)
@@ -237,7 +255,11 @@ def loop_cmd(
     typer.echo("")
     typer.echo(before_after_table(result.results))
     typer.echo("")
-    typer.echo(text_table([result.results[k] for k in ("base", "adapter", "langchain")]))
+    typer.echo(
+        text_table(
+            [result.results[k] for k in ("base", "adapter", "rlaif", "langchain") if k in result.results]
+        )
+    )
     typer.echo(f"\nreport: {result.report_dir / 'report.md'} (HTML beside it; also on the app's Models page)")
     typer.echo(f"time: {result.seconds}")
     if not result.published:

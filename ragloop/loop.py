@@ -11,7 +11,12 @@ when the rating is negative, submits the reference as a correction that a simula
 The eval set is split by a stable hash: users ask the *training* questions; every number in the
 before/after table comes from the *held-out* questions, which no training row has seen.
 
-    ragloop loop             # make loop-demo
+With ``stages = ["sft", "rlaif"]`` a second stage follows the published SFT adapter (``ragloop.rlaif``):
+candidates sampled from it on the training questions are scored by the judge, an adapter continues
+from SFT on that AI feedback, and the gate compares it with the live SFT adapter, not the base.
+
+    ragloop loop                        # make loop-demo
+    ragloop loop --stages sft,rlaif     # make loop-rlaif-demo
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ log = logging.getLogger(__name__)
 
 TRAIN_SESSION = "sim-train-user"
 LIVE_SESSION = "sim-live-user"
-STEPS = 8
+STEPS = {"sft": 8, "rlaif": 4}  # the steps each stage adds to the run
 REVIEWER = "simulated expert"
 
 
@@ -58,13 +63,17 @@ class LoopResult:
     results: dict[str, dict[str, Any]]  # base / langchain / adapter eval results on the held-out items
     live: dict[str, Any] = field(default_factory=dict)  # the live check after publishing
     seconds: dict[str, float] = field(default_factory=dict)
+    rlaif_dir: Path | None = None  # the RLAIF adapter (stages sft,rlaif), None if none was trained
+    rlaif_gate_reasons: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
             "report_dir": str(self.report_dir),
             "adapter_dir": str(self.adapter_dir),
+            "rlaif_dir": str(self.rlaif_dir) if self.rlaif_dir else None,
             "published": self.published,
             "gate_reasons": self.gate_reasons,
+            "rlaif_gate_reasons": self.rlaif_gate_reasons,
             "live": self.live,
             "seconds": self.seconds,
         }
@@ -85,10 +94,16 @@ def before_after_table(results: dict[str, dict[str, Any]]) -> str:
         ("negative ratings (<= 2)", "negative_share", "{:.1%}"),
         ("AI score mean (0-5)", "judge_mean", "{:.2f}"),
         ("AI score > 3", "judge_above_3", "{:.1%}"),
+        ("AI score < 3", "judge_below_3", "{:.1%}"),
         ("semantic similarity", "similarity", "{:.3f}"),
         ("retrieval recall@k", "recall", "{:.3f}"),
     ]
-    columns = [("before: base", "base"), ("after: adapter", "adapter"), ("LangChain baseline", "langchain")]
+    columns = [
+        ("before: base", "base"),
+        ("after: SFT" if "rlaif" in results else "after: adapter", "adapter"),
+        ("SFT + RLAIF", "rlaif"),
+        ("LangChain baseline", "langchain"),
+    ]
     columns = [(h, k) for h, k in columns if k in results]
     values = {k: outcome(results[k]) for _, k in columns}
     width = max(len(r[0]) for r in rows)
@@ -115,12 +130,13 @@ class Loop:
         self.echo = echo
         self.seconds: dict[str, float] = {}
         self._step = 0
+        self.steps = sum(STEPS[stage] for stage in self.cfg.stages)
 
     # ---- plumbing ----------------------------------------------------------------------------------
 
     def step(self, title: str) -> None:
         self._step += 1
-        self.echo(f"[{self._step}/{STEPS}] {title}")
+        self.echo(f"[{self._step}/{self.steps}] {title}")
 
     def _timed(self, name: str, started: float) -> None:
         self.seconds[name] = round(time.perf_counter() - started, 1)
@@ -166,6 +182,104 @@ class Loop:
                 writer.save(record)
             records.append(record)
         return records
+
+    def skip(self, title: str, stage: str) -> None:
+        """A stage that cannot run: one step says why, the rest of its steps are counted as done."""
+        self.step(title)
+        self._step += STEPS[stage] - 1
+
+    def rlaif_stage(
+        self,
+        chain,
+        judge,
+        train_items,
+        holdout,
+        results,
+        sft_dir: Path,
+        sft_live: str | None,
+        admin,
+        publisher,
+    ):
+        """Sample from the live SFT adapter, judge, train; evaluate; gate against SFT; publish if better.
+        Adds ``results["rlaif"]``; returns (the gate's result or None, the served name if published)."""
+        from eval.gate import GateMargins, check
+        from eval.report import summary_row
+        from eval.run import evaluate
+        from ragloop.manifest import AdapterManifest
+        from ragloop.rlaif import run_stage
+        from training.data import InsufficientData
+
+        cfg = self.cfg.rlaif
+        if not sft_live:
+            self.skip("RLAIF skipped: it samples from the live SFT adapter, and none was published", "rlaif")
+            return None, None
+        self.step(f"RLAIF: {cfg.k} answers per training question from {sft_live}, judged, then {cfg.method}")
+        t = time.perf_counter()
+        try:
+            outcome = run_stage(
+                chain,
+                judge,
+                train_items,
+                sft_live,
+                sft_dir,
+                self.base_model,
+                self.settings.data_dir,
+                cfg,
+                self.settings.llm.max_tokens,
+                self.cfg.batch_size,
+                self.echo,
+            )
+        except InsufficientData as err:  # every question's candidates scored alike: nothing to prefer
+            self.echo(f"      the AI feedback gave no training data: {err}")
+            self._step += STEPS["rlaif"] - 1
+            return None, None
+        self.seconds.update({f"rlaif_{k}": v for k, v in outcome.seconds.items()})
+        self._timed("rlaif", t)
+
+        self.step("evaluate the RLAIF candidate on the held-out questions")
+        t = time.perf_counter()
+        candidate = f"{cfg.adapter_name}-candidate"
+        admin.load(candidate, str(outcome.adapter_dir.resolve()))
+        try:
+            results["rlaif"] = evaluate(
+                chain,
+                holdout,
+                adapter=candidate,
+                judge=judge,
+                k=self.settings.retrieval.top_k,
+                label=cfg.adapter_name,
+            )
+        finally:
+            admin.unload(candidate)
+        self._timed("rlaif_evaluate", t)
+
+        self.step(f"quality gate: the RLAIF candidate against the live SFT adapter {sft_live}")
+        margins = GateMargins(similarity=-cfg.max_similarity_drop, judge_mean=cfg.min_judge_gain)
+        gate = check(results["rlaif"], results["adapter"], margins)
+        for reason in gate.reasons:
+            self.echo(f"      {reason}")
+        manifest = AdapterManifest.read(outcome.adapter_dir)
+        manifest.metrics["eval"] = {
+            "set": str(self.cfg.eval_set or DEMO_EVAL_SET.name),
+            "items": [i["id"] for i in holdout],
+            "judge": judge.backend.model_id,
+            "candidate": summary_row(results["rlaif"]),
+            "baseline": summary_row(results["adapter"]),
+            "baseline_adapter": sft_live,
+            "gate_passed": gate.passed,
+        }
+        manifest.write(outcome.adapter_dir)
+
+        if not gate.passed:
+            self.step(f"publish RLAIF: refused; {sft_live} stays live")
+            return gate, None
+        self.step("publish the RLAIF adapter (no restart)")
+        t = time.perf_counter()
+        published = publisher.publish(outcome.adapter_dir, name=cfg.adapter_name, weight=1.0)
+        publisher.promote(cfg.adapter_name)
+        self.echo(f"      {published.served_name} live in {published.seconds:.2f} s; all traffic moves to it")
+        self._timed("rlaif_publish", t)
+        return gate, published.served_name
 
     def run(self) -> LoopResult:
         from eval.gate import GateMargins, check
@@ -276,22 +390,32 @@ class Loop:
         manifest.write(adapter_dir)
 
         self.step("publish into the running vLLM (no restart)" if gate.passed else "publish: refused")
-        published, live = None, {}
+        published = None
+        publisher = Publisher(open_registry(settings), admin, max_rank=settings.serve.max_lora_rank)
         if gate.passed:
             t = time.perf_counter()
-            publisher = Publisher(open_registry(settings), admin, max_rank=settings.serve.max_lora_rank)
             result = publisher.publish(adapter_dir, name=cfg.adapter_name, weight=1.0)
             publisher.promote(cfg.adapter_name)
             published = result.served_name
             self.echo(f"      {published} live in {result.seconds:.2f} s")
             self._timed("publish", t)
 
+        rlaif_gate = None
+        if "rlaif" in cfg.stages:
+            rlaif_gate, rlaif_published = self.rlaif_stage(
+                chain, judge, train_items, holdout, results, adapter_dir, published, admin, publisher
+            )
+            published = rlaif_published or published
+
+        live: dict[str, Any] = {}
+        if published:
             self.step("live check: users ask the held-out questions again")
             t = time.perf_counter()
             after = self.simulate_users(chain, writer, judge, holdout, LIVE_SESSION)
             live = {
                 "answers": len(after),
                 "answered_by_adapter": sum(r.adapter == published for r in after),
+                "adapter": published,
                 "negative_share": sum((r.rating or 5) <= 2 for r in after) / len(after),
             }
             self.echo(
@@ -316,14 +440,25 @@ class Loop:
             notes.append(
                 f"live check: {live['answered_by_adapter']}/{live['answers']} answers from {published}"
             )
+        if rlaif_gate is not None:
+            notes.append(
+                f"RLAIF gate against the live SFT adapter: {'passed' if rlaif_gate.passed else 'refused'}"
+            )
+        manifests = [manifest.model_dump()]
+        rlaif_dir = data_dir / "trained" / cfg.rlaif.adapter_name
+        if "rlaif" in results:
+            manifests.append(AdapterManifest.read(rlaif_dir).model_dump())
         write_report(
-            [results["base"], results["adapter"], results["langchain"]],
+            [results[k] for k in ("base", "adapter", "rlaif", "langchain") if k in results],
             report_dir,
-            [manifest.model_dump()],
+            manifests,
             title="ragloop loop: before and after learning from feedback",
             notes=notes,
         )
         loop = LoopResult(report_dir, adapter_dir, published, gate.reasons, results, live, self.seconds)
+        if rlaif_gate is not None:
+            loop.rlaif_dir = rlaif_dir if "rlaif" in results else None
+            loop.rlaif_gate_reasons = rlaif_gate.reasons
         (report_dir / "loop.json").write_text(json.dumps(loop.summary(), indent=2) + "\n")
         return loop
 

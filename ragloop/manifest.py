@@ -30,6 +30,11 @@ class AdapterManifest(BaseModel):
     feedback_since: str | None = None
     feedback_until: str | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
+    # the adapter this one continued training from (e.g. the SFT parent of an RLAIF adapter):
+    # {name, method, dataset_hash, path}; None for an adapter trained from the base alone
+    parent: dict[str, Any] | None = None
+    # where AI feedback came from: {judge: {backend, model, prompt_version}, sampling: {...}}
+    ai_feedback: dict[str, Any] | None = None
     code_version: str | None = None
     created_at: str | None = None
 

@@ -100,6 +100,33 @@ class ServeSettings(BaseModel):
     start_timeout_s: float = 600.0
 
 
+class RlaifSettings(BaseModel):
+    """The loop's second stage: AI feedback on answers sampled from the SFT adapter, then training from it."""
+
+    method: Literal["dpo", "ppo"] = Field(
+        "dpo",
+        description="dpo: DPO on judge-ranked pairs; ppo: the reference recipe (reward model on those "
+        "pairs, then PPO)",
+    )
+    adapter_name: str = "loop-rlaif"
+    k: int = Field(4, ge=2, description="candidates sampled per training question (one request, n=k)")
+    temperature: float = Field(1.0, gt=0.0, description="sampling temperature of the candidates")
+    seed: int = 0
+    min_margin: float = Field(0.5, ge=0.0, description="judge-score gap a pair needs (chosen over rejected)")
+    pairs_per_question: int = Field(1, ge=1, description="pairs per question, best vs worst first")
+    # one pass over the pairs: on 2 CPU cores a DPO pair costs ~30 s with the 0.5B default model
+    learning_rate: float = 1e-4
+    epochs: float = 1
+    beta: float = Field(0.1, description="DPO: strength of the pull towards the SFT parent")
+    rm_learning_rate: float = 1e-4
+    rm_epochs: float = 1
+    ppo_episodes: int = Field(16, ge=1, description="PPO: prompts sampled in all")
+    ppo_epochs: int = Field(1, ge=1, description="PPO: optimisation epochs per batch of rollouts")
+    ppo_learning_rate: float = 1.41e-5
+    min_judge_gain: float = Field(0.01, description="gate: judge-mean gain over the live SFT adapter")
+    max_similarity_drop: float = Field(0.02, ge=0.0, description="gate: similarity may fall this much")
+
+
 class LoopSettings(BaseModel):
     """``ragloop loop`` / ``make loop-demo``: the whole feedback -> training -> serving loop in one run."""
 
@@ -119,6 +146,10 @@ class LoopSettings(BaseModel):
     judge_url: str | None = Field(None, description="OpenAI-compatible judge; None: reference-overlap scorer")
     judge_model: str | None = None
     bedrock_model: str | None = Field(None, description="judge with Amazon Bedrock (production)")
+    stages: list[Literal["sft", "rlaif"]] = Field(
+        default_factory=lambda: ["sft"], description="sft, or sft then rlaif (AI feedback on SFT samples)"
+    )
+    rlaif: RlaifSettings = Field(default_factory=RlaifSettings)
 
 
 class RetrievalSettings(BaseModel):

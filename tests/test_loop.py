@@ -1,6 +1,7 @@
 """The whole loop, shortened: real vLLM with the tiny Mistral, real feedback store, real SFT, real eval,
-gate and hot-load. Asserts the published adapter is the one answering live and that the metrics in its
-manifest are the ones in the eval report."""
+gate and hot-load, then the RLAIF stage on top. Asserts the published adapter is the one answering live,
+that the metrics in its manifest are the ones in the eval report, and the RLAIF stage's wiring:
+candidates sampled from the live SFT adapter, rewards from the judge, the gate against SFT, lineage."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import pytest
 
 from ragloop.loop import Loop, is_holdout, loop_settings, rating_from_score
-from ragloop.settings import LoopSettings, Settings
+from ragloop.settings import LoopSettings, RlaifSettings, Settings
 
 
 def test_rating_from_score_and_holdout_split():
@@ -32,11 +33,12 @@ def test_loop_settings_keep_the_demo_off_production_backends(tmp_path):
 
 
 @pytest.mark.slow
-def test_shortened_loop_publishes_the_adapter_that_then_answers(tmp_path, vllm_server, tiny_model_dir):
-    """The gate runs at its default margin and passes on merit. The tiny random model cannot learn the
+def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path, vllm_server, tiny_model_dir):
+    """The SFT gate runs at its default margin and passes on merit. The tiny random model cannot learn the
     facts, but from 16 users' answers and corrections it learns the answers' vocabulary: held-out
     similarity to the references rose from 0.032 to 0.072 when this was written (the base answers
-    gibberish)."""
+    gibberish). The RLAIF stage then samples from the live SFT adapter; whether its gate passes on a
+    random model is not the point here — the wiring is."""
     settings = Settings(
         data_dir=tmp_path / "data",
         loop=LoopSettings(
@@ -48,6 +50,8 @@ def test_shortened_loop_publishes_the_adapter_that_then_answers(tmp_path, vllm_s
             learning_rate=2e-2,
             epochs=20,
             batch_size=4,
+            stages=["sft", "rlaif"],
+            rlaif=RlaifSettings(k=3, min_margin=0.0, learning_rate=1e-3, epochs=1),
         ),
     )
     assert settings.loop.min_similarity_gain == LoopSettings().min_similarity_gain  # the default gate
@@ -55,26 +59,57 @@ def test_shortened_loop_publishes_the_adapter_that_then_answers(tmp_path, vllm_s
     echoed: list[str] = []
     loop = Loop(loop_settings(settings, vllm_server.base_url), tiny_model_dir, echo=echoed.append)
     result = loop.run()
-    assert any("[8/8] report" in line for line in echoed)
+    assert any("[12/12] report" in line for line in echoed), echoed
 
-    # the gate passed on merit: on held-out questions the candidate beats the base
-    base, candidate = result.results["base"], result.results["adapter"]
-    assert candidate["similarity"]["mean"] > base["similarity"]["mean"], result.gate_reasons
-    assert candidate["judge"]["mean"] >= base["judge"]["mean"], result.gate_reasons
-    # the published adapter is the one answering live
-    assert result.published == "loop-sft-v1", result.gate_reasons
-    assert result.live["answers"] >= 2 and result.live["answered_by_adapter"] == result.live["answers"]
-
-    # the manifest in the registry carries the metrics the eval report shows
-    registry_manifest = json.loads(
-        (tmp_path / "data" / "loop-demo" / "adapters" / "loop-sft" / "v1" / "manifest.json").read_text()
-    )
+    # SFT: the gate passed on merit: on held-out questions the candidate beats the base
+    base, sft = result.results["base"], result.results["adapter"]
+    assert sft["similarity"]["mean"] > base["similarity"]["mean"], result.gate_reasons
+    assert sft["judge"]["mean"] >= base["judge"]["mean"], result.gate_reasons
+    workdir = tmp_path / "data" / "loop-demo"
+    sft_manifest = json.loads((workdir / "adapters" / "loop-sft" / "v1" / "manifest.json").read_text())
     report = json.loads((result.report_dir / "report.json").read_text())
     by_model = {row["model"]: row for row in report["summary"]}
-    assert registry_manifest["metrics"]["eval"]["candidate"] == by_model["loop-sft"]
-    assert registry_manifest["metrics"]["eval"]["baseline"] == by_model["base"]
-    assert set(by_model) == {"base", "loop-sft", "langchain"}
-    # training really happened and its lineage points at the simulated users' feedback
-    assert registry_manifest["metrics"]["train_loss_last"] < registry_manifest["metrics"]["train_loss_first"]
-    assert registry_manifest["feedback_ids"]
-    assert (result.report_dir / "report.html").exists() and (result.report_dir / "similarity.png").exists()
+    assert set(by_model) == {"base", "loop-sft", "loop-rlaif", "langchain"}
+    assert sft_manifest["metrics"]["eval"]["candidate"] == by_model["loop-sft"]
+    assert sft_manifest["metrics"]["eval"]["baseline"] == by_model["base"]
+    assert sft_manifest["metrics"]["train_loss_last"] < sft_manifest["metrics"]["train_loss_first"]
+    assert sft_manifest["feedback_ids"]
+
+    # RLAIF: candidates were sampled from the live SFT adapter, k per training question, in one request each
+    candidates = [json.loads(line) for line in (workdir / "rlaif-candidates.jsonl").read_text().splitlines()]
+    questions = {c["question"] for c in candidates}
+    assert {c["adapter"] for c in candidates} == {"loop-sft-v1"} and len(candidates) == 3 * len(questions)
+    assert {c["trace"]["temperature"] for c in candidates} == {1.0}
+    # ... rewards came from the judge, one score per candidate
+    scores = [json.loads(line) for line in (workdir / "rlaif-scores.jsonl").read_text().splitlines()]
+    assert {s["id"] for s in scores} == {c["feedback_id"] for c in candidates}
+    assert {s["judge"] for s in scores} == {"reference-overlap-v1"}
+    rlaif = json.loads((result.rlaif_dir / "manifest.json").read_text())
+    assert (
+        rlaif["method"] == "dpo"
+        and rlaif["metrics"]["data"]["by_source"]["judge"] == rlaif["metrics"]["data"]["rows"]
+    )
+    assert set(rlaif["feedback_ids"]) <= {c["feedback_id"] for c in candidates}
+    # ... the gate ran against the live SFT adapter, not the base
+    assert rlaif["metrics"]["eval"]["baseline"] == by_model["loop-sft"]
+    assert rlaif["metrics"]["eval"]["candidate"] == by_model["loop-rlaif"]
+    assert rlaif["metrics"]["eval"]["baseline_adapter"] == "loop-sft-v1"
+    assert any("judge mean" in reason for reason in result.rlaif_gate_reasons)
+    # ... and the lineage is complete: SFT parent, judge, sampling settings
+    assert (
+        rlaif["parent"]["name"] == "loop-sft"
+        and rlaif["parent"]["dataset_hash"] == sft_manifest["dataset_hash"]
+    )
+    assert rlaif["ai_feedback"]["judge"] == {
+        "backend": "ReferenceOverlapJudge",
+        "model": "reference-overlap-v1",
+        "prompt_version": "judge-v1",
+    }
+    assert rlaif["ai_feedback"]["sampling"]["adapter"] == "loop-sft-v1"
+    assert rlaif["ai_feedback"]["sampling"]["k"] == 3
+
+    # whichever adapter the gates left live is the one answering
+    assert result.published in ("loop-sft-v1", "loop-rlaif-v1")
+    assert (result.published == "loop-rlaif-v1") == rlaif["metrics"]["eval"]["gate_passed"]
+    assert result.live["answers"] >= 2 and result.live["answered_by_adapter"] == result.live["answers"]
+    assert (result.report_dir / "report.html").exists() and (result.report_dir / "judge_scores.png").exists()

@@ -31,6 +31,40 @@ def load_base(base_model: str, seed: int, dtype=None):
     return model, tokenizer
 
 
+def load_policy(job: LoraJob):
+    """The model to train and its tokenizer: the base with a new LoRA (added by the trainer from
+    ``peft_config``), or — with ``job.init_adapter`` — the base with that adapter loaded trainable; the
+    job then takes the adapter's rank, alpha and targets so the manifest says what was trained."""
+    model, tokenizer = load_base(job.base_model, job.seed)
+    if not job.init_adapter:
+        return model, tokenizer
+    from peft import PeftModel
+
+    model = PeftModel.from_pretrained(model, job.init_adapter, is_trainable=True)
+    config = model.peft_config["default"]
+    job.lora_r, job.lora_alpha = config.r, config.lora_alpha
+    job.target_modules = sorted(config.target_modules)
+    log.info("continuing from adapter %s (rank %d)", job.init_adapter, config.r)
+    return model, tokenizer
+
+
+def peft_config(job: LoraJob, task_type: str = "CAUSAL_LM"):
+    """The LoRA config for the trainer, or None when the model already carries its adapter."""
+    return None if job.init_adapter else lora_config(job, task_type)
+
+
+def parent_of(job: LoraJob) -> dict[str, Any] | None:
+    """The lineage link to ``job.init_adapter``: its manifest's name, method and dataset hash."""
+    if not job.init_adapter:
+        return None
+    link: dict[str, Any] = {"path": str(job.init_adapter)}
+    try:
+        parent = AdapterManifest.read(Path(job.init_adapter))
+    except (OSError, ValueError):
+        return link
+    return {**link, "name": parent.name, "method": parent.method, "dataset_hash": parent.dataset_hash}
+
+
 def lora_config(job: LoraJob, task_type: str = "CAUSAL_LM"):
     from peft import LoraConfig
 
@@ -130,10 +164,12 @@ def prepare_data(job: LoraJob, method: str):
     Returns (rows, training set, train dataset, validation dataset or None)."""
     from datasets import Dataset
 
-    from training.data import build, read_export
+    from training.data import JudgePairing, build, read_export, read_judge_scores
 
     rows = read_export(job.export_path)
-    data = build(method, rows, job.validation_share, min_rows=job.min_rows)
+    scores = read_judge_scores(Path(job.judge_scores_path)) if job.judge_scores_path else None
+    pairing = JudgePairing(job.judge_min_margin, job.judge_pairs_per_question)
+    data = build(method, rows, job.validation_share, scores, job.min_rows, pairing)
     log.info("%s data: %s", method, data.stats)
     train = Dataset.from_list(data.records("train"))
     val = Dataset.from_list(data.records("validation")) if data.validation else None
@@ -149,7 +185,10 @@ def save_adapter(
     feedback_range: tuple[str | None, str | None] = (None, None),
 ) -> Path:
     out = Path(job.output_dir)
-    trainer.model.save_pretrained(out)
+    model = trainer.model
+    if "ref" in getattr(model, "peft_config", {}):  # TRL's frozen copy of the parent: not part of the adapter
+        model.delete_adapter("ref")
+    model.save_pretrained(out)
     trainer.processing_class.save_pretrained(out)
     curves = curve_history(trainer)
     AdapterManifest(
@@ -165,6 +204,7 @@ def save_adapter(
         feedback_since=feedback_range[0],
         feedback_until=feedback_range[1],
         metrics={**metrics, "data": data.stats, "history": curves},
+        parent=parent_of(job),
         code_version=code_version(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     ).write(out)

@@ -33,6 +33,25 @@ class LoraJob:
         default=None, metadata={"help": "fail below this many rows (None: method default)"}
     )
     seed: int = field(default=0, metadata={"help": "random seed"})
+    init_adapter: str | None = field(
+        default=None,
+        metadata={
+            "help": "start from this LoRA adapter (e.g. the SFT parent) instead of a new one; DPO and PPO "
+            "keep a frozen copy of it as the reference model. Its rank and targets replace lora_*"
+        },
+    )
+    judge_scores_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "judge scores (JSONL {id, score}) over the export's rows: judge-ranked pairs (dpo, rm)"
+        },
+    )
+    judge_min_margin: float = field(
+        default=0.0, metadata={"help": "a judge pair's chosen answer must score this much above the rejected"}
+    )
+    judge_pairs_per_question: int | None = field(
+        default=None, metadata={"help": "cap judge pairs per question, best vs worst first (None: all)"}
+    )
     logging_steps: int = field(default=1, metadata={"help": "log every N steps"})
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (resume with --resume)"})
     bf16: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (GPUs)"})

@@ -5,7 +5,9 @@ docs/feedback-record.schema.json); never imports the app or the feedback package
   loss is on the answer only): approved corrections, and answers rated >= 4.
 - Preference pairs ``{"prompt", "chosen", "rejected"}`` (conversational): an approved correction over the
   original answer; a higher-rated over a lower-rated answer to the same question; judge-preferred
-  answers when judge scores are given.
+  answers when judge scores are given (RLAIF: ``read_judge_scores`` reads them from the file that
+  ``ragloop judge`` or the loop's sampler writes; a minimum score gap and a per-question cap keep the
+  pairs few and clear).
 - KTO rows ``{"prompt", "completion", "label"}``: desirable (rating >= 4 or approved correction) and
   undesirable (rating <= 2).
 
@@ -95,6 +97,56 @@ def read_export(path: Path) -> list[FeedbackRow]:
     return rows
 
 
+def read_judge_scores(path: Path) -> dict[str, float]:
+    """``{feedback id: score}`` from a judge-scores JSONL (``{"id", "score", ...}`` per line, as
+    ``training.judge.Judge.score_many`` writes it)."""
+    scores = {}
+    with Path(path).open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                scores[str(raw["id"])] = float(raw["score"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise BadExport(f"{path}:{n}: not a judge score row with id and score ({err})") from None
+    return scores
+
+
+@dataclass(frozen=True)
+class JudgePairing:
+    """How judge scores become pairs: the chosen answer must score ``min_margin`` above the rejected
+    one; ``per_question`` caps the pairs per question (best vs worst first, then second best vs second
+    worst ...; None: every ordered pair)."""
+
+    min_margin: float = 0.0
+    per_question: int | None = None
+
+
+def judge_pairs(
+    group: list[FeedbackRow], judge_scores: dict[str, float], pairing: JudgePairing
+) -> list[tuple[FeedbackRow, FeedbackRow]]:
+    """(chosen, rejected) rows of one question by judge score."""
+    scored = sorted(
+        (r for r in group if r.feedback_id in judge_scores and r.answer.strip()),
+        key=lambda r: (-judge_scores[r.feedback_id], r.feedback_id),
+    )
+    if pairing.per_question is None:
+        candidates = [(hi, lo) for i, hi in enumerate(scored) for lo in scored[i + 1 :]]
+    else:
+        candidates = [(scored[i], scored[-1 - i]) for i in range(len(scored) // 2)]
+    out = []
+    for hi, lo in candidates:
+        if judge_scores[hi.feedback_id] - judge_scores[lo.feedback_id] < max(pairing.min_margin, 1e-9):
+            continue
+        if hi.answer.strip() == lo.answer.strip():
+            continue
+        out.append((hi, lo))
+        if pairing.per_question is not None and len(out) >= pairing.per_question:
+            break
+    return out
+
+
 def _prompt(row: FeedbackRow) -> list[dict[str, str]]:
     """The messages the model saw before answering: the system message (if any), then the user turn."""
     system = [{"role": "system", "content": row.system}] if row.system else []
@@ -117,7 +169,9 @@ def sft_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
 
 
 def preference_pairs(
-    rows: Iterable[FeedbackRow], judge_scores: dict[str, float] | None = None
+    rows: Iterable[FeedbackRow],
+    judge_scores: dict[str, float] | None = None,
+    pairing: JudgePairing | None = None,
 ) -> list[dict[str, Any]]:
     rows = list(rows)
     out = []
@@ -150,19 +204,16 @@ def preference_pairs(
                         }
                     )
         if judge_scores:  # the judge's preference, where it scored both
-            scored = [r for r in group if r.feedback_id in judge_scores]
-            for hi in scored:
-                for lo in scored:
-                    if judge_scores[hi.feedback_id] > judge_scores[lo.feedback_id] and hi.answer != lo.answer:
-                        out.append(
-                            {
-                                "prompt": _prompt(hi),
-                                "chosen": _assistant(hi.answer),
-                                "rejected": _assistant(lo.answer),
-                                "feedback_ids": [hi.feedback_id, lo.feedback_id],
-                                "source": "judge",
-                            }
-                        )
+            for hi, lo in judge_pairs(group, judge_scores, pairing or JudgePairing()):
+                out.append(
+                    {
+                        "prompt": _prompt(hi),
+                        "chosen": _assistant(hi.answer),
+                        "rejected": _assistant(lo.answer),
+                        "feedback_ids": [hi.feedback_id, lo.feedback_id],
+                        "source": "judge",
+                    }
+                )
     return out
 
 
@@ -258,12 +309,13 @@ def build(
     validation_share: float = 0.1,
     judge_scores: dict[str, float] | None = None,
     min_rows: int | None = None,
+    pairing: JudgePairing | None = None,
 ) -> TrainingSet:
     makers = {
         "sft": sft_rows,
         "kto": kto_rows,
-        "dpo": lambda rs: preference_pairs(rs, judge_scores),
-        "rm": lambda rs: preference_pairs(rs, judge_scores),
+        "dpo": lambda rs: preference_pairs(rs, judge_scores, pairing),
+        "rm": lambda rs: preference_pairs(rs, judge_scores, pairing),
         "ppo": lambda rs: [{"prompt": _prompt(r), "feedback_ids": [r.feedback_id]} for r in rs],
     }
     if method not in makers:

@@ -2,7 +2,9 @@
 
     ragloop train dpo --config job.yaml
 
-With LoRA the reference model is the base with the adapter disabled, so no second copy is loaded.
+With a new LoRA the reference model is the base with the adapter disabled, so no second copy is loaded.
+With ``init_adapter`` (RLAIF after SFT) the parent adapter is trained further and TRL keeps a frozen copy
+of it as the reference, so the KL anchor is the SFT model, not the base.
 Reports the preference margin (chosen minus rejected implicit reward) at the first and last step, and
 on held-out pairs the share where the chosen answer is the likelier one, for the base and the adapter.
 """
@@ -15,9 +17,9 @@ from training.common import (
     common_args,
     feedback_range,
     first_last,
-    load_base,
-    lora_config,
+    load_policy,
     loss_metrics,
+    peft_config,
     preference_accuracy,
     prepare_data,
     save_adapter,
@@ -31,7 +33,7 @@ def main(job: DPOJob, resume: bool = False):
     from trl import DPOConfig, DPOTrainer
 
     # -- model ----------------------------------------------------------------------------------
-    model, tokenizer = load_base(job.base_model, job.seed)
+    model, tokenizer = load_policy(job)
     # -- dataset --------------------------------------------------------------------------------
     rows, data, train, val = prepare_data(job, "dpo")
     # -- training -------------------------------------------------------------------------------
@@ -47,17 +49,22 @@ def main(job: DPOJob, resume: bool = False):
         train_dataset=train,
         eval_dataset=val,
         processing_class=tokenizer,
-        peft_config=lora_config(job),
+        peft_config=peft_config(job),
     )
+    pairs = data.records("validation") if val is not None else []
+    before = None
+    if pairs and job.init_adapter:  # "before" is the parent adapter, i.e. the model as loaded
+        before = preference_accuracy(trainer.model, tokenizer, pairs)
     trainer.train(resume_from_checkpoint=resume or None)
     metrics = {
         **loss_metrics(trainer),
         **first_last(trainer, "rewards/margins", "margin"),
         "accuracy_last": first_last(trainer, "rewards/accuracies", "accuracy")["accuracy_last"],
     }
-    if val is not None:  # the base is the adapter switched off
-        pairs = data.records("validation")
-        with trainer.model.disable_adapter():
-            metrics["heldout_accuracy_before"] = preference_accuracy(trainer.model, tokenizer, pairs)
+    if pairs:
+        if before is None:  # a new adapter: "before" is the base, the adapter switched off
+            with trainer.model.disable_adapter():
+                before = preference_accuracy(trainer.model, tokenizer, pairs)
+        metrics["heldout_accuracy_before"] = before
         metrics["heldout_accuracy"] = preference_accuracy(trainer.model, tokenizer, pairs)
     return save_adapter(trainer, job, "dpo", data, metrics, feedback_range(rows)), metrics

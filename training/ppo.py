@@ -7,7 +7,9 @@ keeps it near the base model. Logs the mean reward per step and writes a reward-
 The reward can also be programmatic (``ProgrammaticReward``: a per-token reward summed over the answer),
 which the tests use to check that PPO really raises the reward. For an AI judge as the reward, the
 maintained successors GRPO/RLOO in TRL take reward functions directly.
-Reference preset (Mistral-7B): r=32, alpha=64, lr 1.41e-5, 3 epochs.
+With ``init_adapter`` (RLAIF after SFT) the policy starts as the parent adapter and a frozen second copy
+of it is the reference for the KL penalty. Reference preset (Mistral-7B): r=32, alpha=64, lr 1.41e-5,
+3 epochs.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 
-from training.common import feedback_range, load_base, lora_config, loss_history, save_adapter
+from training.common import feedback_range, load_policy, loss_history, peft_config, save_adapter
 from training.config import PPOJob
 from training.data import InsufficientData, build, read_export
 
@@ -109,7 +111,10 @@ def main(job: PPOJob, resume: bool = False, reward_model: nn.Module | None = Non
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     # -- model ----------------------------------------------------------------------------------
-    policy, tokenizer = load_base(job.base_model, job.seed)  # seeds the value head's init and rollouts
+    policy, tokenizer = load_policy(job)  # seeds the value head's init and rollouts
+    if job.init_adapter:  # the frozen reference: a second copy of the parent adapter
+        policy.load_adapter(job.init_adapter, adapter_name="ref", is_trainable=False)
+        policy.set_adapter("default")
     # Rollouts continue each prompt: prompts must be left-padded. Right padding puts pad tokens between
     # prompt and answer, so generation's log-probs disagree with the training forward pass (KL ~5 per
     # token on an untrained policy) and PPO's ratios and KL penalty become noise.
@@ -158,6 +163,8 @@ def main(job: PPOJob, resume: bool = False, reward_model: nn.Module | None = Non
         bf16=job.bf16,
         use_cpu=not torch.cuda.is_available(),
         temperature=job.temperature,
+        ref_adapter_name="ref" if job.init_adapter else None,
+        model_adapter_name="default" if job.init_adapter else None,
     )
     trainer = PPOTrainer(
         args=args,
@@ -167,7 +174,7 @@ def main(job: PPOJob, resume: bool = False, reward_model: nn.Module | None = Non
         reward_model=reward,
         train_dataset=train,
         value_model=value,
-        peft_config=lora_config(job),
+        peft_config=peft_config(job),
     )
     trainer.train()
     scores = loss_history(trainer, "objective/scores")

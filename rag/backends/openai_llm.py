@@ -67,6 +67,36 @@ class OpenAICompatibleLLM:
             self._model = bases[0]
         return self._model
 
+    def sample_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        n: int,
+        adapter: str | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.8,
+        seed: int | None = None,
+    ) -> list[str]:
+        """``n`` completions in one request (vLLM samples them in one batch, sharing the prompt's
+        prefill); ``seed`` makes the draw repeatable."""
+        import openai
+
+        model = self.model_id(adapter)
+        try:
+            resp = self._client.chat.completions.create(
+                model=model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                max_tokens=max_tokens or self.max_tokens,
+                temperature=temperature,
+                n=n,
+                seed=seed,
+            )
+        except openai.APIConnectionError as err:
+            raise BackendUnavailable(f"the LLM server at {self.base_url} is unreachable ({err})") from err
+        except openai.NotFoundError as err:
+            raise BackendUnavailable(f"the LLM server does not serve model {model!r}: {err}") from err
+        return [choice.message.content or "" for choice in sorted(resp.choices, key=lambda c: c.index)]
+
     def stream_chat(
         self,
         messages: Sequence[ChatMessage],

@@ -75,3 +75,57 @@ def test_rows_carry_the_system_message_the_model_saw(tmp_path):
         {"role": "system", "content": "Answer from the sources."},
         {"role": "user", "content": "Sources:\n[1] manual\n\nQuestion: Why?"},
     ]
+
+
+def _candidates(tmp_path, scores_by_question: dict[str, list[float]]):
+    """k unrated candidates per question (as the loop's RLAIF sampler exports them) and judge scores."""
+    from feedback.export import export_records
+    from feedback.schema import FeedbackRecord
+
+    records, scores = [], []
+    for q, question_scores in scores_by_question.items():
+        for turn, score in enumerate(question_scores):
+            r = FeedbackRecord(
+                session_id=f"c-{q}",
+                turn=turn,
+                question=q,
+                answer=f"{q} answer {turn}",
+                model="sft",
+                trace={"prompt": f"Question: {q}"},
+            )
+            records.append(r)
+            scores.append({"id": r.feedback_id, "score": score, "judge": "reference-overlap-v1"})
+    export = tmp_path / "candidates.jsonl"
+    export_records(records, export, "jsonl")
+    scores_path = tmp_path / "scores.jsonl"
+    scores_path.write_text("".join(json.dumps(s) + "\n" for s in scores))
+    return export, scores_path
+
+
+def test_judge_pairs_take_best_over_worst_with_a_margin(tmp_path):
+    from training.data import JudgePairing, read_judge_scores
+
+    export, scores_path = _candidates(
+        tmp_path, {"q1": [4.0, 1.0, 2.5, 3.0], "q2": [2.0, 2.2, 2.1, 2.05], "q3": [5.0, 0.5, 4.9, 0.6]}
+    )
+    rows, scores = read_export(export), read_judge_scores(scores_path)
+    best_vs_worst = build("dpo", rows, 0.0, scores, min_rows=1, pairing=JudgePairing(0.5, 1))
+    chosen = {(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in best_vs_worst.train}
+    # q2's spread (0.2) is under the margin: nothing to prefer
+    assert chosen == {("q1 answer 0", "q1 answer 1"), ("q3 answer 0", "q3 answer 1")}
+    assert best_vs_worst.stats["by_source"]["judge"] == 2
+    two = build("dpo", rows, 0.0, scores, min_rows=1, pairing=JudgePairing(0.5, 2))
+    assert ("q3 answer 2", "q3 answer 3") in {
+        (r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in two.train
+    }
+    everything = build("dpo", rows, 0.0, scores, min_rows=1)  # every ordered pair with a gap
+    assert everything.stats["rows"] == 3 * 6
+
+
+def test_judge_scores_file_must_carry_ids_and_scores(tmp_path):
+    from training.data import read_judge_scores
+
+    bad = tmp_path / "scores.jsonl"
+    bad.write_text('{"id": "a", "score": 3}\n{"id": "b"}\n')
+    with pytest.raises(BadExport, match=r"scores.jsonl:2"):
+        read_judge_scores(bad)

@@ -209,6 +209,107 @@ def test_ppo_raises_the_reward_well_beyond_a_learning_rate_0_control(export_file
     reload_with_peft(tiny_model_dir, out)
 
 
+@pytest.fixture
+def parent_adapter(export_file, tiny_model_dir, tmp_path):
+    """An SFT adapter trained hard enough that its answers' log-probs differ clearly from the base's."""
+    from training import sft
+
+    job = SFTJob(
+        export_path=str(export_file),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "parent"),
+        name="parent-sft",
+        lora_r=8,
+        lora_alpha=16,
+        learning_rate=2e-2,
+        max_steps=10,
+        batch_size=6,
+        validation_share=0.0,
+        target_modules=["q_proj", "v_proj", "o_proj"],
+        max_length=256,
+    )
+    out, _ = sft.main(job)
+    return out
+
+
+def adapter_weights(adapter_dir) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(adapter_dir / "adapter_model.safetensors"))
+
+
+def test_dpo_continues_the_parent_adapter_and_keeps_it_as_the_reference(
+    export_file, parent_adapter, tiny_model_dir, tmp_path
+):
+    """RLAIF after SFT: DPO trains the SFT adapter further and measures its rewards against a frozen copy
+    of it. At learning rate 0 the policy stays the parent, so every implicit reward is exactly 0 — with
+    the base as the reference (a new adapter's setting) they are not, and the weights stay the parent's.
+    The saved adapter is a single LoRA of the parent's rank, its manifest names the parent."""
+    from training import dpo
+
+    job = DPOJob(
+        export_path=str(export_file),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "continued"),
+        name="continued",
+        init_adapter=str(parent_adapter),
+        lora_r=4,  # replaced by the parent's rank when continuing
+        learning_rate=0.0,
+        max_steps=2,
+        batch_size=6,
+        validation_share=0.0,
+        max_length=256,
+    )
+    out, metrics = dpo.main(job)
+    chosen = AdapterManifest.read(out).metrics["history"]["rewards/chosen"]
+    assert metrics["margin_first"] == 0.0 and all(v == 0.0 for _, v in chosen), metrics
+    manifest = AdapterManifest.read(out)
+    assert manifest.parent["name"] == "parent-sft" and manifest.parent["method"] == "sft"
+    assert manifest.lora_rank == 8 and not (out / "ref").exists()
+    parent, continued = adapter_weights(parent_adapter), adapter_weights(out)
+    assert parent.keys() == continued.keys()
+    assert all(bool((parent[k] == continued[k]).all()) for k in parent)
+    reload_with_peft(tiny_model_dir, out)
+
+
+def test_ppo_continues_the_parent_adapter_with_it_as_the_kl_reference(
+    export_file, parent_adapter, tiny_model_dir, tmp_path
+):
+    """PPO from an SFT parent at learning rate 0: the KL to the reference is 0 at every step because the
+    reference is a frozen copy of the parent; a run whose reference is the base (adapter disabled) sees
+    the parent's distance from the base as KL."""
+    from ragloop.tiny_model import load_tiny_tokenizer
+    from training import ppo
+    from training.config import PPOJob
+
+    tokenizer = load_tiny_tokenizer()
+    marker = tokenizer.encode("[BOT]", add_special_tokens=False)
+
+    def run(name: str, **extra) -> dict:
+        reward = ppo.ProgrammaticReward(len(tokenizer), rewarded_tokens(tiny_model_dir), 1.0 / 4, marker)
+        job = PPOJob(
+            export_path=str(export_file),
+            base_model=str(tiny_model_dir),
+            output_dir=str(tmp_path / name),
+            name=name,
+            init_adapter=str(parent_adapter),
+            learning_rate=0.0,
+            batch_size=6,
+            total_episodes=12,
+            num_ppo_epochs=1,
+            response_length=4,
+            temperature=1.0,
+            max_length=256,
+            **extra,
+        )
+        return ppo.main(job, reward_model=reward)[1]
+
+    metrics = run("continued")
+    assert max(abs(k) for k in metrics["kl_per_step"]) < 1e-3, metrics["kl_per_step"]
+    manifest = AdapterManifest.read(tmp_path / "continued")
+    assert manifest.parent["name"] == "parent-sft" and not (tmp_path / "continued" / "ref").exists()
+
+
 def test_ppo_with_fewer_prompts_than_a_batch_fails_clearly(export_file, tiny_model_dir, tmp_path):
     """TRL's PPO would wait forever for a full batch; we refuse up front."""
     from training import ppo
