@@ -104,3 +104,27 @@ def toy_preference_export(tmp_path_factory):
     path = tmp_path_factory.mktemp("toy") / "toy.jsonl"
     export_records(records, path, "jsonl")
     return path
+
+
+@pytest.fixture
+def parent_adapter(export_file, tiny_model_dir, tmp_path):
+    """An SFT adapter trained hard enough that its answers' log-probs differ clearly from the base's."""
+    from training import sft
+    from training.config import SFTJob
+
+    job = SFTJob(
+        export_path=str(export_file),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "parent"),
+        name="parent-sft",
+        lora_r=8,
+        lora_alpha=16,
+        learning_rate=2e-2,
+        max_steps=10,
+        batch_size=6,
+        validation_share=0.0,
+        target_modules=["q_proj", "v_proj", "o_proj"],
+        max_length=256,
+    )
+    out, _ = sft.main(job)
+    return out

@@ -209,29 +209,6 @@ def test_ppo_raises_the_reward_well_beyond_a_learning_rate_0_control(export_file
     reload_with_peft(tiny_model_dir, out)
 
 
-@pytest.fixture
-def parent_adapter(export_file, tiny_model_dir, tmp_path):
-    """An SFT adapter trained hard enough that its answers' log-probs differ clearly from the base's."""
-    from training import sft
-
-    job = SFTJob(
-        export_path=str(export_file),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / "parent"),
-        name="parent-sft",
-        lora_r=8,
-        lora_alpha=16,
-        learning_rate=2e-2,
-        max_steps=10,
-        batch_size=6,
-        validation_share=0.0,
-        target_modules=["q_proj", "v_proj", "o_proj"],
-        max_length=256,
-    )
-    out, _ = sft.main(job)
-    return out
-
-
 def adapter_weights(adapter_dir) -> dict:
     from safetensors.torch import load_file
 

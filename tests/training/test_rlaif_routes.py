@@ -1,0 +1,65 @@
+"""The RLAIF stage's two training routes, run from the files the loop's sampler writes (candidates as a
+feedback export, the judge's scores beside it) on the tiny Mistral: the reference recipe (a reward model
+on judge-ranked pairs, then PPO continuing the SFT parent with that reward model) and DPO on the same
+pairs. The loop test (tests/test_loop.py) runs the sampling and scoring against real vLLM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from feedback.export import export_records
+from feedback.schema import FeedbackRecord
+from ragloop.manifest import AdapterManifest
+from ragloop.rlaif import train_jobs
+from ragloop.settings import RlaifSettings
+from tests.training.conftest import FACTS, prompt
+from training.run import run as train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def judged_candidates(tmp_path):
+    """Per fact, three unrated candidates from "the SFT adapter" and the judge's scores of them: the
+    correct answer scores 4.5, the wrong one 1.0, a hedge 2.5."""
+    records, scores = [], []
+    for i, (q, good, bad) in enumerate(FACTS):
+        for turn, (answer, score) in enumerate([(good, 4.5), (bad, 1.0), ("Maybe, I am not sure.", 2.5)]):
+            r = FeedbackRecord(
+                session_id=f"rlaif-candidates-{i}",
+                turn=turn,
+                question=q,
+                answer=answer,
+                model="loop-sft-v1",
+                adapter="loop-sft-v1",
+                trace={"prompt": prompt(q)},
+            )
+            records.append(r)
+            scores.append({"id": r.feedback_id, "score": score, "judge": "reference-overlap-v1"})
+    export = tmp_path / "rlaif-candidates.jsonl"
+    export_records(records, export, "jsonl")
+    scores_path = tmp_path / "rlaif-scores.jsonl"
+    scores_path.write_text("".join(json.dumps(s) + "\n" for s in scores))
+    return export, scores_path
+
+
+@pytest.mark.parametrize("method", ["ppo", "dpo"])
+def test_each_route_trains_from_the_judge_scores_and_continues_the_sft_parent(
+    method, judged_candidates, parent_adapter, tiny_model_dir, tmp_path
+):
+    export, scores = judged_candidates
+    cfg = RlaifSettings(method=method, ppo_episodes=6, learning_rate=1e-3, rm_learning_rate=1e-3)
+    jobs = train_jobs(cfg, tiny_model_dir, parent_adapter, export, scores, tmp_path / "trained", 6, 4)
+    assert [m for m, _ in jobs] == (["rm", "ppo"] if method == "ppo" else ["dpo"])
+    for m, job in jobs:
+        job.max_length, job.target_modules = 256, ["q_proj", "v_proj", "o_proj"]
+        train(m, job)
+    pairs = AdapterManifest.read(tmp_path / "trained" / jobs[0][1].name)
+    # one pair per question (the default), best vs worst by the judge: 4.5 over 1.0
+    assert pairs.metrics["data"]["by_source"] == {"correction": 0, "rating": 0, "judge": len(FACTS)}
+    adapter = AdapterManifest.read(tmp_path / "trained" / "loop-rlaif")
+    assert adapter.method == method and adapter.parent["name"] == "parent-sft" and adapter.lora_rank == 8
+    if method == "ppo":
+        assert jobs[1][1].reward_model == jobs[0][1].output_dir and adapter.metrics["steps"] >= 1
