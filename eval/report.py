@@ -176,8 +176,10 @@ def write_report(
     manifests: list[dict[str, Any]] | None = None,
     title: str = "ragloop evaluation",
     notes: list[str] | None = None,
+    extra_figures: list[tuple[str, Path]] | None = None,
 ) -> Path:
-    """Write report.json/.md/.html and the plots into ``out_dir``; returns the Markdown path."""
+    """Write report.json/.md/.html and the plots into ``out_dir`` (``extra_figures``: (caption, PNG in
+    ``out_dir``) drawn by the caller, shown after the report's own); returns the Markdown path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifests = manifests or []
@@ -210,6 +212,7 @@ def write_report(
         curve = plot_training(manifest, out_dir / f"training-{manifest['name']}.png")
         if curve:
             figures.append((f"Training curves of {manifest['name']} ({manifest['method']})", curve))
+    figures += extra_figures or []
 
     n = results[0]["n"] if results else 0
     md = [

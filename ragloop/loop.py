@@ -446,14 +446,24 @@ class Loop:
             )
         manifests = [manifest.model_dump()]
         rlaif_dir = data_dir / "trained" / cfg.rlaif.adapter_name
+        figures = []
         if "rlaif" in results:
-            manifests.append(AdapterManifest.read(rlaif_dir).model_dump())
+            from ragloop.rlaif import plot_ai_feedback
+
+            rlaif_manifest = AdapterManifest.read(rlaif_dir)
+            manifests.append(rlaif_manifest.model_dump())
+            report_dir.mkdir(parents=True, exist_ok=True)
+            source = rlaif_manifest.ai_feedback["sampling"]["adapter"]
+            plot = plot_ai_feedback(data_dir / "rlaif-scores.jsonl", report_dir / "ai_feedback.png", source)
+            if plot:
+                figures.append(("AI feedback: judge scores of the sampled candidates", plot))
         write_report(
             [results[k] for k in ("base", "adapter", "rlaif", "langchain") if k in results],
             report_dir,
             manifests,
             title="ragloop loop: before and after learning from feedback",
             notes=notes,
+            extra_figures=figures,
         )
         loop = LoopResult(report_dir, adapter_dir, published, gate.reasons, results, live, self.seconds)
         if rlaif_gate is not None:
@@ -463,14 +473,15 @@ class Loop:
         return loop
 
 
-def loop_settings(settings: Settings, llm_base_url: str) -> Settings:
-    """The loop's own settings: a fresh working directory under data_dir, the embedded stores and a
-    local adapter registry in it (a demo never touches production stores or a shared S3 registry),
-    short prompts and answers (so CPU training stays in minutes), and the given vLLM."""
+def loop_settings(settings: Settings, llm_base_url: str, fresh: bool = True) -> Settings:
+    """The loop's own settings: a fresh working directory under data_dir (``fresh=False``: the last
+    run's, kept), the embedded stores and a local adapter registry in it (a demo never touches
+    production stores or a shared S3 registry), short prompts and answers (so CPU training stays in
+    minutes), and the given vLLM."""
     workdir = settings.data_dir / settings.loop.workdir
-    if workdir.exists():
+    if fresh and workdir.exists():
         shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
+    workdir.mkdir(parents=True, exist_ok=True)
     return settings.model_copy(
         update={
             "data_dir": workdir,

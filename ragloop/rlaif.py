@@ -105,6 +105,42 @@ def score_spread(scored: list[dict]) -> dict[str, float]:
     }
 
 
+def plot_ai_feedback(scores_path: Path, path: Path, source: str) -> Path | None:
+    """The AI feedback itself: the judge's scores of the sampled candidates, and per question the best
+    and the worst (the pairs DPO and the reward model learn from)."""
+    from ragloop.plots import pyplot, save
+
+    rows = [json.loads(line) for line in scores_path.read_text().splitlines() if line.strip()]
+    if not rows:
+        return None
+    by_question: dict[str, list[float]] = {}
+    for row in rows:
+        by_question.setdefault(row["question"], []).append(row["score"])
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    bins = [i / 2 for i in range(11)]
+    ax.hist([r["score"] for r in rows], bins=bins, alpha=0.35, label=f"all {len(rows)} candidates")
+    ax.hist(
+        [max(s) for s in by_question.values()],
+        bins=bins,
+        histtype="step",
+        linewidth=2,
+        label="best per question",
+    )
+    ax.hist(
+        [min(s) for s in by_question.values()],
+        bins=bins,
+        histtype="step",
+        linewidth=2,
+        label="worst per question",
+    )
+    ax.set_xlabel("AI-judge score (0-5)")
+    ax.set_ylabel("answers")
+    ax.set_title(f"AI feedback on answers sampled from {source}")
+    ax.legend(fontsize=8)
+    return save(fig, path)
+
+
 def train_jobs(
     cfg: RlaifSettings,
     base_model: Path,

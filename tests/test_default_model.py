@@ -68,3 +68,41 @@ def test_the_default_model_answers_demo_questions_with_the_fact_and_a_citation(
         assert fact.lower() in text.lower(), (question, text)
         assert not citation_only(text) and valid_citation(text, len(answer.citations)), (question, text)
         assert source in {c.source.rsplit("/", 1)[-1] for c in answer.cited}, (question, text)
+
+
+@pytest.mark.slow
+def test_the_rlaif_stage_samples_and_judges_with_the_default_model_as_an_openai_compatible_judge(
+    default_model_server, tmp_path
+):
+    """The RLAIF stage's AI feedback through a real LLM judge: the default model, served by vLLM, samples
+    k candidates in one request and then judges them over the OpenAI-compatible API. A 0.5B model is a
+    poor judge — its scores need not be good — but every candidate ends up scored by it, or reported as
+    failed with the reason; never silently 0."""
+    from rag.service import build_chain, build_ingestor
+    from ragloop.rlaif import sample_candidates, score_candidates
+    from ragloop.settings import RlaifSettings
+    from training.judge import Judge, OpenAIJudge
+
+    settings = Settings(
+        data_dir=tmp_path / "data", llm={"base_url": default_model_server.base_url, "max_tokens": 48}
+    )
+    build_ingestor(settings).ingest([DEMO_CORPUS], progress=False)
+    chain = build_chain(settings)
+    item = {
+        "id": "q1",
+        "question": QUESTIONS[0][0],
+        "reference": "About 5 hours with the supplied 2 A charger.",
+    }
+    records = sample_candidates(chain, [item], DEFAULT_MODEL_NAME, RlaifSettings(k=2))
+    assert len(records) == 2 and all(r.answer for r in records)
+    assert {r.trace["temperature"] for r in records} == {1.0}
+
+    judge = Judge(OpenAIJudge(default_model_server.base_url, max_tokens=160), tries=1)
+    assert judge.backend.model_id == DEFAULT_MODEL_NAME  # the server's model, found by the judge itself
+    scored, failed = score_candidates(judge, records, [item])
+    assert len(scored) + len(failed) == 2
+    assert {s["id"] for s in scored} | {f["id"] for f in failed} == {r.feedback_id for r in records}
+    for row in scored:
+        assert 0.0 <= row["score"] <= 5.0 and row["judge"] == DEFAULT_MODEL_NAME and row["reason"]
+    for row in failed:
+        assert "no usable score" in row["error"]

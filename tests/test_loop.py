@@ -113,3 +113,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     assert (result.published == "loop-rlaif-v1") == rlaif["metrics"]["eval"]["gate_passed"]
     assert result.live["answers"] >= 2 and result.live["answered_by_adapter"] == result.live["answers"]
     assert (result.report_dir / "report.html").exists() and (result.report_dir / "judge_scores.png").exists()
+    assert (
+        "AI feedback: judge scores of the sampled candidates"
+        in (result.report_dir / "report.html").read_text()
+    )

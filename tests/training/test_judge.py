@@ -106,3 +106,60 @@ def test_bedrock_converse_request_shape():
     assert req["modelId"] == "anthropic.claude-3-haiku-20240307-v1:0"
     assert req["messages"] == [{"role": "user", "content": [{"text": "grade this"}]}]
     assert req["inferenceConfig"]["temperature"] == 0.0
+
+
+def test_bedrock_judge_scores_rlaif_candidates_through_the_converse_contract():
+    """The RLAIF stage's judge on Amazon Bedrock: a real botocore client, validated against the service
+    model by Stubber (request parameters and response shape), scoring candidates through ``score_many``
+    exactly as the loop's stage does."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from training.judge import JUDGE_PROMPT, JUDGE_PROMPT_VERSION
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    judge = Judge(BedrockJudge("mistral.mistral-large-2407-v1:0", client=client))
+    candidates = [
+        {
+            "id": "c1",
+            "question": "How long does charging take?",
+            "reference": "5 hours.",
+            "answer": "5 hours [1].",
+        },
+        {
+            "id": "c2",
+            "question": "How long does charging take?",
+            "reference": "5 hours.",
+            "answer": "2 days.",
+        },
+    ]
+    replies = [
+        "<scoring>4.8</scoring><reason>Same fact.</reason>",
+        "<scoring>0.5</scoring><reason>Wrong.</reason>",
+    ]
+    with Stubber(client) as stub:
+        for item, reply in zip(candidates, replies, strict=True):
+            prompt = JUDGE_PROMPT.format(
+                question=item["question"], reference=item["reference"], answer=item["answer"]
+            )
+            stub.add_response(
+                "converse",
+                {
+                    "output": {"message": {"role": "assistant", "content": [{"text": reply}]}},
+                    "stopReason": "end_turn",
+                    "usage": {"inputTokens": 200, "outputTokens": 20, "totalTokens": 220},
+                    "metrics": {"latencyMs": 800},
+                },
+                {
+                    "modelId": "mistral.mistral-large-2407-v1:0",
+                    "messages": [{"role": "user", "content": [{"text": prompt}]}],
+                    "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
+                },
+            )
+        scored, failed = judge.score_many(candidates)
+        stub.assert_no_pending_responses()
+    assert failed == []
+    assert [(s["id"], s["score"]) for s in scored] == [("c1", 4.8), ("c2", 0.5)]
+    assert {(s["judge"], s["judge_prompt_version"]) for s in scored} == {
+        ("mistral.mistral-large-2407-v1:0", JUDGE_PROMPT_VERSION)
+    }
