@@ -399,6 +399,12 @@ def train(
     ] = None,
     output: Annotated[str | None, typer.Option(help="adapter output dir")] = None,
     name: Annotated[str | None, typer.Option(help="adapter name")] = None,
+    init_adapter: Annotated[
+        str | None, typer.Option(help="continue this adapter (e.g. the SFT parent); it is the reference")
+    ] = None,
+    judge_scores: Annotated[
+        str | None, typer.Option(help="`ragloop judge` output over the export's rows: judge-ranked pairs")
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
 ) -> None:
     """Train a LoRA adapter (or reward model) from a feedback export; writes the adapter + manifest.json."""
@@ -411,7 +417,15 @@ def train(
         base_model = str(get_settings().default_model_dir)
     try:
         job = make_job(
-            method, config, preset, export_path=export, base_model=base_model, output_dir=output, name=name
+            method,
+            config,
+            preset,
+            export_path=export,
+            base_model=base_model,
+            output_dir=output,
+            name=name,
+            init_adapter=init_adapter,
+            judge_scores_path=judge_scores,
         )
         out, metrics = run(method, job, resume=resume)
     except (ValueError, FileNotFoundError) as err:

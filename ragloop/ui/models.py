@@ -25,6 +25,14 @@ def version_status(entry, version: int) -> str:
     return "previous" if entry.previous == version else ""
 
 
+def ai_feedback_label(ai_feedback: dict | None) -> str | None:
+    """Where an RLAIF adapter's feedback came from, in one cell: judge model, k samples from which adapter."""
+    if not ai_feedback:
+        return None
+    judge, sampling = ai_feedback.get("judge", {}), ai_feedback.get("sampling", {})
+    return f"{judge.get('model')} on {sampling.get('k')} samples/question from {sampling.get('adapter')}"
+
+
 def adapters_frame(registry) -> pd.DataFrame:
     from serving.registry import served_name
 
@@ -43,6 +51,9 @@ def adapters_frame(registry) -> pd.DataFrame:
                     "traffic": entry.weight if entry.live == version and not entry.retired else 0.0,
                     "promoted": entry.promoted and entry.live == version,
                     "method": manifest.method if manifest else "?",
+                    "parent": (manifest.parent or {}).get("name") if manifest else None,
+                    "AI feedback": ai_feedback_label(manifest.ai_feedback) if manifest else None,
+                    "eval AI mean": (metrics.get("eval") or {}).get("candidate", {}).get("judge_mean"),
                     "base model": manifest.base_model if manifest else "?",
                     "rank": manifest.lora_rank if manifest else None,
                     "feedback records": len(manifest.feedback_ids) if manifest else None,
