@@ -31,15 +31,23 @@ from training.run import run as train
 log = logging.getLogger(__name__)
 
 
-def train_route(settings: Settings, method: str, workdir: Path, sft_dir: Path, out: Path) -> dict:
-    cfg = settings.loop.rlaif.model_copy(update={"method": method})
+# Route variants: the settings each changes in ``[loop.rlaif]``.
+VARIANTS: dict[str, dict] = {
+    "dpo": {"method": "dpo"},
+    "dpo-rpo": {"method": "dpo", "sft_weight": 1.0},  # DPO + the chosen answers' NLL (RPO)
+    "ppo": {"method": "ppo"},
+}
+
+
+def train_route(settings: Settings, variant: str, workdir: Path, sft_dir: Path, out: Path) -> dict:
+    cfg = settings.loop.rlaif.model_copy(update=VARIANTS[variant])
     jobs = train_jobs(
         cfg,
         Path(AdapterManifest.read(sft_dir).base_model),
         sft_dir,
         workdir / "rlaif-candidates.jsonl",
         workdir / "rlaif-scores.jsonl",
-        out / method,
+        out / variant,
         settings.loop.batch_size,
         settings.loop.max_tokens,
     )
@@ -54,11 +62,28 @@ def train_route(settings: Settings, method: str, workdir: Path, sft_dir: Path, o
     }
 
 
+HEADER = (
+    f"{'route':<24} {'wall min':>8} {'CPU min':>8} {'AI mean':>8} {'>3':>7} {'<3':>7} {'sim':>6} "
+    f"{'Δ AI mean':>9} {'Δ per CPU min':>13}"
+)
+
+
+def row_line(label: str, row: dict, sft: dict | None = None, info: dict | None = None) -> str:
+    line = f"{label:<24} "
+    line += f"{info['wall_min']:>8.1f} {info['cpu_min']:>8.1f} " if info else f"{'':>8} {'':>8} "
+    line += f"{row['judge_mean']:>8.2f} {row['judge_above_3']:>7.1%} {row['judge_below_3']:>7.1%} "
+    line += f"{row['similarity']:>6.3f}"
+    if sft and info:
+        gain = row["judge_mean"] - sft["judge_mean"]
+        line += f" {gain:>+9.3f} {gain / info['cpu_min']:>+13.4f}"
+    return line
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=None, help="a finished two-stage loop's directory")
-    parser.add_argument("--routes", default="dpo,ppo")
+    parser.add_argument("--routes", default="dpo,ppo", help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--llm-url", default=None, help="a running vLLM (LoRA enabled); default: start one")
     args = parser.parse_args(argv)
 
@@ -67,13 +92,17 @@ def main(argv: list[str] | None = None) -> None:
     sft_dir = workdir / "trained" / settings.loop.adapter_name
     if not (workdir / "rlaif-scores.jsonl").exists():
         raise SystemExit(f"no RLAIF candidates in {workdir}: run `make loop-rlaif-demo` first")
-    out = workdir / "routes-benchmark"
     routes = [r.strip() for r in args.routes.split(",") if r.strip()]
-    trained = {route: train_route(settings, route, workdir, sft_dir, out) for route in routes}
+    unknown = set(routes) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown routes {sorted(unknown)}; known: {', '.join(VARIANTS)}")
+    out = workdir / "routes-benchmark"
+    out.mkdir(parents=True, exist_ok=True)
+    table = out / "routes.txt"
 
     base_model = Path(AdapterManifest.read(sft_dir).base_model)
     server = None
-    if not args.llm_url:
+    if not args.llm_url:  # up during training too, as in the loop
         server = VLLMServer(
             base_model,
             served_name=settings.served_model_name,
@@ -85,48 +114,42 @@ def main(argv: list[str] | None = None) -> None:
         )
         server.start(timeout_s=600)
     try:
-        url = args.llm_url or server.base_url
-        # the loop's settings on its existing directory (loop_settings would wipe it)
-        run_settings = loop_settings(settings, url, fresh=False)
         from rag.service import build_chain
 
+        url = args.llm_url or server.base_url
+        run_settings = loop_settings(settings, url, fresh=False)  # the loop's directory, kept
         chain = build_chain(run_settings)
         judge = Loop(run_settings, base_model).judge(chain.embedder)
         items = read_set(settings.loop.eval_set or DEMO_EVAL_SET)[: settings.loop.limit]
         holdout = [i for i in items if is_holdout(i["id"], settings.loop.holdout_share)]
         admin = VLLMAdmin(url, settings.llm.api_key.get_secret_value())
         k = run_settings.retrieval.top_k
-        admin.load("sft", str(sft_dir.resolve()))
-        rows = {"sft": summary_row(evaluate(chain, holdout, adapter="sft", judge=judge, k=k, label="sft"))}
-        for route, info in trained.items():
-            name = f"rlaif-{route}"
-            admin.load(name, str(info["adapter_dir"].resolve()))
-            rows[route] = summary_row(evaluate(chain, holdout, adapter=name, judge=judge, k=k, label=name))
-            admin.unload(name)
+
+        def held_out(name: str, adapter_dir: Path) -> dict:
+            admin.load(name, str(adapter_dir.resolve()))
+            try:
+                return summary_row(evaluate(chain, holdout, adapter=name, judge=judge, k=k, label=name))
+            finally:
+                admin.unload(name)
+
+        sft = held_out("sft", sft_dir)
+        lines = [
+            f"RLAIF routes on {len(holdout)} held-out questions, judge {judge.backend.model_id}, "
+            f"AI feedback from {sft_dir.name}'s samples in {workdir}",
+            HEADER,
+            row_line("SFT (baseline)", sft),
+        ]
+        table.write_text("\n".join(lines) + "\n")
+        for route in routes:
+            info = train_route(settings, route, workdir, sft_dir, out)
+            row = held_out(f"rlaif-{route}", info["adapter_dir"])
+            lines.append(row_line(f"{route} ({info['steps']})", row, sft, info))
+            table.write_text("\n".join(lines) + "\n")
+            log.info("%s", lines[-1])
     finally:
         if server:
             server.stop()
-
-    sft = rows["sft"]
-    lines = [
-        f"RLAIF routes on {len(holdout)} held-out questions, judge {judge.backend.model_id}, "
-        f"from {sft_dir.name}",
-        f"{'route':<22} {'wall min':>8} {'CPU min':>8} {'AI mean':>8} {'>3':>7} {'<3':>7} {'sim':>6} "
-        f"{'Δ AI mean':>9} {'Δ per CPU min':>13}",
-        f"{'SFT (baseline)':<22} {'':>8} {'':>8} {sft['judge_mean']:>8.2f} {sft['judge_above_3']:>7.1%} "
-        f"{sft['judge_below_3']:>7.1%} {sft['similarity']:>6.3f}",
-    ]
-    for route, info in trained.items():
-        row = rows[route]
-        gain = row["judge_mean"] - sft["judge_mean"]
-        lines.append(
-            f"{route + ' (' + info['steps'] + ')':<22} {info['wall_min']:>8.1f} {info['cpu_min']:>8.1f} "
-            f"{row['judge_mean']:>8.2f} {row['judge_above_3']:>7.1%} {row['judge_below_3']:>7.1%} "
-            f"{row['similarity']:>6.3f} {gain:>+9.3f} {gain / info['cpu_min']:>+13.4f}"
-        )
-    table = "\n".join(lines)
-    (out / "routes.txt").write_text(table + "\n")
-    print(table)
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -178,6 +178,7 @@ def train_jobs(
             learning_rate=cfg.learning_rate,
             epochs=cfg.epochs,
             beta=cfg.beta,
+            sft_weight=cfg.sft_weight,
             batch_size=batch,
         )
         return [("dpo", job)]

@@ -118,6 +118,7 @@ class RlaifSettings(BaseModel):
     learning_rate: float = 1e-4
     epochs: float = 1
     beta: float = Field(0.1, description="DPO: strength of the pull towards the SFT parent")
+    sft_weight: float = Field(0.0, ge=0.0, description="DPO: weight of the chosen answers' NLL (RPO)")
     rm_learning_rate: float = 1e-4
     rm_epochs: float = 1
     ppo_episodes: int = Field(16, ge=1, description="PPO: prompts sampled in all")

@@ -85,6 +85,13 @@ class SFTJob(LoraJob):
 class DPOJob(LoraJob):
     beta: float = field(default=0.1, metadata={"help": "strength of the KL penalty to the reference"})
     learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
+    sft_weight: float = field(
+        default=0.0,
+        metadata={
+            "help": "add this weight times the NLL of the chosen answer to the DPO loss (RPO; TRL loss_type "
+            "['sigmoid', 'sft']): keeps the chosen answers likely while the margin grows"
+        },
+    )
 
 
 @dataclass

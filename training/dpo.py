@@ -40,6 +40,9 @@ def main(job: DPOJob, resume: bool = False):
     args = DPOConfig(
         **common_args(job),
         beta=job.beta,
+        **(
+            {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, job.sft_weight]} if job.sft_weight else {}
+        ),
         max_length=job.max_length,
         eval_strategy="epoch" if val is not None else "no",
     )

@@ -45,12 +45,14 @@ def judged_candidates(tmp_path):
     return export, scores_path
 
 
-@pytest.mark.parametrize("method", ["ppo", "dpo"])
+@pytest.mark.parametrize("method, sft_weight", [("ppo", 0.0), ("dpo", 1.0)])
 def test_each_route_trains_from_the_judge_scores_and_continues_the_sft_parent(
-    method, judged_candidates, parent_adapter, tiny_model_dir, tmp_path
+    method, sft_weight, judged_candidates, parent_adapter, tiny_model_dir, tmp_path
 ):
     export, scores = judged_candidates
-    cfg = RlaifSettings(method=method, ppo_episodes=6, learning_rate=1e-3, rm_learning_rate=1e-3)
+    cfg = RlaifSettings(
+        method=method, ppo_episodes=6, learning_rate=1e-3, rm_learning_rate=1e-3, sft_weight=sft_weight
+    )
     jobs = train_jobs(cfg, tiny_model_dir, parent_adapter, export, scores, tmp_path / "trained", 6, 4)
     assert [m for m, _ in jobs] == (["rm", "ppo"] if method == "ppo" else ["dpo"])
     for m, job in jobs:
@@ -63,3 +65,5 @@ def test_each_route_trains_from_the_judge_scores_and_continues_the_sft_parent(
     assert adapter.method == method and adapter.parent["name"] == "parent-sft" and adapter.lora_rank == 8
     if method == "ppo":
         assert jobs[1][1].reward_model == jobs[0][1].output_dir and adapter.metrics["steps"] >= 1
+    else:  # RPO: the DPO loss plus the chosen answers' NLL, as TRL's combined loss types
+        assert adapter.hyperparameters["sft_weight"] == 1.0
