@@ -2,7 +2,8 @@
 
 Uses LangChain's ``RecursiveCharacterTextSplitter`` measured in the embedding model's own tokens, so a
 chunk never exceeds what the embedder reads. Every chunk carries source, page, character offsets and a
-content hash; its id is derived from those, so re-ingesting an unchanged file yields the same ids.
+content hash; its id is derived from those, so re-ingesting an unchanged file yields the same ids, and a
+passage that a document repeats (two sections with the same paragraph) gets two ids, not one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ class Chunker:
             tokenizer,
             chunk_size=chunk_tokens,
             chunk_overlap=overlap_tokens,
-            add_start_index=True,
             strip_whitespace=True,
         )
 
@@ -37,11 +37,12 @@ class Chunker:
         for page in pages:
             if not page.text.strip():
                 continue
-            for doc in self._splitter.create_documents([page.text]):
-                text = doc.page_content
-                start = int(doc.metadata.get("start_index", -1))
-                if start < 0:  # the splitter could not locate the piece; fall back to a search
+            cursor = 0  # pieces come in order: each starts after the previous one's start
+            for text in self._splitter.split_text(page.text):
+                start = page.text.find(text, cursor)
+                if start < 0:  # not verbatim in the page (stripped whitespace); best effort
                     start = max(page.text.find(text), 0)
+                cursor = start + 1
                 content_hash = sha256_text(text)
                 ident = f"{source}\x00{page.page}\x00{start}\x00{content_hash}"
                 chunks.append(

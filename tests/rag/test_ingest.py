@@ -83,3 +83,19 @@ def test_ingesting_one_folder_does_not_remove_another(ingestor, corpus, tmp_path
     ingestor.ingest([other], progress=False)
     ingestor.ingest([corpus], progress=False)
     assert str(other / "note.md") in ingestor.store.sources()
+
+
+def test_a_document_that_repeats_a_passage_ingests_both_copies(ingestor, embedder, tmp_path):
+    # Real docs repeat paragraphs (Node's dns.md describes each method twice, callback and promise).
+    # Each copy must be its own chunk at its own offset; sharing one id made the insert fail.
+    paragraph = " ".join(f"The resolver setting number {i} controls how lookups are ordered." for i in range(30))
+    doc = tmp_path / "repeats.md"
+    doc.write_text(f"# Callbacks\n\n{paragraph}\n\n# Promises\n\n{paragraph}\n")
+    report = ingestor.ingest([doc], progress=False)
+    assert not report.failed, report.failed
+    chunks = all_chunks(ingestor.store, embedder)
+    text = doc.read_text()
+    assert len({c.chunk_id for c in chunks}) == len(chunks) == report.chunks_written
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+    assert max(c.end for c in chunks) > text.index("# Promises")  # the second copy is indexed
