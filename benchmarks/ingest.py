@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from rag.backends.embedded_store import EmbeddedVectorStore
-from rag.chunking import Chunker
 from rag.embeddings import get_embedder
 from rag.ingest import Ingestor
 from rag.loaders import load_pages
+from rag.service import build_chunker
 from ragloop.settings import Settings
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "corpus"
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     settings = Settings()
     embedder = get_embedder(settings.embedding.model, batch_size=settings.embedding.batch_size)
-    chunker = Chunker(embedder.tokenizer, settings.chunking.chunk_tokens, settings.chunking.overlap_tokens)
+    chunker = build_chunker(settings, embedder)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         corpus.mkdir()

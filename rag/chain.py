@@ -16,7 +16,7 @@ from pathlib import Path
 
 from rag.attribution import citation_suffix, missing_citations
 from rag.embeddings import Embedder
-from rag.errors import EmptyCorpus, InvalidQuestion
+from rag.errors import EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,7 @@ class RagChain:
         self.llm = llm
         self.config = config
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-attribution")
+        self._embedding_checked = False
 
     def validate_question(self, question: str) -> str:
         question = (question or "").strip()
@@ -123,7 +124,21 @@ class RagChain:
             )
         return question
 
+    def _check_embedding_model(self) -> None:
+        """Once per chain: the question must be embedded by the model that embedded the index."""
+        if self._embedding_checked:
+            return
+        recorded = (self.store.index_version() or {}).get("embedding_model")
+        current = Path(self.embedder.model_name).name
+        if recorded and recorded != current:
+            raise IndexVersionMismatch(
+                f"the index was embedded with {recorded!r} but questions would be embedded with "
+                f"{current!r}; re-index with `ragloop ingest --reindex` or configure {recorded!r} again"
+            )
+        self._embedding_checked = True
+
     def retrieve(self, question: str, k: int | None = None) -> list[SearchHit]:
+        self._check_embedding_model()
         vector = self.embedder.encode_one(question)
         hits = self.store.search(vector, text=question, k=k or self.config.top_k)
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.
@@ -147,9 +162,10 @@ class RagChain:
                 number=i,
                 source=hit.chunk.source,
                 page=hit.chunk.page,
-                snippet=snippet(hit.chunk.text),
+                snippet=snippet(hit.chunk.text.removeprefix(hit.chunk.section).lstrip()),
                 chunk_id=hit.chunk.chunk_id,
                 score=hit.score,
+                section=hit.chunk.section,
             )
             for i, hit in enumerate(hits, start=1)
         ]

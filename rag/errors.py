@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from ragloop.errors import RagloopError
 
-__all__ = ["BackendUnavailable", "DocumentError", "EmptyCorpus", "InvalidQuestion", "RagloopError"]
+__all__ = [
+    "BackendUnavailable",
+    "DocumentError",
+    "EmptyCorpus",
+    "IndexVersionMismatch",
+    "InvalidQuestion",
+    "RagloopError",
+]
 
 
 class InvalidQuestion(RagloopError):
@@ -20,6 +27,10 @@ class EmptyCorpus(RagloopError):
 
 class DocumentError(RagloopError):
     """A file could not be read (corrupt, encrypted, not UTF-8, unsupported)."""
+
+
+class IndexVersionMismatch(RagloopError):
+    """The index was built by another chunker or embedding model than the configuration names."""
 
 
 class BackendUnavailable(RagloopError):

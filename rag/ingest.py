@@ -3,6 +3,11 @@
 A file whose bytes are unchanged since the last run is skipped, a changed file has its old chunks
 replaced, and a file that disappeared from an ingested folder has its chunks removed. A file that cannot
 be read is reported and skipped; the rest are indexed.
+
+The index records which chunker (strategy and sizes) and embedding model built it. Ingesting with a
+different one would mix two kinds of chunks, so it stops with ``IndexVersionMismatch`` saying how to
+re-index; ``reindex=True`` (``ragloop ingest --reindex``) re-reads every file the index holds, plus the
+given paths, with the current configuration.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from tqdm import tqdm
 
 from rag.chunking import Chunker
 from rag.embeddings import Embedder
-from rag.errors import DocumentError
+from rag.errors import DocumentError, IndexVersionMismatch
 from rag.loaders import is_supported, load_pages
 from rag.protocols import Chunk, VectorStore
 
@@ -53,6 +58,25 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def index_version(chunker, embedder: Embedder) -> dict[str, str]:
+    """What builds an index: compared on every ingest and at query time."""
+    return {"chunker": chunker.version, "embedding_model": Path(embedder.model_name).name}
+
+
+def version_problem(recorded: dict[str, str] | None, current: dict[str, str]) -> str | None:
+    """Why chunks made under ``current`` must not join an index made under ``recorded`` (None: fine)."""
+    recorded = recorded or {
+        "chunker": "unrecorded (before ragloop recorded it)",
+        "embedding_model": "unrecorded",
+    }
+    changed = [
+        f"{key} {recorded.get(key)!r} -> {value!r}"
+        for key, value in current.items()
+        if recorded.get(key) != value
+    ]
+    return "; ".join(changed) or None
+
+
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path], dict[str, str]]:
     """Expand paths into supported files. Returns (files, folder roots, problems by path)."""
     files: list[Path] = []
@@ -79,7 +103,23 @@ class Ingestor:
         self.embedder = embedder
         self.chunker = chunker
 
-    def ingest(self, paths: Iterable[Path], progress: bool = True) -> IngestReport:
+    def ingest(self, paths: Iterable[Path], progress: bool = True, reindex: bool = False) -> IngestReport:
+        paths = list(paths)
+        version = index_version(self.chunker, self.embedder)
+        problem = version_problem(self.store.index_version(), version) if self.store.count() else None
+        if problem and not reindex:
+            raise IndexVersionMismatch(
+                f"the index was built differently from the current configuration ({problem}); "
+                "mixing both kinds of chunks would skew retrieval. Re-index with `ragloop ingest --reindex "
+                "PATH...` (re-reads every indexed file that still exists), or switch the configuration back."
+            )
+        if problem or reindex:
+            held = list(self.store.sources())
+            log.warning("re-indexing %d files (%s)", len(held), problem or "asked for")
+            for source in held:
+                self.store.delete_source(source)
+            paths += [Path(s) for s in held if Path(s).exists()]
+        self.store.set_index_version(version)
         files, roots, problems = discover(paths)
         report = IngestReport(failed=dict(problems))
         indexed = self.store.sources()

@@ -26,6 +26,7 @@ class Chunk:
     end: int
     content_hash: str  # sha256 of the chunk text
     file_hash: str  # sha256 of the source file's bytes at ingest time
+    section: str = ""  # heading path, "Title › Section › Subsection"; "" when the file has none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,6 +64,11 @@ class VectorStore(Protocol):
         """Every indexed source path with the file hash it was indexed at."""
 
     def count(self) -> int: ...
+
+    def index_version(self) -> dict[str, str] | None:
+        """What built the chunks in this index (chunker, embedding model), as ingest recorded it."""
+
+    def set_index_version(self, version: dict[str, str]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -110,6 +116,7 @@ class Citation:
     snippet: str
     chunk_id: str
     score: float
+    section: str = ""  # the passage's heading path, "" when its file has no headings
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from rag.backends import get_llm, get_vector_store
 from rag.chain import ChainConfig, RagChain
-from rag.chunking import Chunker
+from rag.chunking import make_chunker
 from rag.embeddings import Embedder, get_embedder
 from rag.ingest import Ingestor
 from rag.protocols import LLM, VectorStore
@@ -25,8 +25,12 @@ def build_store(settings: Settings, embedder: Embedder) -> VectorStore:
 
 def build_ingestor(settings: Settings) -> Ingestor:
     embedder = build_embedder(settings)
-    chunker = Chunker(embedder.tokenizer, settings.chunking.chunk_tokens, settings.chunking.overlap_tokens)
-    return Ingestor(build_store(settings, embedder), embedder, chunker)
+    return Ingestor(build_store(settings, embedder), embedder, build_chunker(settings, embedder))
+
+
+def build_chunker(settings: Settings, embedder: Embedder):
+    cfg = settings.chunking
+    return make_chunker(cfg.strategy, embedder.tokenizer, cfg.chunk_tokens, cfg.overlap_tokens)
 
 
 def chain_config(settings: Settings) -> ChainConfig:

@@ -64,14 +64,18 @@ def ingest(
     paths: Annotated[list[Path] | None, typer.Argument(help="files or folders to index")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="index the bundled demo corpus")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    reindex: Annotated[
+        bool,
+        typer.Option("--reindex", help="re-chunk and re-embed every indexed file (after a config change)"),
+    ] = False,
 ) -> None:
     """Index PDF, Markdown, HTML and text files. Unchanged files are skipped, changed ones replaced."""
     from rag.service import build_ingestor
 
     targets = list(paths or []) + ([DEMO_CORPUS] if demo else [])
-    if not targets:
+    if not targets and not reindex:
         raise RagloopError("give files or folders to ingest, or --demo")
-    report = build_ingestor(get_settings()).ingest(targets, progress=not quiet)
+    report = build_ingestor(get_settings()).ingest(targets, progress=not quiet, reindex=reindex)
     typer.echo(report.summary())
     for path, reason in report.failed.items():
         typer.secho(f"skipped {path}: {reason}", fg=typer.colors.YELLOW, err=True)
@@ -186,11 +190,17 @@ def demo(port: Annotated[int, typer.Option(help="port for the web app")] = 8501)
     """Index the demo corpus, start vLLM with the default model unless one answers, open the app."""
     from contextlib import nullcontext
 
+    from rag.errors import IndexVersionMismatch
     from rag.service import build_ingestor
     from ragloop.serve import is_healthy
 
     settings = get_settings()
-    report = build_ingestor(settings).ingest([DEMO_CORPUS])
+    ingestor = build_ingestor(settings)
+    try:
+        report = ingestor.ingest([DEMO_CORPUS])
+    except IndexVersionMismatch as err:  # an index from an older ragloop: the demo rebuilds its own
+        typer.echo(f"re-indexing the demo data: {err}")
+        report = ingestor.ingest([DEMO_CORPUS], reindex=True)
     typer.echo(f"demo corpus: {report.summary()}")
     llm_url = settings.llm.base_url.removesuffix("/v1")
     server = nullcontext() if is_healthy(llm_url) else _vllm_server(settings)

@@ -43,7 +43,10 @@ class EmbeddingSettings(BaseModel):
 
 
 class ChunkingSettings(BaseModel):
-    chunk_tokens: int = Field(200, ge=16, description="chunk size in embedding-model tokens")
+    strategy: Literal["structure", "plain"] = Field(
+        "structure", description="structure: cut at headings, carry the heading path; plain: recursive split"
+    )
+    chunk_tokens: int = Field(240, ge=16, description="chunk size in embedding-model tokens")
     overlap_tokens: int = Field(30, ge=0, description="tokens shared by neighbouring chunks")
 
 
@@ -155,7 +158,7 @@ class LoopSettings(BaseModel):
 
 class RetrievalSettings(BaseModel):
     top_k: int = Field(4, ge=1, le=50)
-    hybrid_weight: float = Field(0.7, ge=0.0, le=1.0, description="weight of dense vs BM25 score")
+    hybrid_weight: float = Field(0.6, ge=0.0, le=1.0, description="weight of dense vs BM25 score")
     max_question_chars: int = Field(4000, ge=1)
 
 

@@ -49,7 +49,7 @@ def test_chat_answers_with_citation_and_saves_feedback_once(app_env, corpus, mon
     assert not at.exception and not at.error
     assert [m.name for m in at.chat_message] == ["user", "assistant"]
     assert any(c.value.startswith("Sources: [") for c in at.caption)
-    assert any(m.value == "**[1] voltbike-manual.pdf, page 2**" for m in at.markdown)  # the top source
+    assert any(m.value == "**[1] voltbike-manual.pdf › page 2**" for m in at.markdown)  # the top source
     assert any(c.value == "answered by base" for c in at.caption)
     no_html(at)
 
@@ -229,3 +229,13 @@ def test_models_page_explains_what_to_do_when_empty(app_env):
     at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
     assert not at.exception
     assert next(i.value for i in at.info).startswith("No adapters published yet")
+
+
+def test_citations_name_file_section_and_page():
+    from ragloop.ui.render import source_label
+
+    assert source_label(
+        {"source": "/docs/spec.pdf", "section": "2. Unified system › 2.4. The glob files", "page": 7}
+    ) == ("spec.pdf › 2. Unified system › 2.4. The glob files › page 7")
+    assert source_label({"source": "notes.md", "section": "", "page": None}) == "notes.md"
+    assert source_label({"source": "old.pdf", "page": 2}) == "old.pdf › page 2"  # logged before sections

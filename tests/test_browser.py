@@ -136,7 +136,7 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
         expect(page.get_by_text("Sources:").first).to_be_visible(timeout=120_000)
         # the top source, whatever the random model's answer cites
         page.get_by_text("Show source passages").first.click()
-        expect(page.get_by_text("[1] voltbike-manual.pdf, page 2").first).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("[1] voltbike-manual.pdf › page 2").first).to_be_visible(timeout=120_000)
         expect(page.get_by_text("answered by base")).to_be_visible(timeout=120_000)
 
         page.get_by_text("2 — disagree").click()

@@ -40,12 +40,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     content_hash TEXT NOT NULL,
     file_hash TEXT NOT NULL,
     text TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    section TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks(source);
 """
 
-_COLUMNS = 'rowid, chunk_id, text, source, page, start, "end", content_hash, file_hash'
+_COLUMNS = 'rowid, chunk_id, text, source, page, start, "end", content_hash, file_hash, section'
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -72,6 +73,7 @@ def _row_to_chunk(row: sqlite3.Row) -> Chunk:
         end=row["end"],
         content_hash=row["content_hash"],
         file_hash=row["file_hash"],
+        section=row["section"],
     )
 
 
@@ -87,7 +89,7 @@ def _min_max(scores: dict[int, float]) -> dict[int, float]:
 class EmbeddedVectorStore:
     """SQLite + faiss + bm25s. Thread-safe for one process; open one per process."""
 
-    def __init__(self, path: Path | str, dim: int, hybrid_weight: float = 0.7, candidates: int = 50) -> None:
+    def __init__(self, path: Path | str, dim: int, hybrid_weight: float = 0.6, candidates: int = 50) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dim = dim
@@ -99,12 +101,18 @@ class EmbeddedVectorStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._check_dim()
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._load_index()
         self._keywords = None  # (bm25s.BM25, rowids in corpus order); None: stale, rebuild on demand
 
     # -- setup -------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(chunks)")}
+        if "section" not in columns:  # stores written before chunks carried their heading path
+            self._db.execute("ALTER TABLE chunks ADD COLUMN section TEXT NOT NULL DEFAULT ''")
+
     def _check_dim(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key='dim'").fetchone()
         if row is None:
@@ -124,6 +132,16 @@ class EmbeddedVectorStore:
         self._index.add_with_ids(vectors, ids)
         log.debug("loaded %d vectors from %s", len(rows), self.path)
 
+    def index_version(self) -> dict[str, str] | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key='index_version'").fetchone()
+        return json.loads(row["value"]) if row else None
+
+    def set_index_version(self, version: dict[str, str]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('index_version', ?)", (json.dumps(version),)
+            )
+
     # -- writes ------------------------------------------------------------------------------
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -142,7 +160,7 @@ class EmbeddedVectorStore:
                 for chunk, vector in zip(chunks, vectors, strict=True):
                     cur = self._db.execute(
                         'INSERT INTO chunks(chunk_id, source, page, start, "end", content_hash, file_hash,'
-                        " text, vector) VALUES (?,?,?,?,?,?,?,?,?)",
+                        " text, vector, section) VALUES (?,?,?,?,?,?,?,?,?,?)",
                         (
                             chunk.chunk_id,
                             chunk.source,
@@ -153,6 +171,7 @@ class EmbeddedVectorStore:
                             chunk.file_hash,
                             chunk.text,
                             vector.tobytes(),
+                            chunk.section,
                         ),
                     )
                     new_ids.append(cur.lastrowid)

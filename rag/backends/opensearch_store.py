@@ -23,7 +23,8 @@ from rag.protocols import FILTERABLE_FIELDS, Chunk, Filters, SearchHit
 
 log = logging.getLogger(__name__)
 
-_META_FIELDS = ("chunk_id", "text", "source", "page", "start", "end", "content_hash", "file_hash")
+_META_FIELDS = ("chunk_id", "text", "source", "page", "start", "end", "content_hash", "file_hash", "section")
+VERSION_KEY = "ragloop_index_version"  # in the index mapping's _meta
 
 
 def index_body(dim: int, m: int = 16, ef_construction: int = 128, ef_search: int = 100) -> dict[str, Any]:
@@ -40,6 +41,7 @@ def index_body(dim: int, m: int = 16, ef_construction: int = 128, ef_search: int
                 "end": {"type": "integer"},
                 "content_hash": {"type": "keyword"},
                 "file_hash": {"type": "keyword"},
+                "section": {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 1024}}},
                 "vector": {
                     "type": "knn_vector",
                     "dimension": dim,
@@ -139,7 +141,7 @@ class OpenSearchVectorStore:
         index: str,
         dim: int,
         pipeline: str = "ragloop-hybrid",
-        hybrid_weight: float = 0.7,
+        hybrid_weight: float = 0.6,
         candidates: int = 50,
         hnsw_m: int = 16,
         ef_construction: int = 128,
@@ -226,10 +228,19 @@ class OpenSearchVectorStore:
         params = {"search_pipeline": self.pipeline} if text else {}
         with _translate_errors():
             resp = self.client.search(index=self.index, body=body, params=params)
-        return [
-            SearchHit(Chunk(**{f: hit["_source"].get(f) for f in _META_FIELDS}), float(hit["_score"]))
-            for hit in resp["hits"]["hits"]
-        ]
+        return [SearchHit(_chunk_of(hit["_source"]), float(hit["_score"])) for hit in resp["hits"]["hits"]]
+
+    def index_version(self) -> dict[str, str] | None:
+        self.ensure_index()
+        with _translate_errors():
+            resp = self.client.indices.get_mapping(index=self.index)
+        mappings = next(iter(resp.values()), {}).get("mappings", {})
+        return mappings.get("_meta", {}).get(VERSION_KEY)
+
+    def set_index_version(self, version: dict[str, str]) -> None:
+        self.ensure_index()
+        with _translate_errors():
+            self.client.indices.put_mapping(index=self.index, body={"_meta": {VERSION_KEY: dict(version)}})
 
     def sources(self) -> dict[str, str]:
         self.ensure_index()
@@ -262,6 +273,12 @@ class OpenSearchVectorStore:
 
     def close(self) -> None:
         self.client.close()
+
+
+def _chunk_of(source: dict[str, Any]) -> Chunk:
+    fields = {f: source.get(f) for f in _META_FIELDS}
+    fields["section"] = fields["section"] or ""  # chunks indexed before sections were recorded
+    return Chunk(**fields)
 
 
 @contextmanager

@@ -12,8 +12,13 @@ from feedback.schema import RATING_LABELS
 
 
 def source_label(citation: dict[str, Any]) -> str:
-    page = citation.get("page")
-    return f"{Path(citation['source']).name}" + (f", page {page}" if page else "")
+    """Where a passage is: file › section path › page (each part only when known)."""
+    parts = [Path(citation["source"]).name]
+    if citation.get("section"):
+        parts.append(citation["section"])
+    if citation.get("page"):
+        parts.append(f"page {citation['page']}")
+    return " › ".join(parts)
 
 
 def citations(items: list[dict[str, Any]], answer_text: str) -> None:

@@ -29,12 +29,11 @@ def chain() -> RagChain:
 
 @st.cache_resource(show_spinner=False)
 def ingestor() -> Ingestor:
-    from rag.chunking import Chunker
     from rag.ingest import Ingestor
+    from rag.service import build_chunker
 
     c = chain()
-    cfg = settings().chunking
-    return Ingestor(c.store, c.embedder, Chunker(c.embedder.tokenizer, cfg.chunk_tokens, cfg.overlap_tokens))
+    return Ingestor(c.store, c.embedder, build_chunker(settings(), c.embedder))
 
 
 @st.cache_resource(show_spinner=False)

@@ -10,7 +10,7 @@ import pytest
 from rag.backends.embedded_store import EmbeddedVectorStore
 from rag.backends.openai_llm import OpenAICompatibleLLM
 from rag.chain import PROMPT_TEMPLATE_VERSION, SYSTEM_PROMPT, ChainConfig, RagChain, build_prompt
-from rag.errors import BackendUnavailable, EmptyCorpus, InvalidQuestion
+from rag.errors import BackendUnavailable, EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.ingest import Ingestor
 from ragloop.serve import free_port
 
@@ -68,6 +68,20 @@ def test_unreachable_llm_is_reported(indexed_store, embedder):
     stream = make_chain(indexed_store, embedder, unreachable_llm()).stream("How long does charging take?")
     with pytest.raises(BackendUnavailable, match=r"LLM server at http://127\.0\.0\.1:\d+/v1 is unreachable"):
         stream.result()
+
+
+def test_an_index_embedded_by_another_model_is_refused_at_question_time(tmp_path, embedder, chunker):
+    from tests.conftest import DEMO_CORPUS
+
+    store = EmbeddedVectorStore(tmp_path / "other.sqlite3", dim=embedder.dim)
+    Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
+    chain = make_chain(store, embedder, unreachable_llm())
+    assert chain.retrieve("How big is the battery?")  # same model: fine
+    store.set_index_version({**store.index_version(), "embedding_model": "bge-small-en-v1.5"})
+    chain = make_chain(store, embedder, unreachable_llm())
+    with pytest.raises(IndexVersionMismatch, match=r"embedded with 'bge-small-en-v1.5'.*--reindex"):
+        chain.retrieve("How big is the battery?")
+    store.close()
 
 
 def test_retrieval_finds_the_page_that_answers(indexed_store, embedder):

@@ -88,7 +88,9 @@ def test_ingesting_one_folder_does_not_remove_another(ingestor, corpus, tmp_path
 def test_a_document_that_repeats_a_passage_ingests_both_copies(ingestor, embedder, tmp_path):
     # Real docs repeat paragraphs (Node's dns.md describes each method twice, callback and promise).
     # Each copy must be its own chunk at its own offset; sharing one id made the insert fail.
-    paragraph = " ".join(f"The resolver setting number {i} controls how lookups are ordered." for i in range(30))
+    paragraph = " ".join(
+        f"The resolver setting number {i} controls how lookups are ordered." for i in range(30)
+    )
     doc = tmp_path / "repeats.md"
     doc.write_text(f"# Callbacks\n\n{paragraph}\n\n# Promises\n\n{paragraph}\n")
     report = ingestor.ingest([doc], progress=False)
@@ -99,3 +101,44 @@ def test_a_document_that_repeats_a_passage_ingests_both_copies(ingestor, embedde
     for chunk in chunks:
         assert text[chunk.start : chunk.end] == chunk.text
     assert max(c.end for c in chunks) > text.index("# Promises")  # the second copy is indexed
+
+
+def test_the_index_records_what_built_it_and_refuses_to_mix(tmp_path, embedder, corpus):
+    from rag.chunking import Chunker, StructureChunker
+    from rag.errors import IndexVersionMismatch
+
+    store = EmbeddedVectorStore(tmp_path / "v.sqlite3", dim=embedder.dim)
+    plain = Ingestor(store, embedder, Chunker(embedder.tokenizer, 120, 20))
+    plain.ingest([corpus], progress=False)
+    assert store.index_version() == {
+        "chunker": "plain-v1/120/20",
+        "embedding_model": Path(embedder.model_name).name,
+    }
+    structured = Ingestor(store, embedder, StructureChunker(embedder.tokenizer, 120, 20))
+    before = {h.chunk.chunk_id for h in store.search(embedder.encode_one("x"), k=10_000)}
+    with pytest.raises(IndexVersionMismatch, match=r"plain-v1/120/20' -> 'structure-v1/120/20'.*--reindex"):
+        structured.ingest([corpus], progress=False)
+    assert {h.chunk.chunk_id for h in store.search(embedder.encode_one("x"), k=10_000)} == before  # untouched
+
+    (corpus / "returns-and-shipping.md").rename(tmp_path / "elsewhere.md")  # indexed, now outside corpus
+    report = structured.ingest([tmp_path / "elsewhere.md"], progress=False, reindex=True)
+    chunks = [h.chunk for h in store.search(embedder.encode_one("x"), k=10_000)]
+    assert store.index_version()["chunker"] == "structure-v1/120/20"
+    from rag.ingest import file_sha256
+
+    expected = set()
+    for path in [*(p for p in corpus.iterdir()), tmp_path / "elsewhere.md"]:
+        expected |= {
+            c.chunk_id for c in structured.chunker.split(str(path), file_sha256(path), load_pages(path))
+        }
+    assert {c.chunk_id for c in chunks} == expected  # exactly the new chunking; nothing of the old left
+    # Every file the index held and that still exists was re-read, plus the one given.
+    assert {Path(c.source).name for c in chunks} == {
+        "release-notes.txt",
+        "service-faq.html",
+        "voltbike-manual.pdf",
+        "elsewhere.md",
+    }
+    assert any(c.section for c in chunks) and not report.failed
+    assert structured.ingest([corpus], progress=False).chunks_written == 0  # same config: no complaint
+    store.close()

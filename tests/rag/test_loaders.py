@@ -107,3 +107,20 @@ def test_image_only_pdf_is_rejected_as_having_no_text_layer(tmp_path):
     image.save(path)
     with pytest.raises(DocumentError, match=r"scan.pdf: the PDF has no text layer .* run OCR"):
         load_pages(path)
+
+
+def test_html_becomes_markdown_with_headings_code_and_tables_and_no_navigation(tmp_path):
+    path = tmp_path / "doc.html"
+    path.write_text(
+        "<html><body><nav><a href='/'>Home</a> <a href='/x'>Chapter list</a></nav><main>"
+        "<h1>Profiles</h1><p>See <a href='x.html'>the manifest</a>.</p>"
+        "<h2>opt-level</h2><pre><code>[profile.dev]\nopt-level = 1\n</code></pre>"
+        "<table><tr><th>level</th><th>meaning</th></tr><tr><td>s</td><td>size</td></tr></table>"
+        "</main></body></html>"
+    )
+    [page] = load_pages(path)
+    assert "Chapter list" not in page.text and "x.html" not in page.text
+    assert "See the manifest." in page.text
+    assert "```\n[profile.dev]\nopt-level = 1\n```" in page.text
+    assert "| s | size |" in page.text
+    assert [(h.level, h.title) for h in page.headings] == [(1, "Profiles"), (2, "opt-level")]

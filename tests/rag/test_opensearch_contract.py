@@ -199,3 +199,42 @@ def test_client_signs_requests_with_sigv4_from_boto3_credentials(monkeypatch):
     signed = auth(prepared)
     assert signed.headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/")
     assert "/eu-west-1/es/aws4_request" in signed.headers["Authorization"]
+
+
+def test_sections_are_mapped_stored_and_returned(recorded):
+    store, conn = recorded
+    store.ensure_index()
+    section = body_of(conn.requests[1])["mappings"]["properties"]["section"]
+    assert section["type"] == "text" and section["fields"]["keyword"]["type"] == "keyword"
+    with_section = Chunk("c9", "Title › Part\n\nbody", "a.md", None, 0, 4, "h9", "fh", "Title › Part")
+    old = chunk(1).to_dict()
+    del old["section"]  # indexed before chunks carried a section
+    conn.responses[("POST", "/chunks/_search")] = {
+        "hits": {
+            "hits": [
+                {"_id": "c9", "_score": 2.0, "_source": with_section.to_dict()},
+                {"_id": "c1", "_score": 1.0, "_source": old},
+            ]
+        }
+    }
+    hits = store.search(np.ones(4), text="part", k=2)
+    assert "section" in body_of(conn.requests[-1])["_source"]["includes"]
+    assert [h.chunk for h in hits] == [with_section, chunk(1)]
+
+
+def test_the_index_version_lives_in_the_mapping_meta(recorded):
+    store, conn = recorded
+    store.set_index_version({"chunker": "structure-v1/240/30", "embedding_model": "all-MiniLM-L6-v2"})
+    put = conn.requests[-1]
+    assert (put["method"], put["path"]) == ("PUT", "/chunks/_mapping")
+    assert body_of(put) == {
+        "_meta": {
+            "ragloop_index_version": {"chunker": "structure-v1/240/30", "embedding_model": "all-MiniLM-L6-v2"}
+        }
+    }
+    conn.responses[("GET", "/chunks/_mapping")] = {
+        "chunks": {"mappings": {"_meta": {"ragloop_index_version": {"chunker": "x", "embedding_model": "y"}}}}
+    }
+    assert store.index_version() == {"chunker": "x", "embedding_model": "y"}
+    conn.responses[("GET", "/chunks/_mapping")] = {"chunks": {"mappings": {"properties": {}}}}
+    assert store.index_version() is None

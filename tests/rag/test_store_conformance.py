@@ -131,3 +131,27 @@ def test_embedded_store_persists_across_reopen(tmp_path):
     reopened.close()
     with pytest.raises(ValueError, match="16-dim vectors but the embedder makes 8-dim"):
         EmbeddedVectorStore(path, dim=8)
+
+
+def test_a_chunks_section_comes_back_with_it(store):
+    c = Chunk(
+        "sec-1",
+        "DNS › dns.lookup()\n\nResolves a host name",
+        "dns.md",
+        None,
+        10,
+        30,
+        "h",
+        "f",
+        "DNS › dns.lookup()",
+    )
+    store.add([c, chunk(2)], np.stack([unit(1), unit(2)]))
+    hits = {h.chunk.chunk_id: h.chunk for h in store.search(unit(1), text="host name", k=2)}
+    assert hits["sec-1"] == c
+    assert hits["id-2"].section == ""
+
+
+def test_the_index_remembers_what_built_it(store):
+    assert store.index_version() is None
+    store.set_index_version({"chunker": "structure-v1/240/30", "embedding_model": "m"})
+    assert store.index_version() == {"chunker": "structure-v1/240/30", "embedding_model": "m"}
