@@ -155,3 +155,28 @@ def test_the_index_remembers_what_built_it(store):
     assert store.index_version() is None
     store.set_index_version({"chunker": "structure-v1/240/30", "embedding_model": "m"})
     assert store.index_version() == {"chunker": "structure-v1/240/30", "embedding_model": "m"}
+
+
+def test_an_embedded_store_from_before_sections_opens_and_reads_them_as_empty(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE chunks (rowid INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, source TEXT NOT NULL,"
+        ' page INTEGER, start INTEGER NOT NULL, "end" INTEGER NOT NULL, content_hash TEXT NOT NULL,'
+        " file_hash TEXT NOT NULL, text TEXT NOT NULL, vector BLOB NOT NULL);"
+    )
+    db.execute(
+        'INSERT INTO chunks(chunk_id, source, page, start, "end", content_hash, file_hash, text, vector)'
+        " VALUES ('old-1', 'a.pdf', 1, 0, 4, 'h', 'f', 'text', ?)",
+        (unit(1).tobytes(),),
+    )
+    db.commit()
+    db.close()
+    store = EmbeddedVectorStore(path, dim=DIM)
+    [hit] = store.search(unit(1), k=1)
+    assert hit.chunk.chunk_id == "old-1" and hit.chunk.section == ""
+    assert store.index_version() is None  # so the next ingest asks for a re-index
+    store.close()
