@@ -78,7 +78,11 @@ def _upload() -> None:
     indexed = 0
     bar = st.progress(0.0, text="Indexing…")
     for n, path in enumerate(batch.saved, start=1):
-        report = resources.ingestor().ingest([path], progress=False)
+        try:
+            report = resources.ingestor().ingest([path], progress=False)
+        except RagloopError as err:  # e.g. the index was built with another chunker: say how to fix it
+            st.error(str(err))
+            break
         for reason in report.failed.values():
             st.warning(f"Skipped: {reason}")
         indexed += not report.failed
