@@ -6,10 +6,11 @@ better adapter.
 2. **Score**: the judge (the AI feedback) scores each candidate 0-5 against the question's reference.
 3. **Train**, from two files — the candidates as a feedback export and the judge's scores — as any
    training job reads them:
-   - ``dpo`` (default): DPO on judge-ranked pairs (best vs worst candidate per question, a minimum score
-     gap), continuing the SFT adapter with a frozen copy of it as the reference;
-   - ``ppo``: the reference design's recipe — a reward model trained on the same pairs, then PPO
-     continuing the SFT adapter, the reward model scoring its rollouts.
+   - ``ppo`` (default): the reference design's recipe — a reward model trained on judge-ranked pairs
+     (best vs worst candidate per question, a minimum score gap), then PPO continuing the SFT adapter,
+     the reward model scoring its rollouts;
+   - ``dpo``: DPO on the same pairs, continuing the SFT adapter with a frozen copy of it as the
+     reference (cheaper; it lost held-out AI score on the demo, see benchmarks/rlaif_routes.py).
 
 The adapter's manifest links its SFT parent, the judge (backend, model, prompt version) and the
 sampling settings. The loop (``ragloop.loop``) then evaluates it, gates it against the live SFT adapter

@@ -51,7 +51,8 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
             epochs=20,
             batch_size=4,
             stages=["sft", "rlaif"],
-            rlaif=RlaifSettings(k=3, min_margin=0.0, learning_rate=1e-3, epochs=1),
+            # DPO keeps this wiring test short; the PPO route: tests/training/test_rlaif_routes.py
+            rlaif=RlaifSettings(method="dpo", k=3, min_margin=0.0, learning_rate=1e-3, epochs=1),
         ),
     )
     assert settings.loop.min_similarity_gain == LoopSettings().min_similarity_gain  # the default gate
