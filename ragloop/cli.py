@@ -221,7 +221,7 @@ def loop_cmd(
         str | None, typer.Option(help="sft, or sft,rlaif: a second stage on AI feedback (default: settings)")
     ] = None,
     rlaif_method: Annotated[
-        str | None, typer.Option(help="the RLAIF route: ppo (reward model + PPO, default) or dpo (DPO on judge-ranked pairs)")
+        str | None, typer.Option(help="RLAIF route: ppo (reward model + PPO, default) or dpo")
     ] = None,
 ) -> None:
     """The whole loop on the demo corpus: users rate -> train -> eval + gate -> hot-load -> better answers.
