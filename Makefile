@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.vector_store
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.retrieval_realdocs
+	$(BIN)/python -m benchmarks.feedback_store
 	$(BIN)/python -m benchmarks.hot_load
 	$(BIN)/python -m benchmarks.lora_latency
 
