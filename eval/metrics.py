@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.attribution import CITATION, SENTENCE, WORD  # one definition of sentence and citation
+
 
 def source_matches(source: str, page: int | None, expected_source: str, expected_page: int | None) -> bool:
     """True if the file name is the expected one and, when a page is expected, so is the page."""
@@ -72,21 +74,18 @@ def win_rate(wins: int, ties: int, losses: int) -> dict[str, float]:
     return {"wins": wins, "ties": ties, "losses": losses, "win_rate": rate, "ci_low": low, "ci_high": high}
 
 
-_CITATION = re.compile(r"\[(\d+)\]")
 _SOURCE_HEADER = re.compile(r"\[\d+\]\s*\([^)]*\)")  # "[2] (manual.pdf, page 3)", as the prompt lays out
-_WORD = re.compile(r"\w+")
 PASTE_WORDS = 30  # a verbatim run this long is a pasted passage; a faithful one-sentence fact is shorter
 
 
 GROUNDED_COSINE = 0.5
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def answer_sentences(answer: str) -> list[str]:
     """The answer's sentences without citation markers: "5 hours. [1]" is one sentence, "5 hours.",
     not two (a bare "[1]" would count as an ungrounded sentence and halve a cited answer's grounding)."""
-    sentences = (" ".join(re.sub(r"\s*\[\d+\]", "", s).split()) for s in _SENTENCE.split(answer))
-    return [s for s in sentences if _WORD.search(s)]
+    sentences = (" ".join(re.sub(r"\s*\[\d+\]", "", s).split()) for s in SENTENCE.split(answer))
+    return [s for s in sentences if WORD.search(s)]
 
 
 def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
@@ -98,7 +97,7 @@ def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
 
 def citation_only(answer: str) -> bool:
     """True when the answer is nothing but citation markers ("[1]", "[1] [2] [3]") or empty."""
-    return not _WORD.search(_CITATION.sub(" ", answer))
+    return not WORD.search(CITATION.sub(" ", answer))
 
 
 def pastes_source(answer: str, sources: str, min_words: int = PASTE_WORDS) -> bool:
@@ -106,15 +105,15 @@ def pastes_source(answer: str, sources: str, min_words: int = PASTE_WORDS) -> bo
     sources (case-insensitive) instead of answering in its own words."""
     if _SOURCE_HEADER.search(answer):
         return True
-    words = [w.lower() for w in _WORD.findall(answer)]
+    words = [w.lower() for w in WORD.findall(answer)]
     if len(words) < min_words:
         return False
-    source_words = [w.lower() for w in _WORD.findall(sources)]
+    source_words = [w.lower() for w in WORD.findall(sources)]
     runs = {tuple(source_words[i : i + min_words]) for i in range(len(source_words) - min_words + 1)}
     return any(tuple(words[i : i + min_words]) in runs for i in range(len(words) - min_words + 1))
 
 
 def valid_citation(answer: str, n_sources: int) -> bool:
     """True when the answer cites at least one source and every [n] it cites was given to it."""
-    cited = [int(n) for n in _CITATION.findall(answer)]
+    cited = [int(n) for n in CITATION.findall(answer)]
     return bool(cited) and all(1 <= n <= n_sources for n in cited)
