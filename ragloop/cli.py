@@ -192,6 +192,7 @@ def demo(port: Annotated[int, typer.Option(help="port for the web app")] = 8501)
 
     from rag.errors import IndexVersionMismatch
     from rag.service import build_ingestor
+    from ragloop.processes import exit_on_sigterm
     from ragloop.serve import is_healthy
 
     settings = get_settings()
@@ -206,7 +207,7 @@ def demo(port: Annotated[int, typer.Option(help="port for the web app")] = 8501)
     server = nullcontext() if is_healthy(llm_url) else _vllm_server(settings)
     if not is_healthy(llm_url):
         typer.echo("starting vLLM with the default model (first start takes a few minutes)…")
-    with server:
+    with exit_on_sigterm(), server:  # a SIGTERM stops the app and the vLLM started here, too
         typer.echo(f"open http://localhost:{port}")
         ui(port=port, headless=True)
 

@@ -1,6 +1,7 @@
 """Child server processes (vLLM, DynamoDB Local, the tests' S3-API server): wait until one is ready,
 stop its whole process group. Each server runs in its own session, so stopping it also stops the
-workers it spawned. ``wait_for`` is the one bounded wait on a condition (servers, tests)."""
+workers it spawned. ``wait_for`` is the one bounded wait on a condition (servers, tests).
+``exit_on_sigterm`` turns SIGTERM into a normal exit, so the servers a command started are stopped."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout_s: float, poll_s: float = 0.05) -> None:
@@ -51,3 +53,19 @@ def stop_process_group(proc: subprocess.Popen | None, timeout_s: float = 15.0) -
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+@contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Within the block, SIGTERM (``kill``, a service manager stopping us) raises ``SystemExit(143)``
+    instead of ending the process on the spot, so ``with`` blocks and ``finally`` clauses run and the
+    servers they started (vLLM, the app) are stopped rather than orphaned."""
+
+    def raise_exit(signum, frame) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, raise_exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

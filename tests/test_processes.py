@@ -67,3 +67,33 @@ def test_wait_for_returns_once_the_condition_holds_and_names_what_timed_out():
     assert len(calls) == 3
     with pytest.raises(TimeoutError, match=r"timed out after 0\.2 s waiting for the moon"):
         wait_for(lambda: False, "the moon", timeout_s=0.2)
+
+
+def test_sigterm_inside_exit_on_sigterm_stops_the_servers_a_command_started(tmp_path):
+    # What `ragloop demo` does: start a server in a `with` block, then serve the app. A `kill` of the
+    # command must stop the server too; without the handler the command dies and the server lives on.
+    pid_file = tmp_path / "server.pid"
+    command = spawn(
+        "import contextlib, subprocess, sys, time\n"
+        "from ragloop.processes import exit_on_sigterm, stop_process_group\n"
+        "@contextlib.contextmanager\n"
+        "def server():\n"
+        "    sleeper = [sys.executable, '-c', 'import time; time.sleep(60)']\n"
+        "    proc = subprocess.Popen(sleeper, start_new_session=True)\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(proc.pid))\n"
+        "    try:\n"
+        "        yield proc\n"
+        "    finally:\n"
+        "        stop_process_group(proc, timeout_s=5)\n"
+        "with exit_on_sigterm(), server():\n"
+        "    time.sleep(60)\n"
+    )
+    try:
+        wait_for(lambda: pid_file.exists() and pid_file.read_text(), "the server to start", timeout_s=30)
+        server = int(pid_file.read_text())
+        assert alive(server)
+        command.terminate()  # SIGTERM to the command only, as `kill PID` does
+        assert command.wait(timeout=30) == 143  # a normal exit: 128 + SIGTERM
+        assert not alive(server)
+    finally:
+        stop_process_group(command)
