@@ -55,15 +55,13 @@ def read_evidence_set(path: Path) -> list[EvidenceQuestion]:
     return items
 
 
-def evidence_in(evidence: Evidence, chunk: Chunk) -> bool:
-    return Path(chunk.source).name == evidence.source and normalise(evidence.text) in normalise(chunk.text)
-
-
 def found_rank(question: EvidenceQuestion, ranked: Sequence[Chunk]) -> int | None:
     """1-based rank at which all of the question's evidence has been retrieved, or None."""
-    missing = set(range(len(question.evidence)))
+    wanted = [(e.source, normalise(e.text)) for e in question.evidence]
+    missing = set(range(len(wanted)))
     for rank, chunk in enumerate(ranked, start=1):
-        missing -= {i for i in missing if evidence_in(question.evidence[i], chunk)}
+        name, text = Path(chunk.source).name, normalise(chunk.text)
+        missing -= {i for i in missing if wanted[i][0] == name and wanted[i][1] in text}
         if not missing:
             return rank
     return None

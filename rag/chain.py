@@ -129,7 +129,7 @@ class RagChain:
         if self._embedding_checked:
             return
         recorded = (self.store.index_version() or {}).get("embedding_model")
-        current = Path(self.embedder.model_name).name
+        current = self.embedder.model_id
         if recorded and recorded != current:
             raise IndexVersionMismatch(
                 f"the index was embedded with {recorded!r} but questions would be embedded with "
@@ -162,7 +162,7 @@ class RagChain:
                 number=i,
                 source=hit.chunk.source,
                 page=hit.chunk.page,
-                snippet=snippet(hit.chunk.text.removeprefix(hit.chunk.section).lstrip()),
+                snippet=snippet(hit.chunk.body),
                 chunk_id=hit.chunk.chunk_id,
                 score=hit.score,
                 section=hit.chunk.section,

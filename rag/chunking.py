@@ -31,8 +31,6 @@ def sha256_text(text: str) -> str:
 
 
 class Chunker:
-    version = "plain-v1"
-
     def __init__(self, tokenizer, chunk_tokens: int, overlap_tokens: int) -> None:
         if overlap_tokens >= chunk_tokens:
             raise ValueError("overlap_tokens must be smaller than chunk_tokens")
@@ -63,7 +61,7 @@ def make_chunk(
     source: str, file_hash: str, page: int | None, start: int, body: str, section: str = ""
 ) -> Chunk:
     """A chunk of ``body`` (at ``start`` in its page); its text leads with the section path, if any."""
-    text = f"{section}\n\n{body}" if section else body
+    text = Chunk.compose(section, body)
     content_hash = sha256_text(text)
     ident = f"{source}\x00{page}\x00{start}\x00{content_hash}"
     return Chunk(

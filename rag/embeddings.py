@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,11 @@ class Embedder:
         self.batch_size = batch_size
         self._model = SentenceTransformer(model, device=device, local_files_only=True)
         self.dim = int(self._model.get_embedding_dimension())
+
+    @property
+    def model_id(self) -> str:
+        """The model's name without the machine's path to it: what an index records it was embedded by."""
+        return Path(self.model_name).name
 
     @property
     def tokenizer(self):

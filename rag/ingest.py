@@ -7,7 +7,8 @@ be read is reported and skipped; the rest are indexed.
 The index records which chunker (strategy and sizes) and embedding model built it. Ingesting with a
 different one would mix two kinds of chunks, so it stops with ``IndexVersionMismatch`` saying how to
 re-index; ``reindex=True`` (``ragloop ingest --reindex``) re-reads every file the index holds, plus the
-given paths, with the current configuration.
+given paths, with the current configuration. ``rebuild_if_changed=True`` does that only on a mismatch:
+for an index the caller owns (the demo's, the loop's).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # path -> reason
     chunks_written: int = 0
+    reindexed: str = ""  # why every indexed file was re-read ("" when it was not)
 
     def summary(self) -> str:
         parts = [
@@ -60,7 +62,7 @@ def file_sha256(path: Path) -> str:
 
 def index_version(chunker, embedder: Embedder) -> dict[str, str]:
     """What builds an index: compared on every ingest and at query time."""
-    return {"chunker": chunker.version, "embedding_model": Path(embedder.model_name).name}
+    return {"chunker": chunker.version, "embedding_model": embedder.model_id}
 
 
 def version_problem(recorded: dict[str, str] | None, current: dict[str, str]) -> str | None:
@@ -103,25 +105,32 @@ class Ingestor:
         self.embedder = embedder
         self.chunker = chunker
 
-    def ingest(self, paths: Iterable[Path], progress: bool = True, reindex: bool = False) -> IngestReport:
+    def ingest(
+        self,
+        paths: Iterable[Path],
+        progress: bool = True,
+        reindex: bool = False,
+        rebuild_if_changed: bool = False,
+    ) -> IngestReport:
         paths = list(paths)
         version = index_version(self.chunker, self.embedder)
         problem = version_problem(self.store.index_version(), version) if self.store.count() else None
-        if problem and not reindex:
+        if problem and not (reindex or rebuild_if_changed):
             raise IndexVersionMismatch(
                 f"the index was built differently from the current configuration ({problem}); "
                 "mixing both kinds of chunks would skew retrieval. Re-index with `ragloop ingest --reindex "
                 "PATH...` (re-reads every indexed file that still exists), or switch the configuration back."
             )
-        if problem or reindex:
+        reason = problem or ("asked for" if reindex else "")
+        if reason:
             held = list(self.store.sources())
-            log.warning("re-indexing %d files (%s)", len(held), problem or "asked for")
+            log.warning("re-indexing %d files (%s)", len(held), reason)
             for source in held:
                 self.store.delete_source(source)
             paths += [Path(s) for s in held if Path(s).exists()]
         self.store.set_index_version(version)
         files, roots, problems = discover(paths)
-        report = IngestReport(failed=dict(problems))
+        report = IngestReport(failed=dict(problems), reindexed=reason)
         indexed = self.store.sources()
 
         # Files gone from an ingested folder: drop their chunks.

@@ -28,6 +28,16 @@ class Chunk:
     file_hash: str  # sha256 of the source file's bytes at ingest time
     section: str = ""  # heading path, "Title › Section › Subsection"; "" when the file has none
 
+    @staticmethod
+    def compose(section: str, body: str) -> str:
+        """A chunk's text: its section path, a blank line, then the passage itself."""
+        return f"{section}\n\n{body}" if section else body
+
+    @property
+    def body(self) -> str:
+        """The passage without its section path: ``text[start:end]`` of its page."""
+        return self.text.removeprefix(self.compose(self.section, "")) if self.section else self.text
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

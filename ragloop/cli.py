@@ -190,18 +190,14 @@ def demo(port: Annotated[int, typer.Option(help="port for the web app")] = 8501)
     """Index the demo corpus, start vLLM with the default model unless one answers, open the app."""
     from contextlib import nullcontext
 
-    from rag.errors import IndexVersionMismatch
     from rag.service import build_ingestor
     from ragloop.processes import exit_on_sigterm
     from ragloop.serve import is_healthy
 
     settings = get_settings()
-    ingestor = build_ingestor(settings)
-    try:
-        report = ingestor.ingest([DEMO_CORPUS])
-    except IndexVersionMismatch as err:  # an index from an older ragloop: the demo rebuilds its own
-        typer.echo(f"re-indexing the demo data: {err}")
-        report = ingestor.ingest([DEMO_CORPUS], reindex=True)
+    report = build_ingestor(settings).ingest([DEMO_CORPUS], rebuild_if_changed=True)  # the demo's own index
+    if report.reindexed:
+        typer.echo(f"re-indexed the demo data: {report.reindexed}")
     typer.echo(f"demo corpus: {report.summary()}")
     llm_url = settings.llm.base_url.removesuffix("/v1")
     server = nullcontext() if is_healthy(llm_url) else _vllm_server(settings)

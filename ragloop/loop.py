@@ -288,7 +288,6 @@ class Loop:
         from eval.run import evaluate, read_set
         from feedback.export import export_records
         from feedback.service import build_writer
-        from rag.errors import IndexVersionMismatch
         from rag.service import build_chain, build_ingestor
         from ragloop.manifest import AdapterManifest
         from serving.publish import Publisher
@@ -303,11 +302,8 @@ class Loop:
 
         self.step("index the demo corpus")
         t = time.perf_counter()
-        ingestor = build_ingestor(settings)
-        try:
-            report = ingestor.ingest([DEMO_CORPUS], progress=False)
-        except IndexVersionMismatch:  # the loop's own index, from an older configuration: rebuild it
-            report = ingestor.ingest([DEMO_CORPUS], progress=False, reindex=True)
+        # The loop's own index: one from an older configuration is rebuilt.
+        report = build_ingestor(settings).ingest([DEMO_CORPUS], progress=False, rebuild_if_changed=True)
         self.echo(f"      {report.summary()}")
         self._timed("ingest", t)
 

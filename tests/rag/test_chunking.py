@@ -42,10 +42,6 @@ def structure(embedder):
     return StructureChunker(embedder.tokenizer, chunk_tokens=60, overlap_tokens=10)
 
 
-def body(chunk):
-    return chunk.text.split("\n\n", 1)[1] if chunk.section else chunk.text
-
-
 def test_markdown_headings_skip_code_fences():
     titles = [(h.level, h.title) for h in markdown_headings(DOC)]
     assert titles == [(1, "URL"), (2, "url.port"), (2, "url.hash"), (3, "Edge cases")]
@@ -57,7 +53,7 @@ def test_chunks_carry_their_heading_path_and_exact_offsets(structure):
     assert set(by_section) == {"URL", "URL › url.port", "URL › url.hash", "URL › url.hash › Edge cases"}
     for c in chunks:
         assert c.text.startswith(c.section + "\n\n")
-        assert DOC[c.start : c.end] == body(c)
+        assert DOC[c.start : c.end] == c.body
     assert "# not a heading" in by_section["URL › url.hash › Edge cases"].text
 
 
@@ -74,7 +70,7 @@ def test_a_block_over_the_size_is_split_within_the_size(structure, embedder):
     chunks = structure.split("big.md", "fh", [PageText(None, doc, markdown_headings(doc))])
     assert len(chunks) > 3
     assert all(len(embedder.tokenizer.encode(c.text, add_special_tokens=False)) <= 60 for c in chunks)
-    assert all(doc[c.start : c.end] == body(c) for c in chunks)
+    assert all(doc[c.start : c.end] == c.body for c in chunks)
 
 
 def test_a_pdf_outline_gives_headings_carried_across_pages(structure, tmp_path):
@@ -96,4 +92,4 @@ def test_a_pdf_outline_gives_headings_carried_across_pages(structure, tmp_path):
     assert {c.section for c in chunks if c.page == 1} == {"Getting started"}
     assert {c.section for c in chunks if c.page == 3} == {"Getting started › Charging"}  # carried on
     texts = {p.page: p.text for p in pages}
-    assert all(texts[c.page][c.start : c.end] == body(c) for c in chunks)
+    assert all(texts[c.page][c.start : c.end] == c.body for c in chunks)

@@ -141,4 +141,10 @@ def test_the_index_records_what_built_it_and_refuses_to_mix(tmp_path, embedder, 
     }
     assert any(c.section for c in chunks) and not report.failed
     assert structured.ingest([corpus], progress=False).chunks_written == 0  # same config: no complaint
+    # An index the caller owns (the demo's, the loop's) is rebuilt on a mismatch, and only then.
+    assert structured.ingest([corpus], progress=False, rebuild_if_changed=True).reindexed == ""
+    rebuilt = plain.ingest([corpus], progress=False, rebuild_if_changed=True)
+    assert "'structure-v1/120/20' -> 'plain-v1/120/20'" in rebuilt.reindexed
+    assert store.index_version()["chunker"] == "plain-v1/120/20"
+    assert not any(h.chunk.section for h in store.search(embedder.encode_one("x"), k=10_000))
     store.close()
