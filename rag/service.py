@@ -16,7 +16,7 @@ from ragloop.settings import Settings
 
 def build_embedder(settings: Settings) -> Embedder:
     cfg = settings.embedding
-    return get_embedder(cfg.model, cfg.device, cfg.batch_size)
+    return get_embedder(cfg.model, cfg.device, cfg.batch_size, cfg.backend, settings.data_dir / "models")
 
 
 def build_store(settings: Settings, embedder: Embedder) -> VectorStore:

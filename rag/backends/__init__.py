@@ -8,10 +8,22 @@ from rag.protocols import LLM, VectorStore
 
 
 def _embedded_store(settings, dim: int) -> VectorStore:
+    from rag.backends.dense_index import AnnParams
     from rag.backends.embedded_store import EmbeddedVectorStore
 
+    cfg = settings.vector_store.embedded
+    ann = AnnParams(
+        kind=cfg.ann,
+        threshold=cfg.ann_threshold,
+        m=cfg.hnsw_m,
+        ef_construction=cfg.hnsw_ef_construction,
+        ef_search=cfg.hnsw_ef_search,
+    )
     return EmbeddedVectorStore(
-        settings.index_dir / "chunks.sqlite3", dim=dim, hybrid_weight=settings.retrieval.hybrid_weight
+        settings.index_dir / "chunks.sqlite3",
+        dim=dim,
+        hybrid_weight=settings.retrieval.hybrid_weight,
+        ann=ann,
     )
 
 

@@ -2,8 +2,11 @@
 
 - SQLite (WAL) is the source of truth: chunk rows with their metadata and float32 vectors. Writes are
   transactions, so a crash never leaves half an ingest.
-- faiss (``IndexFlatIP`` behind an id map) holds the vectors in memory for exact inner-product search;
-  it is rebuilt from SQLite on open and kept in step on every write.
+- faiss holds the vectors in memory (``dense_index``): exact inner-product search while the store is
+  small, an HNSW graph above a size threshold. It is kept in step on every write; an exact index is
+  rebuilt from SQLite on open, an HNSW graph is saved beside the file and reconciled with SQLite on open.
+- Row ids are never reused (a high-water mark in ``meta``), so an id the saved graph holds but SQLite
+  lacks is a deletion, and stays one after a restart.
 - bm25s (sparse-matrix BM25) scores keywords; its index is rebuilt from SQLite lazily, at the first
   hybrid search after a write (about 3 s per 100k chunks), so bulk ingest pays for it once.
 - Hybrid search blends dense and BM25 scores the way OpenSearch's normalization processor does
@@ -21,9 +24,9 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-import faiss
 import numpy as np
 
+from rag.backends.dense_index import AnnParams, DenseIndex
 from rag.protocols import FILTERABLE_FIELDS, Chunk, Filters, SearchHit
 
 log = logging.getLogger(__name__)
@@ -89,8 +92,16 @@ def _min_max(scores: dict[int, float]) -> dict[int, float]:
 class EmbeddedVectorStore:
     """SQLite + faiss + bm25s. Thread-safe for one process; open one per process."""
 
-    def __init__(self, path: Path | str, dim: int, hybrid_weight: float = 0.6, candidates: int = 50) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        dim: int,
+        hybrid_weight: float = 0.6,
+        candidates: int = 50,
+        ann: AnnParams | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.graph_path = self.path.with_name(self.path.name + ".hnsw")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dim = dim
         self.hybrid_weight = hybrid_weight
@@ -103,8 +114,9 @@ class EmbeddedVectorStore:
         self._db.executescript(_SCHEMA)
         self._migrate()
         self._check_dim()
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        self._load_index()
+        self._ann = ann or AnnParams()
+        self._graph_saved = True  # False while the HNSW graph in memory differs from the one on disk
+        self._index = self._open_index()
         self._keywords = None  # (bm25s.BM25, rowids in corpus order); None: stale, rebuild on demand
 
     # -- setup -------------------------------------------------------------------------------
@@ -123,14 +135,40 @@ class EmbeddedVectorStore:
                 "re-ingest into a fresh data directory after changing the embedding model"
             )
 
-    def _load_index(self) -> None:
-        rows = self._db.execute("SELECT rowid, vector FROM chunks").fetchall()
-        if not rows:
-            return
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), self.dim)
-        self._index.add_with_ids(vectors, ids)
-        log.debug("loaded %d vectors from %s", len(rows), self.path)
+    def _open_index(self) -> DenseIndex:
+        truth = np.fromiter((r[0] for r in self._db.execute("SELECT rowid FROM chunks")), dtype=np.int64)
+        kind = self._ann.kind
+        if kind == "auto":
+            kind = "hnsw" if truth.size > self._ann.threshold else "flat"
+        if kind == "hnsw" and self.graph_path.is_file():
+            try:
+                index = DenseIndex.load(self.graph_path, self.dim, self._ann)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("rebuilding the HNSW graph: %s could not be loaded (%s)", self.graph_path, exc)
+            else:
+                missing = index.reconcile(truth)
+                self._add_rows(index, missing)
+                self._graph_saved = missing.size == 0 and index.tombstones == 0
+                log.debug(
+                    "loaded the HNSW graph of %s; %d rows added since its save", self.path, missing.size
+                )
+                return index
+        index = DenseIndex(self.dim, self._ann, kind=kind)
+        self._add_rows(index, truth)
+        if kind == "hnsw" and truth.size:
+            index.save(self.graph_path)
+        return index
+
+    def _add_rows(self, index: DenseIndex, rowids: np.ndarray, batch: int = 50_000) -> None:
+        """Add the stored vectors of ``rowids`` to ``index`` in batches (bounded memory at 1M rows)."""
+        for start in range(0, rowids.size, batch):
+            part = _json_list(rowids[start : start + batch].tolist())
+            rows = self._db.execute(
+                "SELECT rowid, vector FROM chunks WHERE rowid IN (SELECT value FROM json_each(?))", (part,)
+            ).fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            index.add(ids, vectors.reshape(len(rows), self.dim))
 
     def index_version(self) -> dict[str, str] | None:
         row = self._db.execute("SELECT value FROM meta WHERE key='index_version'").fetchone()
@@ -156,12 +194,14 @@ class EmbeddedVectorStore:
                     "chunk_id IN (SELECT value FROM json_each(?))",
                     (_json_list([c.chunk_id for c in chunks]),),
                 )
-                new_ids = []
-                for chunk, vector in zip(chunks, vectors, strict=True):
-                    cur = self._db.execute(
-                        'INSERT INTO chunks(chunk_id, source, page, start, "end", content_hash, file_hash,'
-                        " text, vector, section) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                first = self._next_rowid()
+                new_ids = list(range(first, first + len(chunks)))
+                for rowid, chunk, vector in zip(new_ids, chunks, vectors, strict=True):
+                    self._db.execute(
+                        'INSERT INTO chunks(rowid, chunk_id, source, page, start, "end", content_hash,'
+                        " file_hash, text, vector, section) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (
+                            rowid,
                             chunk.chunk_id,
                             chunk.source,
                             chunk.page,
@@ -174,15 +214,32 @@ class EmbeddedVectorStore:
                             chunk.section,
                         ),
                     )
-                    new_ids.append(cur.lastrowid)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_rowid', ?)",
+                    (str(first + len(chunks)),),
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._index.remove_ids(np.asarray(replaced, dtype=np.int64))
+            self._index.remove(replaced)
             self._keywords = None
-            if new_ids:
-                self._index.add_with_ids(vectors, np.asarray(new_ids, dtype=np.int64))
+            kind_before = self._index.kind
+            self._index.add(np.asarray(new_ids, dtype=np.int64), vectors)
+            self._graph_saved = self._index.kind == "flat"
+            if kind_before != self._index.kind:  # just became a graph: save it once built
+                self._save_graph()
+
+    def _next_rowid(self) -> int:
+        """One past every rowid ever used: a deleted row's id is never handed out again."""
+        mark = self._db.execute("SELECT value FROM meta WHERE key='next_rowid'").fetchone()
+        top = self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]
+        return max(int(mark[0]) if mark else 0, int(top) + 1)
+
+    def _save_graph(self) -> None:
+        if self._index.kind == "hnsw" and not self._graph_saved:
+            self._index.save(self.graph_path)
+            self._graph_saved = True
 
     def delete_source(self, source: str) -> int:
         with self._lock:
@@ -194,8 +251,9 @@ class EmbeddedVectorStore:
                 self._db.execute("ROLLBACK")
                 raise
             if removed:
-                self._index.remove_ids(np.asarray(removed, dtype=np.int64))
+                self._index.remove(removed)
                 self._keywords = None
+                self._graph_saved = self._index.kind == "flat"
             return len(removed)
 
     def _delete_where(self, where: str, params: tuple) -> list[int]:
@@ -208,7 +266,12 @@ class EmbeddedVectorStore:
 
     # -- reads -------------------------------------------------------------------------------
     def count(self) -> int:
-        return int(self._index.ntotal)
+        return len(self._index)
+
+    @property
+    def index_kind(self) -> str:
+        """``flat`` (exact search) or ``hnsw`` (approximate, above the size threshold)."""
+        return self._index.kind
 
     def sources(self) -> dict[str, str]:
         rows = self._db.execute("SELECT DISTINCT source, file_hash FROM chunks").fetchall()
@@ -221,7 +284,7 @@ class EmbeddedVectorStore:
             raise ValueError("k must be >= 1")
         query = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, self.dim))
         with self._lock:
-            if self._index.ntotal == 0:
+            if len(self._index) == 0:
                 return []
             allowed = self._filtered_ids(filters) if filters else None
             if allowed is not None and allowed.size == 0:
@@ -243,16 +306,10 @@ class EmbeddedVectorStore:
             return self._hits(ranked)
 
     def _dense(self, query: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-            n = min(n, int(allowed.size))
-        scores, ids = self._index.search(query, min(n, self._index.ntotal), params=params)
-        return {int(i): float(s) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0}
+        return self._index.search(query, n, allowed)
 
     def _exact_scores(self, query: np.ndarray, ids: list[int]) -> dict[int, float]:
-        vectors = np.vstack([self._index.reconstruct(int(i)) for i in ids])
-        return {i: float(s) for i, s in zip(ids, vectors @ query[0], strict=True)}
+        return self._index.scores(query, ids)
 
     def _keyword_index(self):
         if self._keywords is None:
@@ -306,6 +363,7 @@ class EmbeddedVectorStore:
 
     def close(self) -> None:
         with self._lock:
+            self._save_graph()
             self._db.close()
 
 

@@ -9,6 +9,7 @@ import uuid
 import numpy as np
 import pytest
 
+from rag.backends.dense_index import AnnParams
 from rag.backends.embedded_store import EmbeddedVectorStore
 from rag.protocols import Chunk, VectorStore
 
@@ -26,10 +27,13 @@ def chunk(i: int, source: str = "a.pdf", page: int | None = 1, text: str | None 
     return Chunk(f"id-{i}", text, source, page, 0, len(text), f"h{i}", f"file-{source}")
 
 
-@pytest.fixture(params=["embedded", pytest.param("opensearch", marks=pytest.mark.opensearch)])
+@pytest.fixture(
+    params=["embedded", "embedded-hnsw", pytest.param("opensearch", marks=pytest.mark.opensearch)]
+)
 def store(request, tmp_path) -> VectorStore:
-    if request.param == "embedded":
-        s = EmbeddedVectorStore(tmp_path / "s.sqlite3", dim=DIM)
+    if request.param.startswith("embedded"):
+        ann = AnnParams(kind="hnsw") if request.param == "embedded-hnsw" else AnnParams(kind="flat")
+        s = EmbeddedVectorStore(tmp_path / "s.sqlite3", dim=DIM, ann=ann)
         yield s
         s.close()
         return
