@@ -55,9 +55,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.vector_store
+	$(BIN)/python -m benchmarks.vector_store_1m
 	$(BIN)/python -m benchmarks.ingest
 	$(BIN)/python -m benchmarks.retrieval_realdocs
 	$(BIN)/python -m benchmarks.feedback_store
+	$(BIN)/python -m benchmarks.concurrent_users
 	$(BIN)/python -m benchmarks.hot_load
 	$(BIN)/python -m benchmarks.lora_latency
 

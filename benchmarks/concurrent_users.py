@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import statistics
 import tempfile
 import threading
@@ -35,6 +36,13 @@ from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
 from ragloop.turns import answer_record, rated_record
 
 log = logging.getLogger(__name__)
+
+# DynamoDB sizing (feedback/dynamo_store.py): an item is the record's JSON plus ~300 bytes of key and
+# index attributes; a write costs one write unit per started KB on the table and on each of the 4 GSIs
+# (ALL projection). Logging an answer writes the table and 4 indexes; rating it rewrites the item and
+# moves it in the 3 indexes whose sort key (updated_at) changes (a delete and a put each): 5 + 8 = 13.
+DYNAMODB_KEY_BYTES = 300
+WRITES_PER_RATED_ANSWER = 13
 
 
 class TimedLLM:
@@ -99,7 +107,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", default="1,4,16")
-    parser.add_argument("--rounds", type=int, default=2, help="questions each session asks")
+    parser.add_argument("--rounds", type=int, default=2, help="questions each session asks (at least)")
+    parser.add_argument("--min-answers", type=int, default=8, help="per level: fewer sessions ask more")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--llm-url", default=None, help="a running vLLM; default: start one")
     args = parser.parse_args(argv)
@@ -124,10 +133,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         chain.answer("warm-up: what is this about?")
         asked = 0
         for level in levels:
-            plans = []
+            plans, rounds = [], max(args.rounds, -(-args.min_answers // level))
             for _ in range(level):
-                plans.append([questions[(asked + i) % len(questions)] for i in range(args.rounds)])
-                asked += args.rounds
+                plans.append([questions[(asked + i) % len(questions)] for i in range(rounds)])
+                asked += rounds
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=level) as pool:
                 runs = [
@@ -141,6 +150,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             writer.drain()  # anything spooled during the load goes to the store now
             stored = [store.get(i) for i in ids]
             lost = sum(r is None or r.rating is None for r in stored)
+            item_bytes = [len(r.model_dump_json()) + DYNAMODB_KEY_BYTES for r in stored if r is not None]
             total = [r.total_s for r in requests]
             ttft = [r.ttft_s for r in requests]
             overhead = [(r.total_s - r.model_s) * 1e3 for r in requests]
@@ -160,6 +170,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     "feedback_written": 2 * len(ids),
                     "feedback_lost": lost,
                     "spooled": len(writer.spool),
+                    "record_kb_p50": statistics.median(item_bytes) / 1024,
                 }
             )
             log.info("%s", rows[-1])
@@ -176,6 +187,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
             f"{r['overhead_p50_ms']:11.0f}{r['overhead_share']:10.1%}"
             f"{r['feedback_written']:10d}{r['feedback_lost']:6d}"
         )
+    kb = statistics.median(r["record_kb_p50"] for r in rows)
+    units = WRITES_PER_RATED_ANSWER * math.ceil(kb)
+    print(
+        f"feedback item p50 {kb:.1f} KB -> about {units} DynamoDB write units per rated answer "
+        f"({WRITES_PER_RATED_ANSWER} writes across the table and its 4 GSIs x {math.ceil(kb)} KB); "
+        f"1M rated answers/month = {units} M write units"
+    )
     return rows
 
 

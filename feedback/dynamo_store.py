@@ -166,6 +166,18 @@ class DynamoFeedbackStore:
 
     # -- FeedbackStore -----------------------------------------------------------------------
     def put(self, record: FeedbackRecord) -> bool:
+        return self._conditional_put(
+            record, "attribute_not_exists(feedback_id) OR updated_at <= :u", lambda r: r.updated_at
+        )
+
+    def put_if_unchanged(self, record: FeedbackRecord, expected_updated_at: str) -> bool:
+        expected = FeedbackRecord.model_validate(
+            {**record.to_row(), "updated_at": expected_updated_at}
+        ).updated_at
+        return self._conditional_put(record, "updated_at = :u", lambda _: expected)
+
+    def _conditional_put(self, record: FeedbackRecord, condition: str, value) -> bool:
+        """PutItem under ``condition`` on ``:u`` = ``value(record)``; False when the condition fails."""
         from botocore.exceptions import ClientError
 
         record = FeedbackRecord.model_validate(record.to_row())  # re-validate at the boundary
@@ -188,12 +200,12 @@ class DynamoFeedbackStore:
                 "put_item",
                 TableName=self.table_name,
                 Item=item,
-                ConditionExpression="attribute_not_exists(feedback_id) OR updated_at <= :u",
-                ExpressionAttributeValues={":u": {"S": record.updated_at}},
+                ConditionExpression=condition,
+                ExpressionAttributeValues={":u": {"S": value(record)}},
             )
         except ClientError as err:
             if err.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False  # a newer version is already stored
+                return False  # a newer version is already stored, or (compare-and-set) another one
             raise
         return True
 

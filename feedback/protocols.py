@@ -50,6 +50,10 @@ class FeedbackStore(Protocol):
         """Insert or update by feedback_id. A version older than the stored one is ignored (returns
         False), so replays are idempotent and never roll a record back."""
 
+    def put_if_unchanged(self, record: FeedbackRecord, expected_updated_at: str) -> bool:
+        """Update the stored record only if its ``updated_at`` is still ``expected_updated_at`` (a
+        compare-and-set for background writers, e.g. AI scoring); False when it changed or is missing."""
+
     def get(self, feedback_id: str) -> FeedbackRecord | None: ...
 
     def list(self, query: FeedbackQuery | None = None) -> Iterator[FeedbackRecord]:

@@ -72,7 +72,15 @@ class FeedbackRecord(BaseModel):
     reviewer: str | None = None
     reviewed_at: str | None = None
 
-    @field_validator("created_at", "updated_at", "reviewed_at")
+    # AI feedback (feedback/scoring.py): the configured judge's 0-5 score of the answer, scored in the
+    # background against the correction (basis "reference") or, without one, the sources ("sources")
+    ai_score: float | None = Field(None, ge=0, le=5)
+    ai_reason: str | None = None
+    ai_judge: dict[str, str] | None = None  # backend, model, prompt_version, basis
+    ai_scored_at: str | None = None
+    ai_input: str | None = None  # digest of what was scored; a changed correction makes the score stale
+
+    @field_validator("created_at", "updated_at", "reviewed_at", "ai_scored_at")
     @classmethod
     def _iso_timestamp(cls, value: str | None) -> str | None:
         if value is not None:

@@ -106,6 +106,31 @@ class SQLiteFeedbackStore:
             self._db.commit()
             return cur.rowcount > 0
 
+    def put_if_unchanged(self, record: FeedbackRecord, expected_updated_at: str) -> bool:
+        record = FeedbackRecord.model_validate(record.to_row())
+        expected = FeedbackRecord.model_validate(
+            {**record.to_row(), "updated_at": expected_updated_at}
+        ).updated_at
+        with self._lock, self._guard():
+            cur = self._db.execute(
+                """UPDATE feedback SET session_id=?, turn=?, updated_at=?, adapter_key=?, rating=?,
+                                       review_state=?, record=?
+                   WHERE feedback_id=? AND updated_at=?""",
+                (
+                    record.session_id,
+                    record.turn,
+                    record.updated_at,
+                    record.adapter_key,
+                    record.rating,
+                    record.review_state,
+                    json.dumps(record.to_row()),
+                    record.feedback_id,
+                    expected,
+                ),
+            )
+            self._db.commit()
+            return cur.rowcount > 0
+
     def get(self, feedback_id: str) -> FeedbackRecord | None:
         with self._lock, self._guard():
             row = self._db.execute(

@@ -22,6 +22,7 @@ import json
 import logging
 import shutil
 import tempfile
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,16 +79,18 @@ def export_int8(model_dir: Path, target: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         raw, fused = Path(tmp) / "model.onnx", Path(tmp) / "model_fused.onnx"
         axes = {"batch": 0, "tokens": 1}
-        torch.onnx.export(
-            LastHidden(transformer),
-            tuple(inputs[name] for name in names),
-            str(raw),
-            input_names=names,
-            output_names=["token_embeddings"],
-            dynamic_axes={name: {v: k for k, v in axes.items()} for name in [*names, "token_embeddings"]},
-            opset_version=17,
-            dynamo=False,
-        )
+        with warnings.catch_warnings():  # tracer notes about Python-side shape checks in the model code
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                LastHidden(transformer),
+                tuple(inputs[name] for name in names),
+                str(raw),
+                input_names=names,
+                output_names=["token_embeddings"],
+                dynamic_axes={name: {v: k for k, v in axes.items()} for name in [*names, "token_embeddings"]},
+                opset_version=17,
+                dynamo=False,
+            )
         optimized = optimizer.optimize_model(
             str(raw),
             model_type="bert",
@@ -121,7 +124,7 @@ def export_int8(model_dir: Path, target: Path) -> Path:
 def _quiet_root_logger():
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))
+    root.setLevel(max(level, logging.ERROR))  # and a WARNING advising shape pre-processing we don't need
     try:
         yield
     finally:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from ragloop.cli_feedback import feedback_app
+from ragloop.cli_support import user_errors
 from ragloop.errors import RagloopError
 from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, REPO_ROOT, get_settings
 
@@ -36,18 +36,7 @@ app = typer.Typer(
 log = logging.getLogger("ragloop")
 
 
-def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a ``RagloopError`` as one line and exit 1."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except RagloopError as err:
-            typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+app.add_typer(feedback_app, name="feedback")
 
 
 @app.callback()
@@ -639,101 +628,6 @@ def eval_gate(
     typer.echo("gate: PASS" if result.passed else "gate: FAIL")
     if not result.passed:
         raise typer.Exit(1)
-
-
-feedback_app = typer.Typer(
-    help="The feedback log: export for training, stats, spool sync.", no_args_is_help=True
-)
-app.add_typer(feedback_app, name="feedback")
-
-
-def _iso(value: str | None) -> str | None:
-    """Accept a date or a datetime; naive values are UTC."""
-    if value is None:
-        return None
-    from datetime import UTC, datetime
-
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise RagloopError(
-            f"{value!r} is not a date or time (use e.g. 2026-11-01 or 2026-11-01T12:00)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-@feedback_app.command("export")
-@user_errors
-def feedback_export(
-    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
-    since: Annotated[
-        str | None, typer.Option(help="only records updated at or after (date/time, UTC)")
-    ] = None,
-    until: Annotated[str | None, typer.Option(help="only records updated before (date/time, UTC)")] = None,
-    adapter: Annotated[
-        str | None, typer.Option(help="only answers of this adapter ('base': base model)")
-    ] = None,
-    rated_only: Annotated[bool, typer.Option("--rated-only", help="skip answers nobody rated")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="jsonl or parquet")] = "jsonl",
-) -> None:
-    """Write feedback records (schema: docs/feedback-record.schema.json) for the training stage."""
-    from feedback.export import export_store
-    from feedback.protocols import FeedbackQuery
-    from feedback.service import build_writer
-
-    if fmt not in ("jsonl", "parquet"):
-        raise RagloopError(f"--format must be jsonl or parquet, not {fmt!r}")
-    writer = build_writer(get_settings())
-    writer.drain()
-    query = FeedbackQuery(since=_iso(since), until=_iso(until), adapter=adapter, rated_only=rated_only)
-    n = export_store(writer.store, output, fmt, query)  # type: ignore[arg-type]
-    typer.echo(f"exported {n} records to {output}")
-
-
-@feedback_app.command("stats")
-@user_errors
-def feedback_stats(
-    adapter: Annotated[str | None, typer.Option(help="only this adapter ('base': base model)")] = None,
-) -> None:
-    """Answers, ratings, rating distribution and the share of negative ratings."""
-    from feedback.protocols import FeedbackQuery
-    from feedback.schema import RATING_LABELS
-    from feedback.service import build_writer
-
-    writer = build_writer(get_settings())
-    stats = writer.store.stats(FeedbackQuery(adapter=adapter))
-    typer.echo(f"answers: {stats.answers}   rated: {stats.rated}   pending review: {stats.pending_review}")
-    for rating, label in RATING_LABELS.items():
-        count = stats.distribution[rating]
-        share = count / stats.rated if stats.rated else 0.0
-        typer.echo(f"  {rating} {label:<18} {count:6d}  {share:6.1%}  {'#' * round(share * 40)}")
-    negative = stats.negative_share
-    typer.echo(f"negative (<= 2): {'n/a' if negative is None else f'{negative:.1%}'}")
-    typer.echo(f"waiting in the local spool: {len(writer.spool)}")
-
-
-@feedback_app.command("sync")
-@user_errors
-def feedback_sync() -> None:
-    """Send feedback spooled during a store outage."""
-    from feedback.service import build_writer
-
-    result = build_writer(get_settings()).drain()
-    typer.echo(f"synced {result.sent}, still waiting {result.remaining}")
-    if result.remaining:
-        raise typer.Exit(1)
-
-
-@feedback_app.command("schema")
-def feedback_schema() -> None:
-    """Print the JSON Schema of an exported feedback row."""
-    import json
-
-    from feedback.export import json_schema
-
-    typer.echo(json.dumps(json_schema(), indent=2))
 
 
 def main() -> None:

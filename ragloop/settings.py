@@ -202,6 +202,12 @@ class FeedbackSettings(BaseModel):
     max_correction_chars: int = Field(8000, ge=1)
     max_question_chars: int = Field(20000, ge=1)
     max_answer_chars: int = Field(50000, ge=1)
+    ai_scoring: bool = Field(True, description="judge each rated or corrected answer in the background")
+    judge_url: str | None = Field(
+        None, description="OpenAI-compatible judge for AI scores; None: reference-overlap"
+    )
+    judge_model: str | None = None
+    bedrock_model: str | None = Field(None, description="AI scores from Amazon Bedrock (production)")
 
 
 class S3RegistrySettings(AWSClientSettings):

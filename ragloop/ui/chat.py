@@ -125,6 +125,8 @@ def _save_feedback(record: FeedbackRecord, rating: int | None, note: str, correc
         st.error(str(err))
         return
     status = resources.feedback_writer().save(updated)
+    if scorer := resources.ai_scorer():
+        scorer.submit(updated.feedback_id)  # judged in the background; the chat does not wait
     turns = st.session_state.turns
     turns[:] = [updated if t.feedback_id == record.feedback_id else t for t in turns]
     if status is SaveStatus.STORED:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from feedback.scoring import AIScorer
 from feedback.service import build_writer, limits
 from feedback.spool import DurableFeedbackWriter
 from rag.chain import RagChain
@@ -39,6 +40,16 @@ def ingestor() -> Ingestor:
 @st.cache_resource(show_spinner=False)
 def feedback_writer() -> DurableFeedbackWriter:
     return build_writer(settings())
+
+
+@st.cache_resource(show_spinner=False)
+def ai_scorer() -> AIScorer | None:
+    """The background AI scorer, started once per app server; None when ``feedback.ai_scoring`` is off."""
+    if not settings().feedback.ai_scoring:
+        return None
+    from ragloop.ai_feedback import build_ai_scorer
+
+    return build_ai_scorer(settings(), feedback_writer().store).start()
 
 
 def feedback_limits():

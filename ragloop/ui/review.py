@@ -7,6 +7,7 @@ import streamlit as st
 
 from feedback.protocols import FeedbackQuery
 from feedback.schema import FeedbackRecord
+from feedback.scoring import disagreement
 from feedback.spool import SaveStatus
 from ragloop.errors import RagloopError
 from ragloop.turns import reviewed_record
@@ -15,6 +16,18 @@ from ragloop.ui import resources
 
 def decide(record: FeedbackRecord, state: str, reviewer: str, edited: str | None = None) -> SaveStatus:
     return resources.feedback_writer().save(reviewed_record(record, state, reviewer, edited))
+
+
+def _missing_last(value: float | None, descending: bool = False) -> tuple[bool, float]:
+    return (value is None, 0.0 if value is None else (-value if descending else value))
+
+
+SORTS = {
+    "oldest first": lambda r: r.updated_at,
+    "human vs AI disagreement, largest first": lambda r: _missing_last(disagreement(r), descending=True),
+    "AI score, lowest first": lambda r: _missing_last(r.ai_score),
+    "human rating, lowest first": lambda r: _missing_last(r.rating),
+}
 
 
 def page() -> None:
@@ -29,7 +42,8 @@ def page() -> None:
         st.success("No corrections waiting for review.")
         return
     st.caption(f"{len(pending)} correction(s) waiting. Approved corrections become training data.")
-    for record in pending:
+    order = st.selectbox("Sort by", list(SORTS), key="review_sort")
+    for record in sorted(pending, key=SORTS[order]):
         with st.container(border=True):
             st.markdown(f"**Question:** {record.question}")
             st.markdown("**Model answer:**")
@@ -37,6 +51,12 @@ def page() -> None:
             st.caption(
                 f"rated {record.rating} · note: {record.note or '—'} · by {record.adapter or record.model}"
             )
+            if record.ai_score is not None:
+                judge = record.ai_judge or {}
+                st.caption(
+                    f"AI score {record.ai_score:.1f} / 5 against the {judge.get('basis', '?')} "
+                    f"({judge.get('model', '?')}): {record.ai_reason}"
+                )
             edited = st.text_area(
                 "Correction", value=record.correction or "", key=f"edit_{record.feedback_id}"
             )

@@ -107,3 +107,20 @@ def test_many_records_page_through(feedback_store):
         )  # > 1 MB in all: forces DynamoDB pagination
     assert len(list(feedback_store.list())) == 120
     assert feedback_store.stats().answers == 120
+
+
+def test_put_if_unchanged_is_a_compare_and_set_on_updated_at(feedback_store):
+    record = make_record(rating=3, updated_at="2026-01-01T10:00:00+00:00")
+    feedback_store.put(record)
+    scored = record.model_copy(update={"ai_score": 4.5, "updated_at": "2026-01-01T10:01:00+00:00"})
+    assert feedback_store.put_if_unchanged(scored, record.updated_at) is True
+    assert feedback_store.get(record.feedback_id).ai_score == 4.5
+
+    # the user rated again after the scorer read the record: the scorer's stale write is refused
+    rerated = scored.model_copy(update={"rating": 1, "updated_at": "2026-01-01T10:02:00+00:00"})
+    feedback_store.put(rerated)
+    late = record.model_copy(update={"ai_score": 0.5, "updated_at": "2026-01-01T10:03:00+00:00"})
+    assert feedback_store.put_if_unchanged(late, scored.updated_at) is False
+    stored = feedback_store.get(record.feedback_id)
+    assert stored.rating == 1 and stored.ai_score == 4.5
+    assert feedback_store.put_if_unchanged(make_record(), utc_now()) is False  # not stored at all
