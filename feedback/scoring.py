@@ -116,15 +116,15 @@ class AIScorer:
             if record is None or not needs_score(record, identity):
                 return True
             digest = scoring_input(record, identity)
+            basis, reference = scoring_basis(record)
             if judged is None or judged[0] != digest:
-                basis, reference = scoring_basis(record)
                 score, reason = self.scorer.score(record.question, reference, record.answer, basis)
                 judged = (digest, score, reason)
             scored = record.model_copy(
                 update={
                     "ai_score": round(float(judged[1]), 2),
                     "ai_reason": judged[2],
-                    "ai_judge": {**identity, "basis": scoring_basis(record)[0]},
+                    "ai_judge": {**identity, "basis": basis},
                     "ai_scored_at": utc_now(),
                     "ai_input": digest,
                     "updated_at": utc_now(),

@@ -55,6 +55,7 @@ class DenseIndex:
         self._tombstones: set[int] = set()
         self._tombstone_selector = None  # cached faiss selector over the tombstones
         self._sorted_ids: tuple[np.ndarray, np.ndarray] | None = None  # (ids sorted, their positions)
+        self.unsaved = False  # True while this index differs from the file it was loaded from or saved to
 
     def _empty(self, kind: str) -> faiss.IndexIDMap2:
         if kind == "flat":
@@ -70,6 +71,9 @@ class DenseIndex:
     @property
     def tombstones(self) -> int:
         return len(self._tombstones)
+
+    def _dead(self) -> np.ndarray:
+        return np.fromiter(self._tombstones, dtype=np.int64, count=len(self._tombstones))
 
     def ids(self) -> np.ndarray:
         """Every id the index holds, tombstones included, in storage order."""
@@ -98,15 +102,16 @@ class DenseIndex:
         if not len(ids):
             return
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, np.int64))
-        self._sorted_ids = None
+        self._sorted_ids, self.unsaved = None, True
         if self.kind == "flat" and self.params.kind == "auto" and len(self) > self.params.threshold:
             log.info("dense index passed %d vectors: building an HNSW graph", self.params.threshold)
             self.rebuild("hnsw")
 
     def remove(self, ids: Iterable[int]) -> None:
-        ids = np.asarray(list(ids), dtype=np.int64)
+        ids = np.fromiter(ids, dtype=np.int64)
         if not ids.size:
             return
+        self.unsaved = True
         if self.kind == "flat":
             self._index.remove_ids(ids)
             self._sorted_ids = None
@@ -122,7 +127,7 @@ class DenseIndex:
         """A fresh index of ``kind`` over the live vectors (drops tombstones)."""
         ids, vectors = self.ids(), self._vectors()
         if self._tombstones:
-            live = ~np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64))
+            live = ~np.isin(ids, self._dead())
             ids, vectors = ids[live], vectors[live]
         fresh = self._empty(kind)
         for start in range(0, len(ids), 50_000):
@@ -131,6 +136,7 @@ class DenseIndex:
             )
         self._index, self.kind = fresh, kind
         self._tombstones, self._tombstone_selector, self._sorted_ids = set(), None, None
+        self.unsaved = True
 
     # -- reads -------------------------------------------------------------------------------
     def search(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> dict[int, float]:
@@ -146,7 +152,7 @@ class DenseIndex:
             n = min(n, int(allowed.size))
         if self._tombstones:
             if self._tombstone_selector is None:
-                batch = faiss.IDSelectorBatch(np.fromiter(self._tombstones, dtype=np.int64))
+                batch = faiss.IDSelectorBatch(self._dead())
                 self._tombstone_selector = (faiss.IDSelectorNot(batch), batch)
             keep.append(self._tombstone_selector)
             not_dead = self._tombstone_selector[0]
@@ -166,9 +172,9 @@ class DenseIndex:
 
     def scores(self, query: np.ndarray, ids: Iterable[int]) -> dict[int, float]:
         """Exact inner products of ``query`` with the vectors of ``ids`` (live ones only)."""
-        ids = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        ids = np.fromiter(ids, dtype=np.int64)
         if self._tombstones:
-            ids = ids[~np.isin(ids, np.fromiter(self._tombstones, dtype=np.int64))]
+            ids = ids[~np.isin(ids, self._dead())]
         if not ids.size:
             return {}
         products = self._vectors()[self._positions(ids)] @ query.reshape(self.dim)
@@ -180,6 +186,7 @@ class DenseIndex:
         partial = path.with_name(path.name + ".partial")
         faiss.write_index(self._index, str(partial))
         os.replace(partial, path)
+        self.unsaved = False
 
     @classmethod
     def load(cls, path: Path, dim: int, params: AnnParams) -> DenseIndex:

@@ -115,7 +115,6 @@ class EmbeddedVectorStore:
         self._migrate()
         self._check_dim()
         self._ann = ann or AnnParams()
-        self._graph_saved = True  # False while the HNSW graph in memory differs from the one on disk
         self._index = self._open_index()
         self._keywords = None  # (bm25s.BM25, rowids in corpus order); None: stale, rebuild on demand
 
@@ -148,15 +147,13 @@ class EmbeddedVectorStore:
             else:
                 missing = index.reconcile(truth)
                 self._add_rows(index, missing)
-                self._graph_saved = missing.size == 0 and index.tombstones == 0
                 log.debug(
                     "loaded the HNSW graph of %s; %d rows added since its save", self.path, missing.size
                 )
                 return index
         index = DenseIndex(self.dim, self._ann, kind=kind)
         self._add_rows(index, truth)
-        if kind == "hnsw" and truth.size:
-            index.save(self.graph_path)
+        self._save_graph(index)
         return index
 
     def _add_rows(self, index: DenseIndex, rowids: np.ndarray, batch: int = 50_000) -> None:
@@ -226,9 +223,8 @@ class EmbeddedVectorStore:
             self._keywords = None
             kind_before = self._index.kind
             self._index.add(np.asarray(new_ids, dtype=np.int64), vectors)
-            self._graph_saved = self._index.kind == "flat"
             if kind_before != self._index.kind:  # just became a graph: save it once built
-                self._save_graph()
+                self._save_graph(self._index)
 
     def _next_rowid(self) -> int:
         """One past every rowid ever used: a deleted row's id is never handed out again."""
@@ -236,10 +232,9 @@ class EmbeddedVectorStore:
         top = self._db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]
         return max(int(mark[0]) if mark else 0, int(top) + 1)
 
-    def _save_graph(self) -> None:
-        if self._index.kind == "hnsw" and not self._graph_saved:
-            self._index.save(self.graph_path)
-            self._graph_saved = True
+    def _save_graph(self, index: DenseIndex) -> None:
+        if index.kind == "hnsw" and index.unsaved:
+            index.save(self.graph_path)
 
     def delete_source(self, source: str) -> int:
         with self._lock:
@@ -253,7 +248,6 @@ class EmbeddedVectorStore:
             if removed:
                 self._index.remove(removed)
                 self._keywords = None
-                self._graph_saved = self._index.kind == "flat"
             return len(removed)
 
     def _delete_where(self, where: str, params: tuple) -> list[int]:
@@ -363,7 +357,7 @@ class EmbeddedVectorStore:
 
     def close(self) -> None:
         with self._lock:
-            self._save_graph()
+            self._save_graph(self._index)
             self._db.close()
 
 
