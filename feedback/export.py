@@ -1,6 +1,6 @@
 """Export the feedback log as the training stage's input: JSONL (one record per line) or Parquet.
 
-Each row is a ``FeedbackRecord`` as JSON (nested ``trace`` and ``citations`` kept as JSON objects in
+Each row is a ``FeedbackRecord`` as JSON (nested ``trace``, ``citations`` and ``ai_judge`` kept as JSON objects in
 JSONL, as JSON strings in Parquet) with ``schema_version``. ``docs/feedback-record.schema.json`` is
 the JSON Schema of a row; training validates against it and never imports this package.
 """
@@ -15,7 +15,7 @@ from typing import Literal
 from feedback.protocols import FeedbackQuery, FeedbackStore
 from feedback.schema import FeedbackRecord
 
-NESTED = ("citations", "trace")
+NESTED = ("citations", "trace", "ai_judge")
 
 
 def export_records(records: Iterable[FeedbackRecord], path: Path, fmt: Literal["jsonl", "parquet"]) -> int:
@@ -55,6 +55,8 @@ def _arrow_type(name: str):
 
     if name in ("turn", "rating", "schema_version"):
         return pa.int64()
+    if name == "ai_score":
+        return pa.float64()
     return pa.string()
 
 

@@ -26,13 +26,15 @@ def test_jsonl_round_trips(tmp_path):
 
 
 def test_parquet_has_one_row_per_record(tmp_path):
-    records = [make_record(rating=5), make_record(turn=1)]
+    scored = {"ai_score": 3.5, "ai_reason": "partly", "ai_judge": {"model": "j", "basis": "sources"}}
+    records = [make_record(rating=5, **scored), make_record(turn=1)]
     path = tmp_path / "out.parquet"
     export_records(records, path, "parquet")
     table = pq.read_table(path).to_pylist()
     assert [r["feedback_id"] for r in table] == [r.feedback_id for r in records]
     assert table[0]["rating"] == 5 and table[1]["rating"] is None
     assert json.loads(table[0]["trace"])["chunk_ids"] == ["c1"]
+    assert table[0]["ai_score"] == 3.5 and json.loads(table[0]["ai_judge"])["basis"] == "sources"
 
 
 def test_committed_json_schema_is_current():
