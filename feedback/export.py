@@ -1,7 +1,7 @@
 """Export the feedback log as the training stage's input: JSONL (one record per line) or Parquet.
 
-Each row is a ``FeedbackRecord`` as JSON (nested ``trace``, ``citations`` and ``ai_judge`` kept as JSON objects in
-JSONL, as JSON strings in Parquet) with ``schema_version``. ``docs/feedback-record.schema.json`` is
+Each row is a ``FeedbackRecord`` as JSON (nested ``trace``, ``citations`` and ``ai_judge`` kept as JSON
+objects in JSONL, as JSON strings in Parquet) with ``schema_version``. ``docs/feedback-record.schema.json`` is
 the JSON Schema of a row; training validates against it and never imports this package.
 """
 

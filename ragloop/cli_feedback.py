@@ -113,3 +113,24 @@ def feedback_score(
     typer.echo(f"scored {result.scored}, failed {result.failed} (judge: {scorer.scorer.identity['model']})")
     if result.failed:
         raise typer.Exit(1)
+
+
+@feedback_app.command("agreement")
+@user_errors
+def feedback_agreement(
+    since: Annotated[
+        str | None, typer.Option(help="only records updated at or after (date/time, UTC)")
+    ] = None,
+    adapter: Annotated[str | None, typer.Option(help="only this adapter ('base': base model)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of Markdown")] = False,
+) -> None:
+    """Human vs AI: confusion table of ratings against AI scores, correlation, share differing by >= 2."""
+    import json
+
+    from feedback.agreement import agreement
+    from feedback.protocols import FeedbackQuery
+    from feedback.service import build_writer
+
+    writer = build_writer(get_settings())
+    result = agreement(writer.store.list(FeedbackQuery(since=iso_time(since), adapter=adapter)))
+    typer.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.markdown())

@@ -159,7 +159,9 @@ class Loop:
     def simulate_users(self, chain, writer, judge, items, session_prefix: str) -> list:
         """Users ask through the app's path (routing, chain, feedback log), rate, correct; an expert
         approves the corrections. Returns the final records."""
+        from feedback.scoring import AIScorer
         from feedback.service import limits as feedback_limits
+        from ragloop.ai_feedback import JudgeScorer
         from ragloop.turns import answer_record, rated_record, reviewed_record
         from serving.registry import open_registry
         from serving.routing import choose_adapter
@@ -181,7 +183,14 @@ class Loop:
                 record = reviewed_record(record, "approved", REVIEWER)
                 writer.save(record)
             records.append(record)
-        return records
+        writer.drain()
+        # AI feedback as the app gives it (in the background there): each rated answer scored by the judge
+        # against its correction or, without one, its sources; the Dashboard compares it with the ratings
+        scorer = AIScorer(writer.store, JudgeScorer(judge))
+        scored = scorer.sweep(ids=[r.feedback_id for r in records])
+        if scored.failed:
+            log.warning("%d of %d answers got no AI score", scored.failed, len(records))
+        return [writer.store.get(r.feedback_id) or r for r in records]
 
     def skip(self, title: str, stage: str) -> None:
         """A stage that cannot run: one step says why, the rest of its steps are counted as done."""
@@ -286,6 +295,7 @@ class Loop:
         from eval.langchain_baseline import LangChainAnswerer
         from eval.report import summary_row, write_report
         from eval.run import evaluate, read_set
+        from feedback.agreement import agreement
         from feedback.export import export_records
         from feedback.service import build_writer
         from rag.service import build_chain, build_ingestor
@@ -441,6 +451,11 @@ class Loop:
             notes.append(
                 f"live check: {live['answered_by_adapter']}/{live['answers']} answers from {published}"
             )
+        agree = agreement(writer.store.list())
+        notes.append(
+            f"human vs AI (simulated ratings vs the background AI scores, {agree.pairs} answers): "
+            f"see agreement.md"
+        )
         if rlaif_gate is not None:
             notes.append(
                 f"RLAIF gate against the live SFT adapter: {'passed' if rlaif_gate.passed else 'refused'}"
@@ -470,6 +485,9 @@ class Loop:
         if rlaif_gate is not None:
             loop.rlaif_dir = rlaif_dir if "rlaif" in results else None
             loop.rlaif_gate_reasons = rlaif_gate.reasons
+        (report_dir / "agreement.md").write_text(
+            "# Human rating vs AI score (loop demo data)\n\n" + agree.markdown() + "\n"
+        )
         (report_dir / "loop.json").write_text(json.dumps(loop.summary(), indent=2) + "\n")
         return loop
 

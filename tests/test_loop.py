@@ -113,6 +113,14 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     assert result.published in ("loop-sft-v1", "loop-rlaif-v1")
     assert (result.published == "loop-rlaif-v1") == rlaif["metrics"]["eval"]["gate_passed"]
     assert result.live["answers"] >= 2 and result.live["answered_by_adapter"] == result.live["answers"]
+
+    # every rated answer got an AI score in the background path, and the report compares them with ratings
+    from feedback.sqlite_store import SQLiteFeedbackStore
+
+    store = SQLiteFeedbackStore(workdir / "feedback.sqlite3")
+    rated = [r for r in store.list() if r.rating is not None]
+    assert rated and all(r.ai_score is not None and r.ai_judge for r in rated)
+    assert "| user rating" in (result.report_dir / "agreement.md").read_text()
     assert (result.report_dir / "report.html").exists() and (result.report_dir / "judge_scores.png").exists()
     assert (
         "AI feedback: judge scores of the sampled candidates"
