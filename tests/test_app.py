@@ -184,6 +184,77 @@ def test_review_edits_and_approves_a_correction(app_env):
     assert any("No corrections waiting" in s.value for s in at.success)
 
 
+def review_records(store) -> dict[str, object]:
+    """Five rated answers with AI scores: two where human and AI disagree strongly, from two documents."""
+    faq = [{"number": 1, "source": "/docs/faq.html", "page": None, "chunk_id": "f1", "score": 0.7}]
+    records = {
+        "human 5, AI 0.5": make_record(
+            turn=0, question="Q human 5, AI 0.5", rating=5, ai_score=0.5, ai_reason="says 9 hours; sources: 5"
+        ),
+        "human 1, AI 4": make_record(
+            turn=1, question="Q human 1, AI 4", rating=1, ai_score=4.0, citations=faq
+        ),
+        "agree": make_record(turn=2, question="Q agree", rating=4, ai_score=4.0),
+        "corrected": make_record(turn=3, question="Q corrected", rating=2, ai_score=1.0, correction="Fixed."),
+        "unscored": make_record(turn=4, question="Q unscored", rating=3, citations=faq),
+    }
+    for record in records.values():
+        store.put(record)
+    return records
+
+
+def shown_questions(at: AppTest) -> list[str]:
+    return [
+        m.value.removeprefix("**Question:** Q ") for m in at.markdown if m.value.startswith("**Question:**")
+    ]
+
+
+def test_review_sorts_by_disagreement_and_bulk_approves_a_group_after_confirming(app_env):
+    store = get_feedback_store(app_env)
+    records = review_records(store)
+    at = AppTest.from_file(str(UI / "review.py"), default_timeout=60).run()
+    assert shown_questions(at) == ["corrected"]  # the default scope: corrections waiting
+    at.sidebar.text_input[0].input("expert").run()
+    at.radio(key="review_scope").set_value("all rated answers").run()
+    at.selectbox(key="review_sort").set_value("human vs AI disagreement, largest first").run()
+    assert shown_questions(at)[:2] == ["human 5, AI 0.5", "human 1, AI 4"]
+    assert shown_questions(at)[-1] == "unscored"
+    assert any(c.value.startswith("says 9 hours; sources: 5") for c in at.caption)  # the judge's reason
+
+    at.selectbox(key="review_group").set_value("source document").run()
+    assert [h.value for h in at.subheader] == ["manual.pdf", "faq.html"]
+    next(b for b in at.button if b.label == "Approve all 3").click().run()
+    assert any("Approve 3 answer(s) in 'manual.pdf'" in w.value for w in at.warning)
+    assert all(store.get(r.feedback_id).review_state in ("none", "pending") for r in records.values())
+    next(b for b in at.button if b.label == "Yes, approve 3").click().run()
+
+    approved = {k for k, r in records.items() if store.get(r.feedback_id).review_state == "approved"}
+    assert approved == {"human 5, AI 0.5", "agree", "corrected"}
+    assert {store.get(records[k].feedback_id).reviewer for k in approved} == {"expert"}
+    assert any("Approved 3 answer(s) in 'manual.pdf'" in s.value for s in at.success)
+    assert not any(b.label.startswith("Approve all") and "3" in b.label for b in at.button)
+
+
+def test_review_filters_and_a_cancelled_bulk_approval_changes_nothing(app_env):
+    store = get_feedback_store(app_env)
+    records = review_records(store)
+    at = AppTest.from_file(str(UI / "review.py"), default_timeout=60).run()
+    at.sidebar.text_input[0].input("expert").run()
+    at.radio(key="review_scope").set_value("all rated answers").run()
+    at.slider(key="f_gap").set_value(2.0).run()
+    assert sorted(shown_questions(at)) == ["human 1, AI 4", "human 5, AI 0.5"]
+    at.slider(key="f_gap").set_value(0.0).run()
+    at.slider(key="f_ai").set_value((3.5, 5.0)).run()
+    at.checkbox(key="f_unscored").uncheck().run()
+    assert sorted(shown_questions(at)) == ["agree", "human 1, AI 4"]
+    at.multiselect(key="f_sources").set_value(["faq.html"]).run()
+    assert shown_questions(at) == ["human 1, AI 4"]
+    next(b for b in at.button if b.label == "Approve all 1").click().run()
+    next(b for b in at.button if b.label == "Cancel").click().run()
+    assert not at.warning
+    assert all(store.get(r.feedback_id).review_state in ("none", "pending") for r in records.values())
+
+
 def test_models_page_lists_adapters_with_lineage_and_reports(app_env, tmp_path):
     from eval.report import write_report
     from ragloop.manifest import AdapterManifest

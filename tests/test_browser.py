@@ -218,3 +218,65 @@ def test_untrusted_text_shows_as_text_and_never_runs(streamlit_server):
         page.screenshot(path=str(settings.data_dir / "xss.png"), full_page=True)
         browser.close()
     assert dialogs == []
+
+
+@pytest.mark.slow
+def test_reviewer_sorts_by_disagreement_and_bulk_approves_a_group_in_a_real_browser(streamlit_server):
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.feedback.conftest import make_record
+
+    url, settings = streamlit_server
+    faq = [{"number": 1, "source": "/docs/faq.html", "page": None, "chunk_id": "f1", "score": 0.7}]
+    seeded = {
+        "Q1 rated 5, AI 0.5": make_record(
+            session_id="r", turn=0, rating=5, ai_score=0.5, ai_reason="wrong hours"
+        ),
+        "Q2 rated 1, AI 4": make_record(session_id="r", turn=1, rating=1, ai_score=4.0, citations=faq),
+        "Q3 they agree": make_record(session_id="r", turn=2, rating=4, ai_score=4.0),
+    }
+    store = get_feedback_store(settings)
+    for question, record in seeded.items():
+        store.put(record.model_copy(update={"question": question}))
+    expect.set_options(timeout=60_000)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(f"{url}/review")
+        page.get_by_label("Reviewer").fill("expert")
+        page.get_by_label("Reviewer").press("Enter")
+        page.get_by_text("all rated answers").click()
+
+        def settled() -> None:  # a click during a rerun can be lost: act on a page that finished running
+            expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+
+        def choose(label: str, option: str) -> None:
+            settled()
+            page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+            page.get_by_role("option", name=option).click()
+
+        choose("Sort by", "human vs AI disagreement, largest first")
+        questions = page.locator("[data-testid='stMarkdownContainer'] p", has_text="Question:")
+        expect(questions.first).to_have_text("Question: Q1 rated 5, AI 0.5")
+        expect(questions.nth(1)).to_have_text("Question: Q2 rated 1, AI 4")
+        expect(page.get_by_text("wrong hours", exact=False).first).to_be_visible()  # the judge's reason
+
+        choose("Group by", "source document")
+        expect(page.get_by_role("heading", name="manual.pdf")).to_be_visible()
+        settled()
+        page.get_by_role("button", name="Approve all 2").click()
+        expect(page.get_by_text("Approve 2 answer(s) in 'manual.pdf'", exact=False)).to_be_visible()
+        settled()
+        page.get_by_role("button", name="Yes, approve 2").click()
+        expect(page.get_by_text("Approved 2 answer(s) in 'manual.pdf'")).to_be_visible()
+        page.screenshot(path=str(settings.data_dir / "review.png"), full_page=True)
+        browser.close()
+    states = {q: store.get(r.feedback_id).review_state for q, r in seeded.items()}
+    assert states == {
+        "Q1 rated 5, AI 0.5": "approved",
+        "Q2 rated 1, AI 4": "none",
+        "Q3 they agree": "approved",
+    }
+    assert store.get(seeded["Q1 rated 5, AI 0.5"].feedback_id).reviewer == "expert"

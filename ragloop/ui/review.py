@@ -1,80 +1,168 @@
-"""Review page: a subject-matter expert approves, edits or rejects user corrections. Only approved
-corrections become training data; the decision and the reviewer are part of the record."""
+"""Review page: a subject-matter expert works through rated answers from their AI scores: filters and
+sorts by AI score, human rating and their disagreement, groups by source document or adapter, reads the
+judge's reason beside each answer, and approves, edits or rejects — one at a time or a whole filtered
+group after a confirmation. Only approved corrections (and, when training asks for it, approved AI-scored
+rows) become training data; the decision and the reviewer are part of the record. The queue's logic lives
+in ``feedback.review_queue``."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from feedback.protocols import FeedbackQuery
+from feedback.review_queue import (
+    GROUPINGS,
+    SCOPES,
+    SORTS,
+    ReviewFilter,
+    answered_by,
+    group,
+    select,
+    source_document,
+    summary,
+    undecided,
+)
 from feedback.schema import FeedbackRecord
-from feedback.scoring import disagreement
 from feedback.spool import SaveStatus
 from ragloop.errors import RagloopError
 from ragloop.turns import reviewed_record
 from ragloop.ui import resources
+
+SHOWN_PER_GROUP = 25
 
 
 def decide(record: FeedbackRecord, state: str, reviewer: str, edited: str | None = None) -> SaveStatus:
     return resources.feedback_writer().save(reviewed_record(record, state, reviewer, edited))
 
 
-def _missing_last(value: float | None, descending: bool = False) -> tuple[bool, float]:
-    return (value is None, 0.0 if value is None else (-value if descending else value))
+def filters(records: list[FeedbackRecord]) -> ReviewFilter:
+    """The filter widgets (in an expander) and the ``ReviewFilter`` they describe."""
+    with st.expander("Filter", expanded=False):
+        left, right = st.columns(2)
+        ai_min, ai_max = left.slider("AI score", 0.0, 5.0, (0.0, 5.0), step=0.5, key="f_ai")
+        unscored = left.checkbox("include answers without an AI score", value=True, key="f_unscored")
+        gap = left.slider("human vs AI differ by at least", 0.0, 4.0, 0.0, step=0.5, key="f_gap")
+        ratings = right.multiselect("human rating", [1, 2, 3, 4, 5], key="f_ratings")
+        adapters = right.multiselect(
+            "answered by", sorted({answered_by(r) for r in records}), key="f_adapters"
+        )
+        sources = right.multiselect(
+            "source document", sorted({source_document(r) for r in records}), key="f_sources"
+        )
+    return ReviewFilter(
+        ai_min=ai_min,
+        ai_max=ai_max,
+        include_unscored=unscored,
+        ratings=frozenset(ratings) or None,
+        min_disagreement=gap,
+        adapters=frozenset(adapters) or None,
+        sources=frozenset(sources) or None,
+    )
 
 
-SORTS = {
-    "oldest first": lambda r: r.updated_at,
-    "human vs AI disagreement, largest first": lambda r: _missing_last(disagreement(r), descending=True),
-    "AI score, lowest first": lambda r: _missing_last(r.ai_score),
-    "human rating, lowest first": lambda r: _missing_last(r.rating),
-}
+def bulk_approve(name: str, records: list[FeedbackRecord], reviewer: str) -> None:
+    """'Approve all N' asks first; the confirmation approves exactly the records shown when it was asked."""
+    todo = undecided(records)
+    pending = st.session_state.get("bulk")
+    if pending and pending["group"] == name:
+        st.warning(
+            f"Approve {len(pending['ids'])} answer(s) in '{name}' as training data, as {reviewer or '?'}? "
+            "Approving confirms each one's correction, rating and AI score."
+        )
+        yes, no = st.columns(2)
+        if yes.button(f"Yes, approve {len(pending['ids'])}", key=f"bulk_yes_{name}", type="primary"):
+            by_id = {r.feedback_id: r for r in records}
+            statuses = [decide(by_id[i], "approved", reviewer) for i in pending["ids"] if i in by_id]
+            st.session_state.pop("bulk")
+            spooled = sum(s == SaveStatus.SPOOLED for s in statuses)
+            st.session_state["bulk_done"] = f"Approved {len(statuses)} answer(s) in '{name}'." + (
+                f" {spooled} wait in the local spool (store unreachable)." if spooled else ""
+            )
+            st.rerun()
+        if no.button("Cancel", key=f"bulk_no_{name}"):
+            st.session_state.pop("bulk")
+            st.rerun()
+    elif todo and st.button(f"Approve all {len(todo)}", key=f"bulk_{name}"):
+        if not reviewer:
+            st.error("Enter your name as reviewer in the sidebar first.")
+        else:
+            st.session_state["bulk"] = {"group": name, "ids": [r.feedback_id for r in todo]}
+            st.rerun()
+
+
+def show(record: FeedbackRecord, reviewer: str) -> None:
+    with st.container(border=True):
+        st.markdown(f"**Question:** {record.question}")
+        answer, judged = st.columns([3, 2])
+        with answer:
+            st.markdown("**Model answer:**")
+            st.markdown(record.answer)
+        with judged:
+            if record.ai_score is not None:
+                judge = record.ai_judge or {}
+                st.markdown(f"**AI score {record.ai_score:.1f} / 5** against the {judge.get('basis', '?')}")
+                st.caption(f"{record.ai_reason or ''} ({judge.get('model', '?')})")
+            else:
+                st.caption("no AI score yet")
+            st.caption(
+                f"user rating {record.rating or '—'} · note: {record.note or '—'} · "
+                f"by {answered_by(record)} · source {source_document(record)} · {record.review_state}"
+            )
+        edited = st.text_area("Correction", value=record.correction or "", key=f"edit_{record.feedback_id}")
+        if record.review_state not in ("none", "pending"):
+            return
+        approve, reject = st.columns(2)
+        if approve.button(
+            "Approve", key=f"approve_{record.feedback_id}", type="primary", use_container_width=True
+        ):
+            if not reviewer:
+                st.error("Enter your name as reviewer in the sidebar first.")
+            else:
+                decide(record, "approved", reviewer, edited)
+                st.rerun()
+        if reject.button("Reject", key=f"reject_{record.feedback_id}", use_container_width=True):
+            if not reviewer:
+                st.error("Enter your name as reviewer in the sidebar first.")
+            else:
+                decide(record, "rejected", reviewer)
+                st.rerun()
 
 
 def page() -> None:
-    st.title("Review corrections")
+    st.title("Review")
     reviewer = st.sidebar.text_input("Reviewer", value=st.session_state.get("reviewer", ""), key="reviewer")
+    reviewer = reviewer.strip()
+    if done := st.session_state.pop("bulk_done", None):
+        st.success(done)
     try:
-        pending = list(resources.feedback_writer().store.list(FeedbackQuery(review_state="pending")))
+        records = list(resources.feedback_writer().store.list())
     except RagloopError as err:
         st.error(str(err))
         return
-    if not pending:
-        st.success("No corrections waiting for review.")
+    scope = st.radio("Show", list(SCOPES), horizontal=True, key="review_scope")
+    in_scope = [r for r in records if SCOPES[scope](r)]
+    if not in_scope:
+        st.success(
+            "No corrections waiting for review." if scope == "corrections to review" else "Nothing here."
+        )
         return
-    st.caption(f"{len(pending)} correction(s) waiting. Approved corrections become training data.")
-    order = st.selectbox("Sort by", list(SORTS), key="review_sort")
-    for record in sorted(pending, key=SORTS[order]):
-        with st.container(border=True):
-            st.markdown(f"**Question:** {record.question}")
-            st.markdown("**Model answer:**")
-            st.markdown(record.answer)
-            st.caption(
-                f"rated {record.rating} · note: {record.note or '—'} · by {record.adapter or record.model}"
-            )
-            if record.ai_score is not None:
-                judge = record.ai_judge or {}
-                st.caption(
-                    f"AI score {record.ai_score:.1f} / 5 against the {judge.get('basis', '?')} "
-                    f"({judge.get('model', '?')}): {record.ai_reason}"
-                )
-            edited = st.text_area(
-                "Correction", value=record.correction or "", key=f"edit_{record.feedback_id}"
-            )
-            approve, reject = st.columns(2)
-            if approve.button(
-                "Approve", key=f"approve_{record.feedback_id}", type="primary", use_container_width=True
-            ):
-                if not reviewer.strip():
-                    st.error("Enter your name as reviewer in the sidebar first.")
-                else:
-                    decide(record, "approved", reviewer.strip(), edited)
-                    st.rerun()
-            if reject.button("Reject", key=f"reject_{record.feedback_id}", use_container_width=True):
-                if not reviewer.strip():
-                    st.error("Enter your name as reviewer in the sidebar first.")
-                else:
-                    decide(record, "rejected", reviewer.strip())
-                    st.rerun()
+    where = filters(in_scope)
+    order_col, group_col = st.columns(2)
+    order = order_col.selectbox("Sort by", list(SORTS), key="review_sort")
+    by = group_col.selectbox("Group by", list(GROUPINGS), key="review_group")
+    shown = select(in_scope, scope, where, order)
+    st.caption(
+        f"{len(shown)} of {len(in_scope)} shown. Approved corrections become training data; so do approved "
+        "AI-scored answers when training asks for reviewed rows only."
+    )
+    for name, members in group(shown, by).items():
+        if by != "no grouping":
+            st.subheader(name)
+        st.caption(summary(members))
+        bulk_approve(name, members, reviewer)
+        for record in members[:SHOWN_PER_GROUP]:
+            show(record, reviewer)
+        if len(members) > SHOWN_PER_GROUP:
+            st.caption(f"… and {len(members) - SHOWN_PER_GROUP} more (the bulk approval covers them all).")
 
 
 page()
