@@ -169,6 +169,23 @@ def test_dashboard_shows_counts_and_low_rated_answers(app_env):
     assert sorted(low["rating"].tolist()) == [1, 2]
 
 
+def test_dashboard_shows_ai_scores_per_adapter_and_agreement_with_users(app_env):
+    store = get_feedback_store(app_env)
+    pairs = [(5, 4.4, None), (4, 4.0, None), (1, 0.2, "sft-v1"), (5, 0.2, "sft-v1"), (2, None, None)]
+    for i, (rating, ai, adapter) in enumerate(pairs):
+        store.put(make_record(turn=i, rating=rating, ai_score=ai, adapter=adapter))
+    at = AppTest.from_file(str(UI / "dashboard.py"), default_timeout=60).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["AI-scored answers"] == "4" and metrics["AI score > 3"] == "50%"
+    assert metrics["Answers with both"] == "4" and metrics["Differ by ≥ 2"] == "25%"
+    daily = at.dataframe[1].value
+    assert sorted(daily["answered_by"]) == ["base (base)", "sft-v1"]
+    confusion = at.dataframe[2].value.set_index("user rating")
+    assert confusion.loc["5 strongly agree", "AI 0"] == 1 and confusion.loc["5 strongly agree", "AI 4"] == 1
+    assert confusion.loc["1 strongly disagree", "AI 0"] == 1 and confusion.to_numpy().sum() == 4
+
+
 def test_review_edits_and_approves_a_correction(app_env):
     store = get_feedback_store(app_env)
     record = make_record(rating=1, correction="It takes 5 hours.")

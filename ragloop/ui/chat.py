@@ -36,7 +36,7 @@ def _load_session(session_id: str) -> None:
 
 def _sidebar() -> None:
     with st.sidebar:
-        if st.button("New chat", icon=":material/add:", use_container_width=True):
+        if st.button("New chat", icon=":material/add:", width="stretch"):
             st.session_state.session_id = uuid.uuid4().hex
             st.session_state.turns = []
         try:
@@ -52,7 +52,7 @@ def _sidebar() -> None:
             if st.button(
                 title,
                 key=f"session_{s.session_id}",
-                use_container_width=True,
+                width="stretch",
                 type="primary" if current else "secondary",
             ):
                 _load_session(s.session_id)
@@ -65,7 +65,7 @@ def _upload() -> None:
     files = st.file_uploader(
         "Add documents", type=["pdf", "md", "txt", "html", "htm"], accept_multiple_files=True
     )
-    if not files or not st.button("Index uploaded files", use_container_width=True):
+    if not files or not st.button("Index uploaded files", width="stretch"):
         return
     settings = resources.settings()
     batch = save_uploads(

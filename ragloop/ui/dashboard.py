@@ -1,4 +1,5 @@
-"""Dashboard page: how answers are rated, over time and per model/adapter, and what went wrong."""
+"""Dashboard page: how answers are rated, over time and per model/adapter, and what went wrong; the AI
+judge's scores over time per adapter and how far they agree with the users (``feedback.agreement``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from feedback.schema import NEGATIVE_MAX, RATING_LABELS
+from feedback.agreement import agreement, trend
+from feedback.schema import NEGATIVE_MAX, RATING_LABELS, FeedbackRecord
 from ragloop.errors import RagloopError
 from ragloop.ui import resources
 
 
-def frame() -> pd.DataFrame:
+def frame(records: list[FeedbackRecord]) -> pd.DataFrame:
     rows = [
         {
             "feedback_id": r.feedback_id,
@@ -24,7 +26,7 @@ def frame() -> pd.DataFrame:
             "review": r.review_state,
             "answered_by": r.adapter or f"{r.model} (base)",
         }
-        for r in resources.feedback_writer().store.list()
+        for r in records
     ]
     return pd.DataFrame(rows)
 
@@ -32,10 +34,11 @@ def frame() -> pd.DataFrame:
 def page() -> None:
     st.title("Feedback dashboard")
     try:
-        df = frame()
+        records = list(resources.feedback_writer().store.list())
     except RagloopError as err:
         st.error(str(err))
         return
+    df = frame(records)
     if df.empty:
         st.info("No answers yet. Ask something on the Chat page and rate the answer.")
         return
@@ -62,7 +65,7 @@ def page() -> None:
             y=alt.Y("answers:Q"),
             color=alt.Color("rating:O", scale=alt.Scale(scheme="redyellowgreen"), legend=None),
         ),
-        use_container_width=True,
+        width="stretch",
     )
 
     rated = rated.assign(day=rated["updated_at"].dt.floor("D"), negative=rated["rating"] <= NEGATIVE_MAX)
@@ -78,7 +81,7 @@ def page() -> None:
                 y=alt.Y("negative:Q", title="share ≤ 2", axis=alt.Axis(format="%")),
                 color=alt.Color("answered_by:N", title="answered by"),
             ),
-            use_container_width=True,
+            width="stretch",
         )
     with right:
         st.subheader("Per model / adapter")
@@ -93,7 +96,7 @@ def page() -> None:
                 y=alt.Y("answered_by:N", title=None),
                 tooltip=["answers", "mean_rating", "negative"],
             ),
-            use_container_width=True,
+            width="stretch",
         )
 
     st.subheader("Low-rated answers")
@@ -101,7 +104,77 @@ def page() -> None:
     st.dataframe(
         low[["updated_at", "rating", "question", "answer", "note", "correction", "answered_by"]],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
+    )
+    ai_feedback(records)
+
+
+def ai_feedback(records: list[FeedbackRecord]) -> None:
+    """AI scores over time per adapter, and human vs AI agreement."""
+    st.header("AI feedback")
+    rows = trend(records)
+    if not rows:
+        st.info(
+            "No AI scores yet: answers are scored in the background once rated (`ragloop feedback score`)."
+        )
+        return
+    scores = [r.ai_score for r in records if r.ai_score is not None]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("AI-scored answers", len(scores))
+    c2.metric("Mean AI score (0-5)", f"{sum(scores) / len(scores):.2f}")
+    c3.metric("AI score > 3", f"{sum(s > 3 for s in scores) / len(scores):.0%}")
+    st.subheader("AI score over time, per model / adapter")
+    daily = pd.DataFrame(rows).assign(day=lambda d: pd.to_datetime(d["day"]))
+    shares = daily.melt(
+        id_vars=["day", "answered_by"],
+        value_vars=["above_3", "below_3"],
+        var_name="share",
+        value_name="value",
+    ).replace({"share": {"above_3": "score > 3", "below_3": "score < 3"}})
+    st.altair_chart(
+        alt.Chart(shares)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("day:T", title=None),
+            y=alt.Y("value:Q", title="share of answers", axis=alt.Axis(format="%")),
+            color=alt.Color("answered_by:N", title="answered by"),
+            strokeDash=alt.StrokeDash("share:N", title=None),
+            tooltip=["day:T", "answered_by", "share", alt.Tooltip("value:Q", format=".0%")],
+        ),
+        width="stretch",
+    )
+    st.dataframe(
+        daily.rename(columns={"above_3": "share > 3", "below_3": "share < 3", "mean": "mean AI score"}),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "day": st.column_config.DateColumn("day"),
+            "share > 3": st.column_config.NumberColumn(format="percent"),
+            "share < 3": st.column_config.NumberColumn(format="percent"),
+            "mean AI score": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+
+    st.subheader("Human rating vs AI score")
+    agree = agreement(records)
+    if not agree.pairs:
+        st.info("No answer has both a user rating and an AI score yet.")
+        return
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Answers with both", agree.pairs)
+    c2.metric("Pearson r", "—" if agree.pearson is None else f"{agree.pearson:.2f}")
+    c3.metric("Spearman ρ", "—" if agree.spearman is None else f"{agree.spearman:.2f}")
+    c4.metric("Differ by ≥ 2", f"{agree.differ_share:.0%}")
+    table = pd.DataFrame(
+        [
+            {"user rating": f"{r} {RATING_LABELS[r]}", **{f"AI {a}": n for a, n in row.items()}}
+            for r, row in agree.confusion.items()
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(
+        "Rows: the user's rating; columns: the AI score rounded. 'Differ by ≥ 2' compares both on the 1-5 "
+        "scale (AI 0-5 maps to 1 + 0.8 × score). Sort the Review page by disagreement to read those answers."
     )
 
 

@@ -111,15 +111,13 @@ def show(record: FeedbackRecord, reviewer: str) -> None:
         if record.review_state not in ("none", "pending"):
             return
         approve, reject = st.columns(2)
-        if approve.button(
-            "Approve", key=f"approve_{record.feedback_id}", type="primary", use_container_width=True
-        ):
+        if approve.button("Approve", key=f"approve_{record.feedback_id}", type="primary", width="stretch"):
             if not reviewer:
                 st.error("Enter your name as reviewer in the sidebar first.")
             else:
                 decide(record, "approved", reviewer, edited)
                 st.rerun()
-        if reject.button("Reject", key=f"reject_{record.feedback_id}", use_container_width=True):
+        if reject.button("Reject", key=f"reject_{record.feedback_id}", width="stretch"):
             if not reviewer:
                 st.error("Enter your name as reviewer in the sidebar first.")
             else:
