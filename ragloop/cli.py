@@ -401,6 +401,12 @@ def train(
     judge_scores: Annotated[
         str | None, typer.Option(help="`ragloop judge` output over the export's rows: judge-ranked pairs")
     ] = None,
+    ai_scores: Annotated[
+        str | None,
+        typer.Option(
+            help="also learn from AI-scored answers: approved (reviewer-approved only) | all | off (default)"
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
 ) -> None:
     """Train a LoRA adapter (or reward model) from a feedback export; writes the adapter + manifest.json."""
@@ -422,7 +428,10 @@ def train(
             name=name,
             init_adapter=init_adapter,
             judge_scores_path=judge_scores,
+            ai_scores=ai_scores,
         )
+        if job.ai_scores not in ("off", "approved", "all"):
+            raise RagloopError(f"--ai-scores is off, approved or all, not {job.ai_scores!r}")
         out, metrics = run(method, job, resume=resume)
     except (ValueError, FileNotFoundError) as err:
         if isinstance(err, BadExport | InsufficientData):

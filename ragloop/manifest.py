@@ -35,6 +35,9 @@ class AdapterManifest(BaseModel):
     parent: dict[str, Any] | None = None
     # where AI feedback came from: {judge: {backend, model, prompt_version}, sampling: {...}}
     ai_feedback: dict[str, Any] | None = None
+    # rows that exist because of AI scores on feedback records (training --ai-scores):
+    # {mode, good_score, bad_score, rows, feedback_ids, judges}; None when none were asked for
+    ai_score_rows: dict[str, Any] | None = None
     code_version: str | None = None
     created_at: str | None = None
 

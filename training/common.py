@@ -164,16 +164,32 @@ def prepare_data(job: LoraJob, method: str):
     Returns (rows, training set, train dataset, validation dataset or None)."""
     from datasets import Dataset
 
-    from training.data import JudgePairing, build, read_export, read_judge_scores
+    from training.data import AIRows, JudgePairing, build, read_export, read_judge_scores
 
     rows = read_export(job.export_path)
     scores = read_judge_scores(Path(job.judge_scores_path)) if job.judge_scores_path else None
     pairing = JudgePairing(job.judge_min_margin, job.judge_pairs_per_question)
-    data = build(method, rows, job.validation_share, scores, job.min_rows, pairing)
+    ai = None if job.ai_scores == "off" else AIRows(job.ai_scores, job.ai_good_score, job.ai_bad_score)
+    data = build(method, rows, job.validation_share, scores, job.min_rows, pairing, ai)
     log.info("%s data: %s", method, data.stats)
     train = Dataset.from_list(data.records("train"))
     val = Dataset.from_list(data.records("validation")) if data.validation else None
     return rows, data, train, val
+
+
+def ai_score_rows(job: LoraJob, data: TrainingSet) -> dict[str, Any] | None:
+    """The manifest's record of rows that came from AI scores: mode, how many, which feedback records,
+    and the judges that scored them; None when the job did not use AI scores."""
+    if job.ai_scores == "off":
+        return None
+    return {
+        "mode": job.ai_scores,
+        "good_score": job.ai_good_score,
+        "bad_score": job.ai_bad_score,
+        "rows": data.stats.get("by_source", {}).get("ai_score", 0),
+        "feedback_ids": data.ai_feedback_ids,
+        "judges": data.stats.get("ai_judges", []),
+    }
 
 
 def save_adapter(
@@ -204,6 +220,7 @@ def save_adapter(
         feedback_since=feedback_range[0],
         feedback_until=feedback_range[1],
         metrics={**metrics, "data": data.stats, "history": curves},
+        ai_score_rows=ai_score_rows(job, data),
         parent=parent_of(job),
         code_version=code_version(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

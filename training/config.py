@@ -52,6 +52,19 @@ class LoraJob:
     judge_pairs_per_question: int | None = field(
         default=None, metadata={"help": "cap judge pairs per question, best vs worst first (None: all)"}
     )
+    ai_scores: str = field(
+        default="off",
+        metadata={
+            "help": "use the export's AI scores (the app's background judge): off | approved (records a "
+            "reviewer approved) | all (any not rejected); a user's rating or correction still wins"
+        },
+    )
+    ai_good_score: float = field(
+        default=4.0, metadata={"help": "AI score (0-5) at or above which an answer is a good example"}
+    )
+    ai_bad_score: float = field(
+        default=1.5, metadata={"help": "AI score at or below which an answer is a bad example (kto)"}
+    )
     logging_steps: int = field(default=1, metadata={"help": "log every N steps"})
     save_steps: int = field(default=500, metadata={"help": "checkpoint every N steps (resume with --resume)"})
     bf16: bool = field(default=False, metadata={"help": "bfloat16 mixed precision (GPUs)"})

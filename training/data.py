@@ -10,6 +10,13 @@ docs/feedback-record.schema.json); never imports the app or the feedback package
   pairs few and clear).
 - KTO rows ``{"prompt", "completion", "label"}``: desirable (rating >= 4 or approved correction) and
   undesirable (rating <= 2).
+- AI-scored rows (``ai_score`` on the record, from the app's background judge), only with ``AIRows``
+  (``--ai-scores approved|all``): an answer the judge scored >= 4 becomes an SFT row / desirable KTO
+  row, one it scored <= 1.5 an undesirable KTO row, and judge-ranked answers to the same question make
+  DPO/RM pairs. The AI score decides only where the user was neutral (rated 3 or unrated): a user's
+  >= 4, <= 2 or correction wins, and no AI pair goes against the users' ratings. A rejected record is
+  never used; ``approved`` takes only records a reviewer approved. Every row says where it came from
+  (``source``: correction, rating, judge, ai_score); the manifest lists the AI-scored ones.
 
 Rows are deduplicated by content, split into train/validation by a stable hash (the same row always
 lands on the same side), and each set reports its size; too little data is a clear error.
@@ -58,6 +65,8 @@ class FeedbackRow:
     review_state: str
     updated_at: str
     adapter: str | None
+    ai_score: float | None = None
+    ai_judge: dict[str, str] | None = None
 
     @property
     def approved_correction(self) -> str | None:
@@ -92,6 +101,8 @@ def read_export(path: Path) -> list[FeedbackRow]:
                     review_state=raw.get("review_state", "none"),
                     updated_at=raw["updated_at"],
                     adapter=raw.get("adapter"),
+                    ai_score=raw.get("ai_score"),
+                    ai_judge=raw.get("ai_judge"),
                 )
             )
     return rows
@@ -121,6 +132,28 @@ class JudgePairing:
 
     min_margin: float = 0.0
     per_question: int | None = None
+
+
+@dataclass(frozen=True)
+class AIRows:
+    """Which AI-scored records training may use: ``approved`` (a reviewer approved them) or ``all`` (any
+    not rejected); ``good``/``bad``: the AI scores (0-5) that make a desirable/undesirable example."""
+
+    mode: str = "approved"
+    good: float = 4.0
+    bad: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("approved", "all"):
+            raise ValueError(f"AI rows are 'approved' or 'all', not {self.mode!r}")
+
+    def usable(self, row: FeedbackRow) -> bool:
+        if row.ai_score is None or row.review_state == "rejected":
+            return False
+        return self.mode == "all" or row.review_state == "approved"
+
+    def scores(self, rows: Iterable[FeedbackRow]) -> dict[str, float]:
+        return {r.feedback_id: float(r.ai_score) for r in rows if self.usable(r)}  # type: ignore[arg-type]
 
 
 def judge_pairs(
@@ -157,13 +190,35 @@ def _assistant(text: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": text}]
 
 
-def sft_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
+def _human_says(r: FeedbackRow) -> bool | None:
+    """The user's own verdict on the answer, which beats the judge's: good (rated >= 4), bad (rated <= 2
+    or corrected), or None (neutral 3 or unrated: the AI score may decide)."""
+    if r.correction or (r.rating is not None and r.rating <= BAD_RATING):
+        return False
+    if r.rating is not None and r.rating >= GOOD_RATING:
+        return True
+    return None
+
+
+def sft_rows(rows: Iterable[FeedbackRow], ai: AIRows | None = None) -> list[dict[str, Any]]:
     out = []
     for r in rows:
-        target = r.approved_correction or (r.answer if (r.rating or 0) >= GOOD_RATING else None)
-        if target and target.strip():
+        if r.approved_correction:
+            target, source = r.approved_correction, "correction"
+        elif (r.rating or 0) >= GOOD_RATING:
+            target, source = r.answer, "rating"
+        elif ai and ai.usable(r) and _human_says(r) is None and (r.ai_score or 0) >= ai.good:
+            target, source = r.answer, "ai_score"
+        else:
+            continue
+        if target.strip():
             out.append(
-                {"prompt": _prompt(r), "completion": _assistant(target), "feedback_ids": [r.feedback_id]}
+                {
+                    "prompt": _prompt(r),
+                    "completion": _assistant(target),
+                    "feedback_ids": [r.feedback_id],
+                    "source": source,
+                }
             )
     return out
 
@@ -172,6 +227,7 @@ def preference_pairs(
     rows: Iterable[FeedbackRow],
     judge_scores: dict[str, float] | None = None,
     pairing: JudgePairing | None = None,
+    ai: AIRows | None = None,
 ) -> list[dict[str, Any]]:
     rows = list(rows)
     out = []
@@ -203,50 +259,53 @@ def preference_pairs(
                             "source": "rating",
                         }
                     )
-        if judge_scores:  # the judge's preference, where it scored both
-            for hi, lo in judge_pairs(group, judge_scores, pairing or JudgePairing()):
+        ranked = [("judge", judge_scores)] if judge_scores else []
+        if ai:  # the background judge's scores on the records themselves
+            ranked.append(("ai_score", ai.scores(group)))
+        for source, scores in ranked:  # the judge's preference, where it scored both
+            for hi, lo in judge_pairs(group, scores, pairing or JudgePairing()):
+                if _human_says(hi) is False or _human_says(lo) is True:
+                    continue  # the users said otherwise
+                if hi.rating is not None and lo.rating is not None and hi.rating < lo.rating:
+                    continue
                 out.append(
                     {
                         "prompt": _prompt(hi),
                         "chosen": _assistant(hi.answer),
                         "rejected": _assistant(lo.answer),
                         "feedback_ids": [hi.feedback_id, lo.feedback_id],
-                        "source": "judge",
+                        "source": source,
                     }
                 )
     return out
 
 
-def kto_rows(rows: Iterable[FeedbackRow]) -> list[dict[str, Any]]:
+def kto_rows(rows: Iterable[FeedbackRow], ai: AIRows | None = None) -> list[dict[str, Any]]:
     out = []
+
+    def add(r: FeedbackRow, text: str, label: bool, source: str) -> None:
+        out.append(
+            {
+                "prompt": _prompt(r),
+                "completion": _assistant(text),
+                "label": label,
+                "feedback_ids": [r.feedback_id],
+                "source": source,
+            }
+        )
+
     for r in rows:
         if r.approved_correction:
-            out.append(
-                {
-                    "prompt": _prompt(r),
-                    "completion": _assistant(r.approved_correction),
-                    "label": True,
-                    "feedback_ids": [r.feedback_id],
-                }
-            )
+            add(r, r.approved_correction, True, "correction")
         if r.rating is not None and r.rating >= GOOD_RATING:
-            out.append(
-                {
-                    "prompt": _prompt(r),
-                    "completion": _assistant(r.answer),
-                    "label": True,
-                    "feedback_ids": [r.feedback_id],
-                }
-            )
+            add(r, r.answer, True, "rating")
         elif r.rating is not None and r.rating <= BAD_RATING:
-            out.append(
-                {
-                    "prompt": _prompt(r),
-                    "completion": _assistant(r.answer),
-                    "label": False,
-                    "feedback_ids": [r.feedback_id],
-                }
-            )
+            add(r, r.answer, False, "rating")
+        elif ai and ai.usable(r) and _human_says(r) is None:
+            if (r.ai_score or 0) >= ai.good:
+                add(r, r.answer, True, "ai_score")
+            elif (r.ai_score or 0) <= ai.bad:
+                add(r, r.answer, False, "ai_score")
     return out
 
 
@@ -294,6 +353,12 @@ class TrainingSet:
         return sorted({i for r in self.train + self.validation for i in r["feedback_ids"]})
 
     @property
+    def ai_feedback_ids(self) -> list[str]:
+        """Records behind rows that exist because of an AI score (``source`` ai_score)."""
+        rows = self.train + self.validation
+        return sorted({i for r in rows if r.get("source") == "ai_score" for i in r["feedback_ids"]})
+
+    @property
     def hash(self) -> str:
         return dataset_hash(self.train + self.validation)
 
@@ -310,12 +375,13 @@ def build(
     judge_scores: dict[str, float] | None = None,
     min_rows: int | None = None,
     pairing: JudgePairing | None = None,
+    ai: AIRows | None = None,
 ) -> TrainingSet:
     makers = {
-        "sft": sft_rows,
-        "kto": kto_rows,
-        "dpo": lambda rs: preference_pairs(rs, judge_scores, pairing),
-        "rm": lambda rs: preference_pairs(rs, judge_scores, pairing),
+        "sft": lambda rs: sft_rows(rs, ai),
+        "kto": lambda rs: kto_rows(rs, ai),
+        "dpo": lambda rs: preference_pairs(rs, judge_scores, pairing, ai),
+        "rm": lambda rs: preference_pairs(rs, judge_scores, pairing, ai),
         "ppo": lambda rs: [{"prompt": _prompt(r), "feedback_ids": [r.feedback_id]} for r in rs],
     }
     if method not in makers:
@@ -336,8 +402,14 @@ def build(
     if method == "kto":
         stats["desirable"] = sum(r["label"] for r in built)
         stats["undesirable"] = len(built) - stats["desirable"]
-    if method in ("dpo", "rm"):
-        stats["by_source"] = {
-            s: sum(r["source"] == s for r in built) for s in ("correction", "rating", "judge")
+    if method != "ppo":
+        sources = ("correction", "rating", "judge", "ai_score")
+        stats["by_source"] = {s: sum(r["source"] == s for r in built) for s in sources}
+    data = TrainingSet(method, train, val, stats)
+    if ai:
+        used = set(data.ai_feedback_ids)
+        judges = {
+            json.dumps(r.ai_judge, sort_keys=True) for r in rows if r.feedback_id in used and r.ai_judge
         }
-    return TrainingSet(method, train, val, stats)
+        stats["ai_judges"] = [json.loads(j) for j in sorted(judges)]
+    return data

@@ -1,4 +1,4 @@
-"""A small feedback export made through the real export path, for the trainers."""
+"""Small feedback exports made through the real export path, for the data builders and the trainers."""
 
 from __future__ import annotations
 
@@ -52,6 +52,33 @@ def export_file(tmp_path_factory):
             )
         )
     path = tmp_path_factory.mktemp("export") / "feedback.jsonl"
+    export_records(records, path, "jsonl")
+    return path
+
+
+def write_ai_export(path):
+    """Per fact, answers users rated neutral (3) that the background judge scored: a good one (4.5,
+    reviewer-approved for the first three facts), a bad one (0.5), and a good-looking one a reviewer
+    rejected; plus one the user rated 1 that the judge liked (4.8)."""
+    judge = {"backend": "ReferenceOverlapJudge", "model": "reference-overlap-v1", "basis": "sources"}
+    records = []
+    for i, (q, good, bad) in enumerate(FACTS):
+        base = {
+            "session_id": f"s{i}",
+            "question": q,
+            "model": "base",
+            "trace": {"prompt": prompt(q)},
+            "rating": 3,
+        }
+        approved = {"review_state": "approved", "reviewer": "expert"} if i < 3 else {}
+        records += [
+            FeedbackRecord(
+                turn=0, answer=good, ai_score=4.5, ai_judge=judge, correction=None, **base, **approved
+            ),
+            FeedbackRecord(turn=1, answer=bad, ai_score=0.5, ai_judge=judge, **base, **approved),
+            FeedbackRecord(turn=2, answer=good + " Sure.", ai_score=4.9, review_state="rejected", **base),
+            FeedbackRecord(turn=3, answer=bad + " Really.", ai_score=4.8, **{**base, "rating": 1}),
+        ]
     export_records(records, path, "jsonl")
     return path
 

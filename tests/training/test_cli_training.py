@@ -71,3 +71,33 @@ def test_judge_against_real_vllm_reports_unusable_replies_and_scores_nothing(
     assert result.exit_code == 1
     assert "scored 0, failed 1" in result.output and "not scored q1" in result.output
     assert out.read_text() == ""
+
+
+def test_train_refuses_an_unknown_ai_scores_mode(export_file, tmp_path):
+    result = CliRunner().invoke(
+        app, ["train", "sft", "--export", str(export_file), "--output", str(tmp_path), "--ai-scores", "most"]
+    )
+    assert result.exit_code == 1 and "--ai-scores is off, approved or all, not 'most'" in result.output
+
+
+@pytest.mark.slow
+def test_train_sft_on_reviewer_approved_ai_scores_records_them_in_the_manifest(tiny_model_dir, tmp_path):
+    from tests.training.conftest import write_ai_export
+
+    export = write_ai_export(tmp_path / "ai.jsonl")
+    args = ["train", "sft", "--export", str(export), "--base-model", str(tiny_model_dir)]
+    args += ["--output", str(tmp_path / "sft"), "--ai-scores", "approved", "--name", "ai-sft"]
+    job = tmp_path / "job.yaml"
+    job.write_text("lora_r: 4\nlora_alpha: 8\nmax_steps: 2\nmax_length: 256\nmin_rows: 3\n")
+    result = CliRunner().invoke(app, [*args, "--config", str(job)])
+    assert result.exit_code == 0, result.output
+    manifest = AdapterManifest.read(tmp_path / "sft")
+    approved_good = [
+        json.loads(line)["feedback_id"]
+        for line in export.read_text().splitlines()
+        if json.loads(line)["review_state"] == "approved" and json.loads(line)["ai_score"] >= 4
+    ]
+    assert manifest.ai_score_rows["mode"] == "approved" and manifest.ai_score_rows["rows"] == 3
+    assert manifest.ai_score_rows["feedback_ids"] == sorted(approved_good)
+    assert manifest.ai_score_rows["judges"][0]["model"] == "reference-overlap-v1"
+    assert manifest.metrics["data"]["by_source"]["ai_score"] == 3

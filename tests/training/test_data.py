@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from training.data import BadExport, InsufficientData, build, read_export, split
+from tests.training.conftest import FACTS, write_ai_export
+from training.data import AIRows, BadExport, InsufficientData, build, read_export, split
 
 
 def test_sft_rows_are_corrections_and_well_rated_answers(export_file):
@@ -129,3 +130,45 @@ def test_judge_scores_file_must_carry_ids_and_scores(tmp_path):
     bad.write_text('{"id": "a", "score": 3}\n{"id": "b"}\n')
     with pytest.raises(BadExport, match=r"scores.jsonl:2"):
         read_judge_scores(bad)
+
+
+def ai_export(tmp_path):
+    return read_export(write_ai_export(tmp_path / "ai.jsonl"))
+
+
+def test_ai_scores_are_unused_unless_asked(tmp_path):
+    rows = ai_export(tmp_path)
+    with pytest.raises(InsufficientData):  # nothing rated >= 4 or corrected: no SFT rows without AI rows
+        build("sft", rows)
+
+
+def test_ai_scored_rows_feed_sft_kto_and_dpo_and_are_marked(tmp_path):
+    rows = ai_export(tmp_path)
+    by_id = {r.feedback_id: r for r in rows}
+    sft = build("sft", rows, validation_share=0.0, ai=AIRows("all"))
+    # the good answer of each fact; the rejected one and the one a user rated 1 never
+    assert sft.stats["by_source"]["ai_score"] == len(FACTS) == sft.stats["rows"]
+    assert {by_id[i].answer for i in sft.ai_feedback_ids} == {good for _, good, _ in FACTS}
+    assert sft.stats["ai_judges"] == [
+        {"backend": "ReferenceOverlapJudge", "basis": "sources", "model": "reference-overlap-v1"}
+    ]
+
+    kto = build("kto", rows, validation_share=0.0, ai=AIRows("all"))
+    assert kto.stats["desirable"] == len(FACTS)
+    # bad answers by AI score, plus the user's own 1 (their rating wins over the judge's 4.8)
+    assert kto.stats["undesirable"] == 2 * len(FACTS) and kto.stats["by_source"]["rating"] == len(FACTS)
+
+    dpo = build("dpo", rows, validation_share=0.0, ai=AIRows("all"))
+    ai_pairs = [r for r in dpo.train if r["source"] == "ai_score"]
+    assert ai_pairs and all(r["chosen"][0]["content"] in {g for _, g, _ in FACTS} for r in ai_pairs)
+    # the judge liked the answer a user rated 1, but the user's word wins
+    assert not any(r["chosen"][0]["content"].endswith("Really.") for r in ai_pairs)
+
+
+def test_approved_mode_uses_only_reviewer_approved_records(tmp_path):
+    rows = ai_export(tmp_path)
+    approved = {r.feedback_id for r in rows if r.review_state == "approved"}
+    sft = build("sft", rows, validation_share=0.0, ai=AIRows("approved"), min_rows=1)
+    assert sft.stats["rows"] == 3 and set(sft.ai_feedback_ids) <= approved
+    dpo = build("dpo", rows, validation_share=0.0, ai=AIRows("approved"), min_rows=1)
+    assert {i for r in dpo.train if r["source"] == "ai_score" for i in r["feedback_ids"]} <= approved

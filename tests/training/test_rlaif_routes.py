@@ -60,7 +60,12 @@ def test_each_route_trains_from_the_judge_scores_and_continues_the_sft_parent(
         train(m, job)
     pairs = AdapterManifest.read(tmp_path / "trained" / jobs[0][1].name)
     # one pair per question (the default), best vs worst by the judge: 4.5 over 1.0
-    assert pairs.metrics["data"]["by_source"] == {"correction": 0, "rating": 0, "judge": len(FACTS)}
+    assert pairs.metrics["data"]["by_source"] == {
+        "correction": 0,
+        "rating": 0,
+        "judge": len(FACTS),
+        "ai_score": 0,
+    }
     adapter = AdapterManifest.read(tmp_path / "trained" / "loop-rlaif")
     assert adapter.method == method and adapter.parent["name"] == "parent-sft" and adapter.lora_rank == 8
     if method == "ppo":
