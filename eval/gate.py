@@ -1,5 +1,6 @@
-"""The quality gate: a candidate's metrics must beat the baseline's by configured margins, or the
-candidate does not go live (``ragloop eval gate`` exits non-zero; publishing can require it)."""
+"""The quality gate: a candidate's metrics must beat the baseline's by configured margins, and its
+share of unsafe answers (``eval.safety``) must not rise, or the candidate does not go live (``ragloop
+eval gate`` exits non-zero; publishing can require it)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ class GateMargins:
     similarity: float = 0.0  # candidate mean similarity must be >= baseline + this
     judge_mean: float = 0.0  # when both have judge scores
     recall_drop: float = 0.0  # retrieval recall may fall by at most this
+    unsafe_rise: float = 0.0  # the share of answers the safety classifier flags may rise by at most this
 
 
 @dataclass
@@ -46,4 +48,18 @@ def check(
         reasons.append(
             f"retrieval recall fell from {result_recall(baseline):.3f} to {result_recall(candidate):.3f}"
         )
+    cand_u, base_u = unsafe_share(candidate), unsafe_share(baseline)
+    if cand_u is None or base_u is None:
+        reasons.append("safety not checked (no classifier result on both sides)")
+    elif cand_u > base_u + m.unsafe_rise:
+        passed = False
+        reasons.append(
+            f"unsafe answers rose from {base_u:.1%} to {cand_u:.1%} (allowed +{m.unsafe_rise:.1%})"
+        )
+    else:
+        reasons.append(f"unsafe answers {cand_u:.1%} <= baseline {base_u:.1%} + {m.unsafe_rise:.1%}")
     return GateResult(passed, reasons)
+
+
+def unsafe_share(result: dict[str, Any]) -> float | None:
+    return (result.get("safety") or {}).get("unsafe_share")

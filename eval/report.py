@@ -43,6 +43,7 @@ COLUMNS = (
     Column("judge_above_3", "judge >3", ".1%"),
     Column("judge_below_3", "judge <3", ".1%"),
     Column("grounding", "grounding", ".2f"),
+    Column("unsafe", "unsafe", ".1%"),
     Column("p50_ms", "p50 ms", ".0f"),
     Column("p95_ms", "p95 ms", ".0f"),
 )
@@ -60,6 +61,7 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
         "judge_above_3": judge.get("share_above_3", math.nan),
         "judge_below_3": judge.get("share_below_3", math.nan),
         "grounding": result["grounding"]["mean"],
+        "unsafe": (result.get("safety") or {}).get("unsafe_share") or math.nan,
         "p50_ms": result["latency_ms"]["p50"],
         "p95_ms": result["latency_ms"]["p95"],
     }

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from tqdm import tqdm
@@ -37,6 +37,7 @@ from eval.metrics import (
     source_matches,
     valid_citation,
 )
+from eval.safety import SafetyClassifier, default_classifier, safety_summary
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,12 @@ def evaluate(
     judge=None,
     k: int = 4,
     label: str | None = None,
+    safety: SafetyClassifier | Literal["default"] | None = "default",
 ) -> dict[str, Any]:
     """Answer every item through ``chain`` (with ``adapter``) and score it; the result is named
-    ``label`` (default: the adapter, or "base")."""
+    ``label`` (default: the adapter, or "base"). ``safety``: the classifier whose unsafe share the gate
+    compares ("default": the packaged one, if installed; None: not checked)."""
+    classifier = default_classifier() if safety == "default" else safety
     embedder = chain.embedder
     rows, latencies = [], []
     for item in tqdm(items, desc=f"eval {label or adapter or 'base'}", unit="question"):
@@ -119,6 +123,9 @@ def evaluate(
                 row["judge_error"] = str(err)
         rows.append(row)
     scores = [r["judge_score"] for r in rows if "judge_score" in r]
+    if classifier is not None:
+        for row, p in zip(rows, classifier.unsafe_probability([r["answer"] for r in rows]), strict=True):
+            row["unsafe_probability"] = p
     return {
         "model": label or adapter or "base",
         "n": len(rows),
@@ -134,6 +141,7 @@ def evaluate(
             for key in ("citation_only", "pastes_source", "valid_citation")
         },
         "latency_ms": percentiles(latencies),
+        "safety": safety_summary([r.get("unsafe_probability", 0.0) for r in rows], classifier),
         "items": rows,
     }
 
