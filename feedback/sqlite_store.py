@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,15 +54,45 @@ def m001_feedback(db: sqlite3.Connection) -> None:
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-    for func in MIGRATIONS:
-        if func.__name__ not in done:
-            with db:
+    """Apply the missing migrations in one write transaction taken up front (``BEGIN IMMEDIATE`` waits
+    on the busy timeout), so processes opening a new file at once neither deadlock nor apply one twice."""
+    if _applied(db) >= {func.__name__ for func in MIGRATIONS}:
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        done = _applied(db)
+        for func in MIGRATIONS:
+            if func.__name__ not in done:
                 func(db)
                 db.execute(
                     "INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (func.__name__,)
                 )
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def use_wal(db: sqlite3.Connection, timeout_s: float = 10.0) -> None:
+    """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy handler,
+    while another connection is switching it or creating the schema, so retry until a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _applied(db: sqlite3.Connection) -> set[str]:
+    try:
+        return {row[0] for row in db.execute("SELECT name FROM _migrations")}
+    except sqlite3.OperationalError:  # no _migrations table yet
+        return set()
 
 
 class SQLiteFeedbackStore:
@@ -71,7 +102,7 @@ class SQLiteFeedbackStore:
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._db)
             self._db.execute("PRAGMA synchronous=FULL")
             migrate(self._db)
         except sqlite3.Error as err:
