@@ -11,4 +11,6 @@ RUN pip install --no-deps -e .
 VOLUME /data
 EXPOSE 8501
 HEALTHCHECK CMD python -c "import httpx; httpx.get('http://127.0.0.1:8501/_stcore/health').raise_for_status()"
-CMD ["ragloop", "ui", "--port", "8501"]
+# Serving the network needs sign-in: mount an OIDC secrets file at /app/.streamlit/secrets.toml (README
+# "Sign-in and roles"); without one the app refuses to start rather than open the review queue to anyone.
+CMD ["ragloop", "ui", "--address", "0.0.0.0", "--port", "8501"]

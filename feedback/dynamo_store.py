@@ -9,6 +9,10 @@ Table design (on-demand billing), one item per answer keyed by ``feedback_id``:
 | by_adapter   | adapter_key            | updated_at   | per-adapter dashboards and exports  |
 | by_session   | session_id             | turn         | restoring a chat session            |
 | by_review    | review_state           | updated_at   | the expert review queue             |
+| by_user      | user_id                | updated_at   | a signed-in user's chats, dashboard |
+
+A table made before ``by_user`` existed gets it on open (UpdateTable), and its records without a user
+become the local user's (``LOCAL_USER_ID``), as the SQLite store's migration does.
 
 Month buckets spread writes over partitions while a time-range query touches one partition per month.
 Each put is conditional (``updated_at`` must not go backwards), so a replay from the spool can never
@@ -19,6 +23,7 @@ overwrite a newer version. Retries use botocore's standard mode; connection fail
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -48,7 +53,18 @@ _GSIS = {
     "by_adapter": ("adapter_key", "S", "updated_at", "S"),
     "by_session": ("session_id", "S", "turn", "N"),
     "by_review": ("review_state", "S", "updated_at", "S"),
+    "by_user": ("user_id", "S", "updated_at", "S"),
 }
+LOCAL_USER_ID = "local"  # the embedded default's one user (ragloop.access.LOCAL)
+
+
+def _gsi(index: str) -> dict[str, Any]:
+    pk, _, sk, _ = _GSIS[index]
+    return {
+        "IndexName": index,
+        "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }
 
 
 def table_definition(name: str) -> dict[str, Any]:
@@ -56,16 +72,7 @@ def table_definition(name: str) -> dict[str, Any]:
     indexes = []
     for index, (pk, pk_type, sk, sk_type) in _GSIS.items():
         attributes[pk], attributes[sk] = pk_type, sk_type
-        indexes.append(
-            {
-                "IndexName": index,
-                "KeySchema": [
-                    {"AttributeName": pk, "KeyType": "HASH"},
-                    {"AttributeName": sk, "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        )
+        indexes.append(_gsi(index))
     return {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -144,7 +151,9 @@ class DynamoFeedbackStore:
         from botocore.exceptions import ClientError
 
         try:
-            self._call("describe_table", TableName=self.table_name)
+            table = self._call("describe_table", TableName=self.table_name)["Table"]
+            if "by_user" not in {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}:
+                self._add_user_index()
         except StoreUnavailable as err:
             cause = err.__cause__
             missing = (
@@ -163,6 +172,46 @@ class DynamoFeedbackStore:
                 TableName=self.table_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
             )
         self._ready = True
+
+    def _add_user_index(self) -> None:
+        """Migrate a table from before sign-in: records without a user become the local user's, then
+        the ``by_user`` index is added (DynamoDB back-fills it) and awaited."""
+        log.info("adding the by_user index to DynamoDB table %s", self.table_name)
+        for item in self._paginate("scan", {"TableName": self.table_name}):
+            if "user_id" in item:
+                continue
+            record = FeedbackRecord.model_validate_json(item["record"]["S"])
+            owned = record.model_copy(update={"user_id": record.user_id or LOCAL_USER_ID})
+            self._call(
+                "update_item",
+                TableName=self.table_name,
+                Key={"feedback_id": item["feedback_id"]},
+                UpdateExpression="SET user_id = :u, #r = :r",
+                ConditionExpression="updated_at = :t",  # a newer write already carries its user
+                ExpressionAttributeNames={"#r": "record"},
+                ExpressionAttributeValues={
+                    ":u": {"S": owned.user_id},
+                    ":r": {"S": owned.model_dump_json()},
+                    ":t": item["updated_at"],
+                },
+            )
+        self._call(
+            "update_table",
+            TableName=self.table_name,
+            AttributeDefinitions=[
+                {"AttributeName": "user_id", "AttributeType": "S"},
+                {"AttributeName": "updated_at", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexUpdates=[{"Create": _gsi("by_user")}],
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            table = self._call("describe_table", TableName=self.table_name)["Table"]
+            status = {i["IndexName"]: i["IndexStatus"] for i in table.get("GlobalSecondaryIndexes", [])}
+            if status.get("by_user") == "ACTIVE":
+                return
+            time.sleep(0.5)
+        raise StoreUnavailable(f"the by_user index of {self.table_name!r} did not become active in 120 s")
 
     # -- FeedbackStore -----------------------------------------------------------------------
     def put(self, record: FeedbackRecord) -> bool:
@@ -195,6 +244,8 @@ class DynamoFeedbackStore:
         }
         if record.rating is not None:
             item["rating"] = {"N": str(record.rating)}
+        if record.user_id is not None:
+            item["user_id"] = {"S": record.user_id}
         try:
             self._call(
                 "put_item",
@@ -259,6 +310,8 @@ class DynamoFeedbackStore:
         time_range = ("updated_at", q.since, q.until)
         if q.session_id is not None:
             return self._query("by_session", "session_id", {"S": q.session_id})
+        if q.user_id is not None:
+            return self._query("by_user", "user_id", {"S": q.user_id}, time_range)
         if q.adapter is not None:
             return self._query("by_adapter", "adapter_key", {"S": q.adapter}, time_range)
         if q.review_state is not None:
@@ -279,8 +332,8 @@ class DynamoFeedbackStore:
         records.sort(key=lambda r: (r.updated_at, r.feedback_id))
         yield from records
 
-    def sessions(self, limit: int = 50) -> list[SessionSummary]:
-        return summarize_sessions(self.list(), limit)
+    def sessions(self, limit: int = 50, user_id: str | None = None) -> list[SessionSummary]:
+        return summarize_sessions(self.list(FeedbackQuery(user_id=user_id)), limit)
 
     def stats(self, query: FeedbackQuery | None = None) -> FeedbackStats:
         return compute_stats(self.list(query))
@@ -302,4 +355,5 @@ def _matches(r: FeedbackRecord, q: FeedbackQuery) -> bool:
         and (q.session_id is None or r.session_id == q.session_id)
         and (q.review_state is None or r.review_state == q.review_state)
         and (not q.rated_only or r.rating is not None)
+        and (q.user_id is None or r.user_id == q.user_id)
     )

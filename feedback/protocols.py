@@ -20,6 +20,7 @@ class FeedbackQuery:
     session_id: str | None = None
     review_state: ReviewState | None = None
     rated_only: bool = False
+    user_id: str | None = None  # only this user's records (the signed-in user's chats and dashboard)
 
 
 @dataclass
@@ -59,8 +60,8 @@ class FeedbackStore(Protocol):
     def list(self, query: FeedbackQuery | None = None) -> Iterator[FeedbackRecord]:
         """Matching records, oldest updated_at first."""
 
-    def sessions(self, limit: int = 50) -> list[SessionSummary]:
-        """Most recently active chat sessions first."""
+    def sessions(self, limit: int = 50, user_id: str | None = None) -> list[SessionSummary]:
+        """Most recently active chat sessions first (only ``user_id``'s when given)."""
 
     def stats(self, query: FeedbackQuery | None = None) -> FeedbackStats: ...
 

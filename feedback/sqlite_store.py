@@ -25,6 +25,7 @@ from feedback.protocols import (
 from feedback.schema import FeedbackRecord
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+LOCAL_USER_ID = "local"  # the embedded default's one user (ragloop.access.LOCAL)
 
 
 def migration(func: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:
@@ -51,6 +52,20 @@ def m001_feedback(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX feedback_adapter ON feedback(adapter_key, updated_at)")
     db.execute("CREATE INDEX feedback_session ON feedback(session_id, turn)")
     db.execute("CREATE INDEX feedback_review ON feedback(review_state, updated_at)")
+
+
+@migration
+def m002_user_index(db: sqlite3.Connection) -> None:
+    """Records by user (issue 16): an indexed user column; records from before sign-in belong to the
+    local user, in the column and in the record itself."""
+    db.execute("ALTER TABLE feedback ADD COLUMN user_id TEXT")
+    db.execute(
+        "UPDATE feedback SET record = json_set(record, '$.user_id', ?) "
+        "WHERE json_extract(record, '$.user_id') IS NULL",
+        (LOCAL_USER_ID,),
+    )
+    db.execute("UPDATE feedback SET user_id = json_extract(record, '$.user_id')")
+    db.execute("CREATE INDEX feedback_user ON feedback(user_id, updated_at)")
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -114,13 +129,13 @@ class SQLiteFeedbackStore:
         with self._lock, self._guard():
             cur = self._db.execute(
                 """INSERT INTO feedback(feedback_id, session_id, turn, created_at, updated_at, adapter_key,
-                                        rating, review_state, record)
-                   VALUES (?,?,?,?,?,?,?,?,?)
+                                        rating, review_state, record, user_id)
+                   VALUES (?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT(feedback_id) DO UPDATE SET
                        session_id=excluded.session_id, turn=excluded.turn,
                        updated_at=excluded.updated_at, adapter_key=excluded.adapter_key,
                        rating=excluded.rating, review_state=excluded.review_state,
-                       record=excluded.record
+                       record=excluded.record, user_id=excluded.user_id
                    WHERE excluded.updated_at >= feedback.updated_at""",
                 (
                     record.feedback_id,
@@ -132,6 +147,7 @@ class SQLiteFeedbackStore:
                     record.rating,
                     record.review_state,
                     json.dumps(row),
+                    record.user_id,
                 ),
             )
             self._db.commit()
@@ -145,7 +161,7 @@ class SQLiteFeedbackStore:
         with self._lock, self._guard():
             cur = self._db.execute(
                 """UPDATE feedback SET session_id=?, turn=?, updated_at=?, adapter_key=?, rating=?,
-                                       review_state=?, record=?
+                                       review_state=?, record=?, user_id=?
                    WHERE feedback_id=? AND updated_at=?""",
                 (
                     record.session_id,
@@ -155,6 +171,7 @@ class SQLiteFeedbackStore:
                     record.rating,
                     record.review_state,
                     json.dumps(record.to_row()),
+                    record.user_id,
                     record.feedback_id,
                     expected,
                 ),
@@ -178,6 +195,7 @@ class SQLiteFeedbackStore:
             ("adapter_key", "=", q.adapter),
             ("session_id", "=", q.session_id),
             ("review_state", "=", q.review_state),
+            ("user_id", "=", q.user_id),
         ):
             if value is not None:
                 clauses.append(f"{column} {op} ?")
@@ -192,8 +210,8 @@ class SQLiteFeedbackStore:
         for (raw,) in rows:
             yield FeedbackRecord.model_validate_json(raw)
 
-    def sessions(self, limit: int = 50) -> list[SessionSummary]:
-        return summarize_sessions(self.list(), limit)
+    def sessions(self, limit: int = 50, user_id: str | None = None) -> list[SessionSummary]:
+        return summarize_sessions(self.list(FeedbackQuery(user_id=user_id)), limit)
 
     def stats(self, query: FeedbackQuery | None = None) -> FeedbackStats:
         return compute_stats(self.list(query))

@@ -94,17 +94,26 @@ def ask(
 
 
 @app.command()
+@user_errors
 def ui(
     port: Annotated[int, typer.Option(help="port for the web app")] = 8501,
+    address: Annotated[
+        str, typer.Option(help="interface to listen on; beyond 127.0.0.1 only with sign-in configured")
+    ] = "127.0.0.1",
     headless: Annotated[bool, typer.Option(help="do not open a browser")] = True,
 ) -> None:
     """Start the Streamlit chat app."""
+    from ragloop.access import check_listen
+
+    check_listen(address, sign_in_configured(Path.cwd()))
     cmd = [
         sys.executable,
         "-m",
         "streamlit",
         "run",
         str(REPO_ROOT / "app.py"),
+        "--server.address",
+        address,
         "--server.port",
         str(port),
         "--server.headless",
@@ -113,6 +122,21 @@ def ui(
         "false",
     ]
     raise typer.Exit(subprocess.call(cmd))
+
+
+def sign_in_configured(cwd: Path) -> bool:
+    """Whether Streamlit will find an ``[auth]`` section in a secrets file (the project's
+    ``.streamlit/secrets.toml`` or the user's ``~/.streamlit/secrets.toml``)."""
+    import tomllib
+
+    for path in (cwd / ".streamlit" / "secrets.toml", Path.home() / ".streamlit" / "secrets.toml"):
+        if path.is_file():
+            try:
+                if "auth" in tomllib.loads(path.read_text()):
+                    return True
+            except tomllib.TOMLDecodeError as err:
+                raise RagloopError(f"{path} is not valid TOML: {err}") from err
+    return False
 
 
 model_app = typer.Typer(help="The base model.", no_args_is_help=True)

@@ -38,6 +38,8 @@ class AdapterManifest(BaseModel):
     # rows that exist because of AI scores on feedback records (training --ai-scores):
     # {mode, good_score, bad_score, rows, feedback_ids, judges}; None when none were asked for
     ai_score_rows: dict[str, Any] | None = None
+    # the reviewers (signed-in user ids) who approved records behind the training rows
+    approved_by: list[str] = Field(default_factory=list)
     code_version: str | None = None
     created_at: str | None = None
 

@@ -210,6 +210,25 @@ class FeedbackSettings(BaseModel):
     bedrock_model: str | None = Field(None, description="AI scores from Amazon Bedrock (production)")
 
 
+class AuthSettings(BaseModel):
+    """Who may do what (``ragloop/access.py``). Sign-in itself is Streamlit's OIDC (``st.login``),
+    configured in ``.streamlit/secrets.toml`` ``[auth]``; without it the app is one local user on
+    127.0.0.1. Every signed-in user has the ``user`` role; these map claims and emails to the others."""
+
+    provider: str | None = Field(None, description="the [auth.<name>] provider to sign in with; None: [auth]")
+    roles_claim: str = Field(
+        "cognito:groups",
+        description="ID-token claim listing the user's groups (Entra ID, Keycloak: 'groups')",
+    )
+    group_roles: dict[str, Literal["reviewer", "admin"]] = Field(
+        default_factory=dict,
+        description="group name in roles_claim -> role, e.g. {ragloop-reviewers = 'reviewer'}",
+    )
+    reviewer_emails: list[str] = Field(default_factory=list, description="allow-list: these emails review")
+    admin_emails: list[str] = Field(default_factory=list, description="allow-list: these emails administer")
+    four_eyes: bool = Field(True, description="a reviewer may not approve a correction they wrote themselves")
+
+
 class S3RegistrySettings(AWSClientSettings):
     bucket: str = Field("", description="bucket holding the registry (required for kind=s3)")
     prefix: str = Field("ragloop/adapters", description="keys: <prefix>/<name>/v<N>/, <prefix>/state.json")
@@ -248,6 +267,7 @@ class Settings(BaseSettings):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     log_level: str = "INFO"
 
     @property

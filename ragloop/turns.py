@@ -8,11 +8,13 @@ from feedback.schema import FeedbackLimits, FeedbackRecord, utc_now
 from rag.protocols import Answer
 
 
-def answer_record(answer: Answer, session_id: str, turn: int) -> FeedbackRecord:
-    """The record logged for a fresh answer (no rating yet); check its limits before saving."""
+def answer_record(answer: Answer, session_id: str, turn: int, user_id: str | None = None) -> FeedbackRecord:
+    """The record logged for a fresh answer (no rating yet), owned by ``user_id`` (the signed-in user);
+    check its limits before saving."""
     return FeedbackRecord(
         session_id=session_id,
         turn=turn,
+        user_id=user_id,
         question=answer.question,
         answer=answer.text,
         citations=[

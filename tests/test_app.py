@@ -26,6 +26,42 @@ def app_env(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
+ROLE_GROUPS = '{"ragloop-reviewers": "reviewer", "ragloop-admins": "admin"}'
+PEOPLE = {  # OIDC ID-token claims as Streamlit's st.user holds them after sign-in
+    "ann": {"sub": "u-ann", "email": "ann@example.com", "name": "Ann User", "cognito:groups": []},
+    "bob": {"sub": "u-bob", "email": "bob@example.com", "name": "Bob User", "cognito:groups": []},
+    "rita": {
+        "sub": "u-rita",
+        "email": "rita@example.com",
+        "name": "Rita Reviewer",
+        "cognito:groups": ["ragloop-reviewers"],
+    },
+    "adam": {
+        "sub": "u-adam",
+        "email": "adam@example.com",
+        "name": "Adam Admin",
+        "cognito:groups": ["ragloop-admins"],
+    },
+}
+
+
+def page_as(page: str, who: str | None, monkeypatch) -> AppTest:
+    """A page with sign-in configured, signed in as ``who`` (None: signed out)."""
+    monkeypatch.setenv("RAGLOOP_AUTH__GROUP_ROLES", ROLE_GROUPS)
+    get_settings.cache_clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(UI / page), default_timeout=60)
+    at.secrets["auth"] = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "test-cookie-secret",
+        "client_id": "ragloop",
+        "client_secret": "test-client-secret",
+        "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+    }
+    at.user = {"is_logged_in": False} if who is None else {"is_logged_in": True, **PEOPLE[who]}
+    return at
+
+
 def submit_feedback(at: AppTest) -> AppTest:
     return next(b for b in at.button if b.label == "Save feedback").click().run()
 
@@ -186,16 +222,15 @@ def test_dashboard_shows_ai_scores_per_adapter_and_agreement_with_users(app_env)
     assert confusion.loc["1 strongly disagree", "AI 0"] == 1 and confusion.to_numpy().sum() == 4
 
 
-def test_review_edits_and_approves_a_correction(app_env):
+def test_review_edits_and_approves_a_correction(app_env, monkeypatch):
     store = get_feedback_store(app_env)
     record = make_record(rating=1, correction="It takes 5 hours.")
     store.put(record)
-    at = AppTest.from_file(str(UI / "review.py"), default_timeout=60).run()
-    at.sidebar.text_input[0].input("expert").run()
+    at = page_as("review.py", "rita", monkeypatch).run()
     at.text_area[0].input("About 5 hours with the supplied 2 A charger [1].")
     next(b for b in at.button if b.label == "Approve").click().run()
     approved = store.get(record.feedback_id)
-    assert approved.review_state == "approved" and approved.reviewer == "expert"
+    assert approved.review_state == "approved" and approved.reviewer == "u-rita"
     assert approved.correction == "About 5 hours with the supplied 2 A charger [1]."
     assert approved.correction_submitted == "It takes 5 hours."
     assert any("No corrections waiting" in s.value for s in at.success)
@@ -226,12 +261,11 @@ def shown_questions(at: AppTest) -> list[str]:
     ]
 
 
-def test_review_sorts_by_disagreement_and_bulk_approves_a_group_after_confirming(app_env):
+def test_review_sorts_by_disagreement_and_bulk_approves_a_group_after_confirming(app_env, monkeypatch):
     store = get_feedback_store(app_env)
     records = review_records(store)
-    at = AppTest.from_file(str(UI / "review.py"), default_timeout=60).run()
+    at = page_as("review.py", "rita", monkeypatch).run()
     assert shown_questions(at) == ["corrected"]  # the default scope: corrections waiting
-    at.sidebar.text_input[0].input("expert").run()
     at.radio(key="review_scope").set_value("all rated answers").run()
     at.selectbox(key="review_sort").set_value("human vs AI disagreement, largest first").run()
     assert shown_questions(at)[:2] == ["human 5, AI 0.5", "human 1, AI 4"]
@@ -247,7 +281,7 @@ def test_review_sorts_by_disagreement_and_bulk_approves_a_group_after_confirming
 
     approved = {k for k, r in records.items() if store.get(r.feedback_id).review_state == "approved"}
     assert approved == {"human 5, AI 0.5", "agree", "corrected"}
-    assert {store.get(records[k].feedback_id).reviewer for k in approved} == {"expert"}
+    assert {store.get(records[k].feedback_id).reviewer for k in approved} == {"u-rita"}
     assert any("Approved 3 answer(s) in 'manual.pdf'" in s.value for s in at.success)
     assert not any(b.label.startswith("Approve all") and "3" in b.label for b in at.button)
 
@@ -255,8 +289,7 @@ def test_review_sorts_by_disagreement_and_bulk_approves_a_group_after_confirming
 def test_review_filters_and_a_cancelled_bulk_approval_changes_nothing(app_env):
     store = get_feedback_store(app_env)
     records = review_records(store)
-    at = AppTest.from_file(str(UI / "review.py"), default_timeout=60).run()
-    at.sidebar.text_input[0].input("expert").run()
+    at = AppTest.from_file(str(UI / "review.py"), default_timeout=60).run()  # the local user: all roles
     at.radio(key="review_scope").set_value("all rated answers").run()
     at.slider(key="f_gap").set_value(2.0).run()
     assert sorted(shown_questions(at)) == ["human 1, AI 4", "human 5, AI 0.5"]
@@ -327,3 +360,96 @@ def test_citations_name_file_section_and_page():
     ) == ("spec.pdf › 2. Unified system › 2.4. The glob files › page 7")
     assert source_label({"source": "notes.md", "section": "", "page": None}) == "notes.md"
     assert source_label({"source": "old.pdf", "page": 2}) == "old.pdf › page 2"  # logged before sections
+
+
+def seed_people(store) -> dict[str, object]:
+    """A chat each for Ann and Bob (Ann's with a pending correction) and one for Rita (correction too)."""
+    records = {
+        "ann": make_record(
+            user_id="u-ann", session_id="s-ann", question="Ann asks?", rating=1, correction="A."
+        ),
+        "bob": make_record(user_id="u-bob", session_id="s-bob", question="Bob asks?", rating=5),
+        "rita": make_record(
+            user_id="u-rita", session_id="s-rita", question="Rita asks?", rating=2, correction="R."
+        ),
+    }
+    for record in records.values():
+        store.put(record)
+    return records
+
+
+@pytest.mark.parametrize("page", ["chat.py", "dashboard.py", "review.py", "models.py"])
+def test_signed_out_visitors_see_only_the_sign_in_button(app_env, monkeypatch, page):
+    seed_people(get_feedback_store(app_env))
+    at = page_as(page, None, monkeypatch).run()
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not any("asks?" in m.value for m in at.markdown) and not at.metric and not at.dataframe
+
+
+def test_a_user_sees_only_their_own_chats_and_dashboard_and_no_review_or_uploads(app_env, monkeypatch):
+    seed_people(get_feedback_store(app_env))
+    chat = page_as("chat.py", "ann", monkeypatch).run()
+    titles = [b.label for b in chat.sidebar.button]
+    assert "Ann asks?" in titles and "Bob asks?" not in titles and "Rita asks?" not in titles
+    assert not chat.get("file_uploader")  # uploads into the shared index: admin only
+    assert any("Ann User" in c.value for c in chat.sidebar.caption)
+
+    dashboard = page_as("dashboard.py", "ann", monkeypatch).run()
+    assert {m.label: m.value for m in dashboard.metric}["Answers"] == "1"
+
+    review = page_as("review.py", "ann", monkeypatch).run()
+    assert any("the review queue needs the reviewer role" in e.value for e in review.error)
+    assert not any("asks?" in m.value for m in review.markdown)
+
+
+def test_a_reviewer_approves_others_corrections_but_not_their_own(app_env, monkeypatch):
+    store = get_feedback_store(app_env)
+    records = seed_people(store)
+    at = page_as("review.py", "rita", monkeypatch).run()
+    assert sorted(shown_questions_raw(at)) == ["Ann asks?", "Rita asks?"]
+    assert any("1 of your own correction(s) here wait for another reviewer" in c.value for c in at.caption)
+    rita_card = shown_questions_raw(at).index("Rita asks?")
+    [b for b in at.button if b.label == "Approve"][rita_card].click().run()
+    assert any("four-eyes rule" in e.value for e in at.error)
+    assert store.get(records["rita"].feedback_id).review_state == "pending"
+    next(b for b in at.button if b.label == "Approve all 1").click().run()
+    next(b for b in at.button if b.label == "Yes, approve 1").click().run()
+    approved = store.get(records["ann"].feedback_id)
+    assert approved.review_state == "approved" and approved.reviewer == "u-rita"
+    assert store.get(records["rita"].feedback_id).review_state == "pending"
+
+
+def test_an_admin_sees_everyones_dashboard_and_may_upload(app_env, monkeypatch):
+    seed_people(get_feedback_store(app_env))
+    dashboard = page_as("dashboard.py", "adam", monkeypatch).run()
+    assert {m.label: m.value for m in dashboard.metric}["Answers"] == "3"
+    chat = page_as("chat.py", "adam", monkeypatch).run()
+    assert chat.get("file_uploader")
+
+
+def shown_questions_raw(at: AppTest) -> list[str]:
+    return [
+        m.value.removeprefix("**Question:** ") for m in at.markdown if m.value.startswith("**Question:**")
+    ]
+
+
+def test_no_secret_or_token_reaches_the_logs_and_xsrf_stays_on(app_env, monkeypatch, caplog):
+    import logging
+
+    from streamlit import config
+
+    caplog.set_level(logging.DEBUG)
+    seed_people(get_feedback_store(app_env))
+    for page, who in [
+        ("chat.py", "ann"),
+        ("review.py", "rita"),
+        ("dashboard.py", "adam"),
+        ("review.py", "ann"),
+    ]:
+        at = page_as(page, who, monkeypatch)
+        at.user = {**at.user, "tokens": {"id": "eyJ-id-token-SECRET", "access": "eyJ-access-token-SECRET"}}
+        at.run()
+        assert not at.exception
+    for secret in ("test-cookie-secret", "test-client-secret", "id-token-SECRET", "access-token-SECRET"):
+        assert secret not in caplog.text
+    assert config.get_option("server.enableXsrfProtection") is True

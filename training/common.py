@@ -221,6 +221,7 @@ def save_adapter(
         feedback_until=feedback_range[1],
         metrics={**metrics, "data": data.stats, "history": curves},
         ai_score_rows=ai_score_rows(job, data),
+        approved_by=data.stats.get("approved_by", []),
         parent=parent_of(job),
         code_version=code_version(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -67,6 +67,7 @@ class FeedbackRow:
     adapter: str | None
     ai_score: float | None = None
     ai_judge: dict[str, str] | None = None
+    reviewer: str | None = None  # who approved or rejected the record (a signed-in user id)
 
     @property
     def approved_correction(self) -> str | None:
@@ -103,6 +104,7 @@ def read_export(path: Path) -> list[FeedbackRow]:
                     adapter=raw.get("adapter"),
                     ai_score=raw.get("ai_score"),
                     ai_judge=raw.get("ai_judge"),
+                    reviewer=raw.get("reviewer"),
                 )
             )
     return rows
@@ -406,6 +408,10 @@ def build(
         sources = ("correction", "rating", "judge", "ai_score")
         stats["by_source"] = {s: sum(r["source"] == s for r in built) for s in sources}
     data = TrainingSet(method, train, val, stats)
+    used = set(data.feedback_ids)
+    stats["approved_by"] = sorted(
+        {r.reviewer for r in rows if r.feedback_id in used and r.review_state == "approved" and r.reviewer}
+    )
     if ai:
         used = set(data.ai_feedback_ids)
         judges = {

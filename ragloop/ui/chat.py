@@ -1,5 +1,7 @@
 """Chat page: sessions in the sidebar, streamed cited answers, and feedback under every answer.
 
+Each signed-in user sees and reopens only their own chats, and every record carries their user id (the
+local user, without sign-in, sees all). Uploads into the shared index need the admin role.
 Each answer is logged as a feedback record the moment it is shown (rating still empty); the form below
 it updates that same record, so saving twice never duplicates it.
 """
@@ -15,9 +17,10 @@ from feedback.errors import FeedbackRejected
 from feedback.protocols import FeedbackQuery
 from feedback.schema import RATING_LABELS, FeedbackRecord
 from feedback.spool import SaveStatus
+from ragloop.access import Identity
 from ragloop.errors import RagloopError
 from ragloop.turns import answer_record, rated_record
-from ragloop.ui import render, resources
+from ragloop.ui import identity, render, resources
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +31,26 @@ def _init_state() -> None:
         st.session_state.turns = []  # list[FeedbackRecord]
 
 
-def _load_session(session_id: str) -> None:
+def _owner(me: Identity) -> str | None:
+    """Whose chats this identity sees: its own when signed in; the local user's, all."""
+    return me.user_id if me.signed_in else None
+
+
+def _load_session(session_id: str, me: Identity) -> None:
     store = resources.feedback_writer().store
+    query = FeedbackQuery(session_id=session_id, user_id=_owner(me))  # another user's chat: nothing
     st.session_state.session_id = session_id
-    st.session_state.turns = sorted(store.list(FeedbackQuery(session_id=session_id)), key=lambda r: r.turn)
+    st.session_state.turns = sorted(store.list(query), key=lambda r: r.turn)
 
 
-def _sidebar() -> None:
+def _sidebar(me: Identity) -> None:
+    identity.sidebar(me)
     with st.sidebar:
         if st.button("New chat", icon=":material/add:", width="stretch"):
             st.session_state.session_id = uuid.uuid4().hex
             st.session_state.turns = []
         try:
-            sessions = resources.feedback_writer().store.sessions(limit=20)
+            sessions = resources.feedback_writer().store.sessions(limit=20, user_id=_owner(me))
         except RagloopError as err:
             st.caption(f"Past chats unavailable: {err}")
             sessions = []
@@ -55,11 +65,12 @@ def _sidebar() -> None:
                 width="stretch",
                 type="primary" if current else "secondary",
             ):
-                _load_session(s.session_id)
-        _upload()
+                _load_session(s.session_id, me)
+        if me.has("admin"):
+            _upload(me)
 
 
-def _upload() -> None:
+def _upload(me: Identity) -> None:
     from rag.uploads import save_uploads
 
     files = st.file_uploader(
@@ -67,6 +78,7 @@ def _upload() -> None:
     )
     if not files or not st.button("Index uploaded files", width="stretch"):
         return
+    identity.guard(me, "admin", "adding documents to the shared index")
     settings = resources.settings()
     batch = save_uploads(
         ((f.name, f.getvalue()) for f in files),
@@ -116,6 +128,10 @@ def _feedback_form(record: FeedbackRecord) -> None:
 
 
 def _save_feedback(record: FeedbackRecord, rating: int | None, note: str, correction: str) -> None:
+    me = identity.current()
+    if record.user_id != me.user_id and me.signed_in:
+        st.error("This answer belongs to another user's chat.")
+        return
     if rating is None:
         st.error("Pick a rating from 1 (strongly disagree) to 5 (strongly agree) first.")
         return
@@ -156,7 +172,8 @@ def _ask(question: str) -> None:
         except RagloopError as err:
             st.error(str(err))
             return
-    record = answer_record(answer, st.session_state.session_id, len(st.session_state.turns))
+    me = identity.current()
+    record = answer_record(answer, st.session_state.session_id, len(st.session_state.turns), me.user_id)
     try:
         record.check_limits(resources.feedback_limits())
         resources.feedback_writer().save(record)
@@ -167,8 +184,9 @@ def _ask(question: str) -> None:
 
 
 def page() -> None:
+    me = identity.current()
     _init_state()
-    _sidebar()
+    _sidebar(me)
     st.title("Ask your documents")
     for record in st.session_state.turns:
         _show_turn(record)

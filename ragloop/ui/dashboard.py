@@ -1,5 +1,6 @@
 """Dashboard page: how answers are rated, over time and per model/adapter, and what went wrong; the AI
-judge's scores over time per adapter and how far they agree with the users (``feedback.agreement``)."""
+judge's scores over time per adapter and how far they agree with the users (``feedback.agreement``).
+Admins see everyone's answers; every other user their own."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from feedback.agreement import agreement, trend
+from feedback.protocols import FeedbackQuery
 from feedback.schema import NEGATIVE_MAX, RATING_LABELS, FeedbackRecord
 from ragloop.errors import RagloopError
-from ragloop.ui import resources
+from ragloop.ui import identity, resources
 
 
 def frame(records: list[FeedbackRecord]) -> pd.DataFrame:
@@ -33,11 +35,18 @@ def frame(records: list[FeedbackRecord]) -> pd.DataFrame:
 
 def page() -> None:
     st.title("Feedback dashboard")
+    me = identity.current()
+    identity.sidebar(me)
+    everyone = me.has("admin")
     try:
-        records = list(resources.feedback_writer().store.list())
+        records = list(
+            resources.feedback_writer().store.list(FeedbackQuery(user_id=None if everyone else me.user_id))
+        )
     except RagloopError as err:
         st.error(str(err))
         return
+    if not everyone:
+        st.caption("Your own answers and ratings (everyone's: admin role).")
     df = frame(records)
     if df.empty:
         st.info("No answers yet. Ask something on the Chat page and rate the answer.")

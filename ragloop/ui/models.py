@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ragloop.ui import resources
+from ragloop.ui import identity, resources
 
 
 def version_status(entry, version: int) -> str:
@@ -96,6 +96,7 @@ def show_report(directory: Path) -> None:
 
 
 def page() -> None:
+    identity.sidebar(identity.current())
     st.title("Models")
     settings = resources.settings()
 

@@ -3,7 +3,11 @@ sorts by AI score, human rating and their disagreement, groups by source documen
 judge's reason beside each answer, and approves, edits or rejects — one at a time or a whole filtered
 group after a confirmation. Only approved corrections (and, when training asks for it, approved AI-scored
 rows) become training data; the decision and the reviewer are part of the record. The queue's logic lives
-in ``feedback.review_queue``."""
+in ``feedback.review_queue``.
+
+Only reviewers reach the page; the reviewer recorded is the signed-in identity (never a typed name), and
+with ``auth.four_eyes`` nobody approves a correction they wrote themselves. Both are checked where the
+approval happens, not only by what the page shows."""
 
 from __future__ import annotations
 
@@ -23,15 +27,30 @@ from feedback.review_queue import (
 )
 from feedback.schema import FeedbackRecord
 from feedback.spool import SaveStatus
+from ragloop.access import Forbidden, Identity, check_approval
 from ragloop.errors import RagloopError
 from ragloop.turns import reviewed_record
-from ragloop.ui import resources
+from ragloop.ui import identity, resources
 
 SHOWN_PER_GROUP = 25
 
 
-def decide(record: FeedbackRecord, state: str, reviewer: str, edited: str | None = None) -> SaveStatus:
-    return resources.feedback_writer().save(reviewed_record(record, state, reviewer, edited))
+def decide(record: FeedbackRecord, state: str, me: Identity, edited: str | None = None) -> SaveStatus:
+    """Record a reviewer's decision; raises ``Forbidden`` when ``me`` may not make it."""
+    if state == "approved":
+        check_approval(me, record.user_id, resources.settings().auth)
+    else:
+        identity.guard(me, "reviewer", "rejecting corrections")
+    return resources.feedback_writer().save(reviewed_record(record, state, me.user_id, edited))
+
+
+def own(record: FeedbackRecord, me: Identity) -> bool:
+    """Whether the four-eyes rule keeps ``me`` from approving ``record``."""
+    try:
+        check_approval(me, record.user_id, resources.settings().auth)
+    except Forbidden:
+        return True
+    return False
 
 
 def filters(records: list[FeedbackRecord]) -> ReviewFilter:
@@ -59,19 +78,23 @@ def filters(records: list[FeedbackRecord]) -> ReviewFilter:
     )
 
 
-def bulk_approve(name: str, records: list[FeedbackRecord], reviewer: str) -> None:
-    """'Approve all N' asks first; the confirmation approves exactly the records shown when it was asked."""
-    todo = undecided(records)
+def bulk_approve(name: str, records: list[FeedbackRecord], me: Identity) -> None:
+    """'Approve all N' asks first; the confirmation approves exactly the records shown when it was asked
+    (less the reviewer's own, under the four-eyes rule)."""
+    undecided_here = undecided(records)
+    todo = [r for r in undecided_here if not own(r, me)]
+    if skipped := len(undecided_here) - len(todo):
+        st.caption(f"{skipped} of your own correction(s) here wait for another reviewer (four-eyes rule).")
     pending = st.session_state.get("bulk")
     if pending and pending["group"] == name:
         st.warning(
-            f"Approve {len(pending['ids'])} answer(s) in '{name}' as training data, as {reviewer or '?'}? "
+            f"Approve {len(pending['ids'])} answer(s) in '{name}' as training data, as {me.name}? "
             "Approving confirms each one's correction, rating and AI score."
         )
         yes, no = st.columns(2)
         if yes.button(f"Yes, approve {len(pending['ids'])}", key=f"bulk_yes_{name}", type="primary"):
             by_id = {r.feedback_id: r for r in records}
-            statuses = [decide(by_id[i], "approved", reviewer) for i in pending["ids"] if i in by_id]
+            statuses = [decide(by_id[i], "approved", me) for i in pending["ids"] if i in by_id]
             st.session_state.pop("bulk")
             spooled = sum(s == SaveStatus.SPOOLED for s in statuses)
             st.session_state["bulk_done"] = f"Approved {len(statuses)} answer(s) in '{name}'." + (
@@ -82,14 +105,11 @@ def bulk_approve(name: str, records: list[FeedbackRecord], reviewer: str) -> Non
             st.session_state.pop("bulk")
             st.rerun()
     elif todo and st.button(f"Approve all {len(todo)}", key=f"bulk_{name}"):
-        if not reviewer:
-            st.error("Enter your name as reviewer in the sidebar first.")
-        else:
-            st.session_state["bulk"] = {"group": name, "ids": [r.feedback_id for r in todo]}
-            st.rerun()
+        st.session_state["bulk"] = {"group": name, "ids": [r.feedback_id for r in todo]}
+        st.rerun()
 
 
-def show(record: FeedbackRecord, reviewer: str) -> None:
+def show(record: FeedbackRecord, me: Identity) -> None:
     with st.container(border=True):
         st.markdown(f"**Question:** {record.question}")
         answer, judged = st.columns([3, 2])
@@ -112,23 +132,22 @@ def show(record: FeedbackRecord, reviewer: str) -> None:
             return
         approve, reject = st.columns(2)
         if approve.button("Approve", key=f"approve_{record.feedback_id}", type="primary", width="stretch"):
-            if not reviewer:
-                st.error("Enter your name as reviewer in the sidebar first.")
+            try:
+                decide(record, "approved", me, edited)
+            except Forbidden as err:
+                st.error(str(err))
             else:
-                decide(record, "approved", reviewer, edited)
                 st.rerun()
         if reject.button("Reject", key=f"reject_{record.feedback_id}", width="stretch"):
-            if not reviewer:
-                st.error("Enter your name as reviewer in the sidebar first.")
-            else:
-                decide(record, "rejected", reviewer)
-                st.rerun()
+            decide(record, "rejected", me)
+            st.rerun()
 
 
 def page() -> None:
+    me = identity.current()
+    identity.sidebar(me)
     st.title("Review")
-    reviewer = st.sidebar.text_input("Reviewer", value=st.session_state.get("reviewer", ""), key="reviewer")
-    reviewer = reviewer.strip()
+    identity.guard(me, "reviewer", "the review queue")
     if done := st.session_state.pop("bulk_done", None):
         st.success(done)
     try:
@@ -156,9 +175,9 @@ def page() -> None:
         if by != "no grouping":
             st.subheader(name)
         st.caption(summary(members))
-        bulk_approve(name, members, reviewer)
+        bulk_approve(name, members, me)
         for record in members[:SHOWN_PER_GROUP]:
-            show(record, reviewer)
+            show(record, me)
         if len(members) > SHOWN_PER_GROUP:
             st.caption(f"… and {len(members) - SHOWN_PER_GROUP} more (the bulk approval covers them all).")
 

@@ -124,3 +124,76 @@ def test_put_if_unchanged_is_a_compare_and_set_on_updated_at(feedback_store):
     stored = feedback_store.get(record.feedback_id)
     assert stored.rating == 1 and stored.ai_score == 4.5
     assert feedback_store.put_if_unchanged(make_record(), utc_now()) is False  # not stored at all
+
+
+def test_records_are_listed_and_grouped_per_user(feedback_store):
+    for user, session, turn, day in [("ann", "s-ann", 0, 1), ("ann", "s-ann", 1, 2), ("bob", "s-bob", 0, 3)]:
+        feedback_store.put(
+            make_record(
+                user_id=user, session_id=session, turn=turn, updated_at=f"2026-01-0{day}T00:00:00+00:00"
+            )
+        )
+    feedback_store.put(make_record(session_id="s-none", updated_at="2026-01-04T00:00:00+00:00"))
+    assert {r.session_id for r in feedback_store.list(FeedbackQuery(user_id="ann"))} == {"s-ann"}
+    assert [s.session_id for s in feedback_store.sessions(user_id="bob")] == ["s-bob"]
+    assert list(feedback_store.list(FeedbackQuery(session_id="s-bob", user_id="ann"))) == []  # not hers
+    assert len(feedback_store.sessions()) == 3
+    since = FeedbackQuery(user_id="ann", since="2026-01-02T00:00:00+00:00")
+    assert [r.turn for r in feedback_store.list(since)] == [1]
+
+
+def test_records_from_before_sign_in_become_the_local_users(tmp_path, request):
+    """A store written by the previous version (no user column / no by_user index) is migrated on open."""
+    import sqlite3
+
+    from feedback.sqlite_store import MIGRATIONS, SQLiteFeedbackStore
+
+    old = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(old)
+    db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    MIGRATIONS[0](db)
+    db.execute("INSERT INTO _migrations VALUES ('m001_feedback', datetime('now'))")
+    record = make_record(session_id="old", rating=4)
+    db.execute(
+        "INSERT INTO feedback VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            record.feedback_id,
+            "old",
+            0,
+            record.created_at,
+            record.updated_at,
+            "base",
+            4,
+            "none",
+            record.model_dump_json(),
+        ),
+    )
+    db.commit()
+    db.close()
+    store = SQLiteFeedbackStore(old)
+    assert store.get(record.feedback_id).user_id == "local"
+    assert [s.session_id for s in store.sessions(user_id="local")] == ["old"]
+    store.close()
+
+
+def test_a_dynamodb_table_from_before_sign_in_gets_the_user_index(request):
+    import uuid
+
+    from feedback.dynamo_store import DynamoFeedbackStore, table_definition
+
+    server = request.getfixturevalue("dynamodb_local")
+    name = f"fb-old-{uuid.uuid4().hex[:8]}"
+    old = table_definition(name)
+    old["GlobalSecondaryIndexes"] = [i for i in old["GlobalSecondaryIndexes"] if i["IndexName"] != "by_user"]
+    old["AttributeDefinitions"] = [a for a in old["AttributeDefinitions"] if a["AttributeName"] != "user_id"]
+    store = DynamoFeedbackStore(name, endpoint_url=server.endpoint_url)
+    store._call("create_table", **old)
+    store._ready = True  # write as the previous version did: no by_user index, no user on the record
+    record = make_record(session_id="old", rating=4)
+    store.put(record)
+    store.close()
+
+    reopened = DynamoFeedbackStore(name, endpoint_url=server.endpoint_url)
+    assert reopened.get(record.feedback_id).user_id == "local"
+    assert [s.session_id for s in reopened.sessions(user_id="local")] == ["old"]
+    reopened.close()

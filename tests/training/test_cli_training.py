@@ -101,3 +101,4 @@ def test_train_sft_on_reviewer_approved_ai_scores_records_them_in_the_manifest(t
     assert manifest.ai_score_rows["feedback_ids"] == sorted(approved_good)
     assert manifest.ai_score_rows["judges"][0]["model"] == "reference-overlap-v1"
     assert manifest.metrics["data"]["by_source"]["ai_score"] == 3
+    assert manifest.approved_by == ["expert"]

@@ -170,5 +170,6 @@ def test_approved_mode_uses_only_reviewer_approved_records(tmp_path):
     approved = {r.feedback_id for r in rows if r.review_state == "approved"}
     sft = build("sft", rows, validation_share=0.0, ai=AIRows("approved"), min_rows=1)
     assert sft.stats["rows"] == 3 and set(sft.ai_feedback_ids) <= approved
+    assert sft.stats["approved_by"] == ["expert"]  # the manifest lists who approved the rows
     dpo = build("dpo", rows, validation_share=0.0, ai=AIRows("approved"), min_rows=1)
     assert {i for r in dpo.train if r["source"] == "ai_score" for i in r["feedback_ids"]} <= approved
