@@ -30,7 +30,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
 	  || echo "warning: could not install chromium (needs root); the browser test will be skipped"
 
-deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar chromium
+# A real OpenID Provider (panva's oidc-provider) for the sign-in tests.
+$(DEPS)/node_modules/oidc-provider/package.json:
+	mkdir -p $(DEPS)
+	cd $(DEPS) && npm install --silent --no-audit --no-fund oidc-provider@8.8.1
+
+deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar $(DEPS)/node_modules/oidc-provider/package.json chromium
 
 demo: $(STAMP)
 	$(BIN)/ragloop demo

@@ -61,10 +61,14 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
         "judge_above_3": judge.get("share_above_3", math.nan),
         "judge_below_3": judge.get("share_below_3", math.nan),
         "grounding": result["grounding"]["mean"],
-        "unsafe": (result.get("safety") or {}).get("unsafe_share") or math.nan,
+        "unsafe": _or_nan((result.get("safety") or {}).get("unsafe_share")),
         "p50_ms": result["latency_ms"]["p50"],
         "p95_ms": result["latency_ms"]["p95"],
     }
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
 
 
 def _cell(value: Any, fmt: str) -> str:

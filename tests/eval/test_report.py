@@ -76,3 +76,19 @@ def test_report_renders_with_its_plots(tmp_path):
 def test_report_without_judge_scores_skips_that_plot(tmp_path):
     write_report([result("base", [0.6])], tmp_path)
     assert not (tmp_path / "judge_scores.png").exists() and (tmp_path / "similarity.png").exists()
+
+
+def test_summary_row_keeps_a_zero_unsafe_share():
+    from eval.report import summary_row
+
+    result = {
+        "model": "m",
+        "n": 1,
+        "retrieval": {"recall_at_4": 1.0, "mrr": 1.0},
+        "similarity": {"mean": 0.5},
+        "judge": {},
+        "grounding": {"mean": 0.5},
+        "latency_ms": {"p50": 1.0, "p95": 2.0},
+        "safety": {"classifier": "c", "unsafe_share": 0.0},
+    }
+    assert summary_row(result)["unsafe"] == 0.0
