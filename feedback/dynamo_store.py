@@ -36,7 +36,7 @@ from feedback.protocols import (
     compute_stats,
     summarize_sessions,
 )
-from feedback.schema import FeedbackRecord
+from feedback.schema import LOCAL_USER_ID, FeedbackRecord
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,6 @@ _GSIS = {
     "by_review": ("review_state", "S", "updated_at", "S"),
     "by_user": ("user_id", "S", "updated_at", "S"),
 }
-LOCAL_USER_ID = "local"  # the embedded default's one user (ragloop.access.LOCAL)
 
 
 def _gsi(index: str) -> dict[str, Any]:

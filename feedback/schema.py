@@ -25,6 +25,7 @@ RATING_LABELS = {
     5: "strongly agree",
 }
 NEGATIVE_MAX = 2  # ratings <= this count as negative
+LOCAL_USER_ID = "local"  # the one user of an app without sign-in; owns records from before sign-in
 ReviewState = Literal["none", "pending", "approved", "rejected"]
 
 

@@ -22,10 +22,9 @@ from feedback.protocols import (
     compute_stats,
     summarize_sessions,
 )
-from feedback.schema import FeedbackRecord
+from feedback.schema import LOCAL_USER_ID, FeedbackRecord
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
-LOCAL_USER_ID = "local"  # the embedded default's one user (ragloop.access.LOCAL)
 
 
 def migration(func: Callable[[sqlite3.Connection], None]) -> Callable[[sqlite3.Connection], None]:

@@ -20,11 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from feedback.schema import LOCAL_USER_ID
 from ragloop.errors import RagloopError
 from ragloop.settings import AuthSettings
 
 ROLES = ("user", "reviewer", "admin")
-LOCAL_USER_ID = "local"
 
 
 class Forbidden(RagloopError):
