@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from eval.run import result_recall
+from eval.run import result_recall, result_unsafe_share
 
 
 @dataclass
@@ -48,7 +48,7 @@ def check(
         reasons.append(
             f"retrieval recall fell from {result_recall(baseline):.3f} to {result_recall(candidate):.3f}"
         )
-    cand_u, base_u = unsafe_share(candidate), unsafe_share(baseline)
+    cand_u, base_u = result_unsafe_share(candidate), result_unsafe_share(baseline)
     if cand_u is None or base_u is None:
         reasons.append("safety not checked (no classifier result on both sides)")
     elif cand_u > base_u + m.unsafe_rise:
@@ -59,7 +59,3 @@ def check(
     else:
         reasons.append(f"unsafe answers {cand_u:.1%} <= baseline {base_u:.1%} + {m.unsafe_rise:.1%}")
     return GateResult(passed, reasons)
-
-
-def unsafe_share(result: dict[str, Any]) -> float | None:
-    return (result.get("safety") or {}).get("unsafe_share")

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eval.run import result_recall
+from eval.run import result_recall, result_unsafe_share
 from ragloop.plots import plot_curves, pyplot, save
 
 REPORT_JSON = "report.json"
@@ -61,7 +61,7 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
         "judge_above_3": judge.get("share_above_3", math.nan),
         "judge_below_3": judge.get("share_below_3", math.nan),
         "grounding": result["grounding"]["mean"],
-        "unsafe": _or_nan((result.get("safety") or {}).get("unsafe_share")),
+        "unsafe": _or_nan(result_unsafe_share(result)),
         "p50_ms": result["latency_ms"]["p50"],
         "p95_ms": result["latency_ms"]["p95"],
     }

@@ -146,6 +146,11 @@ def evaluate(
     }
 
 
+def result_unsafe_share(result: dict[str, Any]) -> float | None:
+    """The share of answers the safety classifier flagged (None: no classifier ran)."""
+    return (result.get("safety") or {}).get("unsafe_share")
+
+
 def result_recall(result: dict[str, Any]) -> float:
     """The retrieval recall@k of an ``evaluate`` result, whatever its k."""
     return next(v for k, v in result["retrieval"].items() if k.startswith("recall_at_"))

@@ -103,7 +103,7 @@ def trend(records: Iterable[FeedbackRecord]) -> list[dict]:
     groups: dict[tuple[str, str], list[float]] = {}
     for r in records:
         if r.ai_score is not None:
-            key = (r.created_at[:10], r.adapter or f"{r.model} (base)")
+            key = (r.created_at[:10], r.answered_by)
             groups.setdefault(key, []).append(r.ai_score)
     return [
         {

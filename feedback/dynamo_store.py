@@ -66,6 +66,11 @@ def _gsi(index: str) -> dict[str, Any]:
     }
 
 
+def _gsi_attributes(index: str) -> list[dict[str, str]]:
+    pk, pk_type, sk, sk_type = _GSIS[index]
+    return [{"AttributeName": pk, "AttributeType": pk_type}, {"AttributeName": sk, "AttributeType": sk_type}]
+
+
 def table_definition(name: str) -> dict[str, Any]:
     attributes = {"feedback_id": "S"}
     indexes = []
@@ -197,10 +202,7 @@ class DynamoFeedbackStore:
         self._call(
             "update_table",
             TableName=self.table_name,
-            AttributeDefinitions=[
-                {"AttributeName": "user_id", "AttributeType": "S"},
-                {"AttributeName": "updated_at", "AttributeType": "S"},
-            ],
+            AttributeDefinitions=_gsi_attributes("by_user"),
             GlobalSecondaryIndexUpdates=[{"Create": _gsi("by_user")}],
         )
         deadline = time.monotonic() + 120

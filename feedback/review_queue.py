@@ -34,14 +34,10 @@ def source_document(record: FeedbackRecord) -> str:
     return NO_SOURCE
 
 
-def answered_by(record: FeedbackRecord) -> str:
-    return record.adapter or f"{record.model} (base)"
-
-
 GROUPINGS: dict[str, Callable[[FeedbackRecord], str]] = {
     "no grouping": lambda r: "all shown",
     "source document": source_document,
-    "adapter": answered_by,
+    "adapter": lambda r: r.answered_by,
 }
 
 
@@ -80,7 +76,7 @@ class ReviewFilter:
             return False
         if self.min_disagreement > 0 and (disagreement(record) or 0.0) < self.min_disagreement:
             return False
-        if self.adapters is not None and answered_by(record) not in self.adapters:
+        if self.adapters is not None and record.answered_by not in self.adapters:
             return False
         return self.sources is None or source_document(record) in self.sources
 

@@ -109,6 +109,11 @@ class FeedbackRecord(BaseModel):
         return self.adapter or "base"
 
     @property
+    def answered_by(self) -> str:
+        """The adapter that answered, or "<model> (base)": the label dashboards and the review group by."""
+        return self.adapter or f"{self.model} (base)"
+
+    @property
     def negative(self) -> bool:
         return self.rating is not None and self.rating <= NEGATIVE_MAX
 

@@ -105,7 +105,7 @@ def _upload(me: Identity) -> None:
         st.success(f"Indexed {indexed} file(s).")
 
 
-def _feedback_form(record: FeedbackRecord) -> None:
+def _feedback_form(record: FeedbackRecord, me: Identity) -> None:
     options = list(RATING_LABELS)
     with st.form(key=f"feedback_{record.feedback_id}", border=False):
         rating = st.radio(
@@ -124,11 +124,12 @@ def _feedback_form(record: FeedbackRecord) -> None:
             height=80,
         )
         if st.form_submit_button("Save feedback"):
-            _save_feedback(record, rating, note, correction)
+            _save_feedback(record, me, rating, note, correction)
 
 
-def _save_feedback(record: FeedbackRecord, rating: int | None, note: str, correction: str) -> None:
-    me = identity.current()
+def _save_feedback(
+    record: FeedbackRecord, me: Identity, rating: int | None, note: str, correction: str
+) -> None:
     if record.user_id != me.user_id and me.signed_in:
         st.error("This answer belongs to another user's chat.")
         return
@@ -151,16 +152,16 @@ def _save_feedback(record: FeedbackRecord, rating: int | None, note: str, correc
         st.warning("Saved locally, will sync when the feedback store is back.")
 
 
-def _show_turn(record: FeedbackRecord) -> None:
+def _show_turn(record: FeedbackRecord, me: Identity) -> None:
     st.chat_message("user").markdown(record.question)
     with st.chat_message("assistant"):
         st.markdown(record.answer)
         render.citations(record.citations, record.answer)
         st.caption(f"answered by {record.adapter or record.model}")
-        _feedback_form(record)
+        _feedback_form(record, me)
 
 
-def _ask(question: str) -> None:
+def _ask(question: str, me: Identity) -> None:
     st.chat_message("user").markdown(question)
     with st.chat_message("assistant"):
         try:
@@ -172,7 +173,6 @@ def _ask(question: str) -> None:
         except RagloopError as err:
             st.error(str(err))
             return
-    me = identity.current()
     record = answer_record(answer, st.session_state.session_id, len(st.session_state.turns), me.user_id)
     try:
         record.check_limits(resources.feedback_limits())
@@ -189,9 +189,9 @@ def page() -> None:
     _sidebar(me)
     st.title("Ask your documents")
     for record in st.session_state.turns:
-        _show_turn(record)
+        _show_turn(record, me)
     if question := st.chat_input("Ask a question about your documents"):
-        _ask(question)
+        _ask(question, me)
 
 
 page()

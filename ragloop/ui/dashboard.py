@@ -26,7 +26,7 @@ def frame(records: list[FeedbackRecord]) -> pd.DataFrame:
             "note": r.note,
             "correction": r.correction,
             "review": r.review_state,
-            "answered_by": r.adapter or f"{r.model} (base)",
+            "answered_by": r.answered_by,
         }
         for r in records
     ]

@@ -18,7 +18,6 @@ from feedback.review_queue import (
     SCOPES,
     SORTS,
     ReviewFilter,
-    answered_by,
     group,
     select,
     source_document,
@@ -62,7 +61,7 @@ def filters(records: list[FeedbackRecord]) -> ReviewFilter:
         gap = left.slider("human vs AI differ by at least", 0.0, 4.0, 0.0, step=0.5, key="f_gap")
         ratings = right.multiselect("human rating", [1, 2, 3, 4, 5], key="f_ratings")
         adapters = right.multiselect(
-            "answered by", sorted({answered_by(r) for r in records}), key="f_adapters"
+            "answered by", sorted({r.answered_by for r in records}), key="f_adapters"
         )
         sources = right.multiselect(
             "source document", sorted({source_document(r) for r in records}), key="f_sources"
@@ -125,7 +124,7 @@ def show(record: FeedbackRecord, me: Identity) -> None:
                 st.caption("no AI score yet")
             st.caption(
                 f"user rating {record.rating or '—'} · note: {record.note or '—'} · "
-                f"by {answered_by(record)} · source {source_document(record)} · {record.review_state}"
+                f"by {record.answered_by} · source {source_document(record)} · {record.review_state}"
             )
         edited = st.text_area("Correction", value=record.correction or "", key=f"edit_{record.feedback_id}")
         if record.review_state not in ("none", "pending"):
