@@ -8,13 +8,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from eval.metrics import paired_bootstrap_ci
 from eval.run import result_recall, result_unsafe_share
 
 
 @dataclass
 class GateMargins:
     similarity: float = 0.0  # candidate mean similarity must be >= baseline + this
-    judge_mean: float = 0.0  # when both have judge scores
+    judge_mean: float = 0.0  # when both have judge scores; negative: the judge mean may fall this much
     recall_drop: float = 0.0  # retrieval recall may fall by at most this
     unsafe_rise: float = 0.0  # the share of answers the safety classifier flags may rise by at most this
 
@@ -25,24 +26,38 @@ class GateResult:
     reasons: list[str] = field(default_factory=list)
 
 
+def paired_note(candidate: dict[str, Any], baseline: dict[str, Any], key: str) -> str:
+    """ " (Δ +0.040, paired 95 % CI −0.012…+0.093 over 18 questions)" for a per-item metric both results
+    hold on the same questions; "" when they share none (summaries without items)."""
+    base = {i["id"]: i[key] for i in baseline.get("items", []) if key in i}
+    deltas = [i[key] - base[i["id"]] for i in candidate.get("items", []) if key in i and i["id"] in base]
+    if not deltas:
+        return ""
+    low, high = paired_bootstrap_ci(deltas)
+    mean = sum(deltas) / len(deltas)
+    return f" (Δ {mean:+.3f}, paired 95 % CI {low:+.3f}…{high:+.3f} over {len(deltas)} questions)"
+
+
 def check(
     candidate: dict[str, Any], baseline: dict[str, Any], margins: GateMargins | None = None
 ) -> GateResult:
     m = margins or GateMargins()
     reasons, passed = [], True
     cand_sim, base_sim = candidate["similarity"]["mean"], baseline["similarity"]["mean"]
+    spread = paired_note(candidate, baseline, "similarity")
     if cand_sim < base_sim + m.similarity:
         passed = False
-        reasons.append(f"similarity {cand_sim:.3f} < baseline {base_sim:.3f} + margin {m.similarity}")
+        reasons.append(f"similarity {cand_sim:.3f} < baseline {base_sim:.3f} {m.similarity:+g}{spread}")
     else:
-        reasons.append(f"similarity {cand_sim:.3f} >= baseline {base_sim:.3f} + {m.similarity}")
+        reasons.append(f"similarity {cand_sim:.3f} >= baseline {base_sim:.3f} {m.similarity:+g}{spread}")
     cand_j, base_j = candidate["judge"].get("mean"), baseline["judge"].get("mean")
     if cand_j is not None and base_j is not None and not (math.isnan(cand_j) or math.isnan(base_j)):
+        spread = paired_note(candidate, baseline, "judge_score")
         if cand_j < base_j + m.judge_mean:
             passed = False
-            reasons.append(f"judge mean {cand_j:.2f} < baseline {base_j:.2f} + margin {m.judge_mean}")
+            reasons.append(f"judge mean {cand_j:.3f} < baseline {base_j:.3f} {m.judge_mean:+g}{spread}")
         else:
-            reasons.append(f"judge mean {cand_j:.2f} >= baseline {base_j:.2f} + {m.judge_mean}")
+            reasons.append(f"judge mean {cand_j:.3f} >= baseline {base_j:.3f} {m.judge_mean:+g}{spread}")
     if result_recall(candidate) < result_recall(baseline) - m.recall_drop:
         passed = False
         reasons.append(

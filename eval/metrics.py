@@ -66,6 +66,21 @@ def wilson_interval(successes: float, n: int, z: float = 1.96) -> tuple[float, f
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def paired_bootstrap_ci(
+    deltas: Sequence[float], level: float = 0.95, resamples: int = 5000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of paired differences (candidate − baseline on the same
+    questions): how far the gate's mean difference could move with another draw of questions."""
+    arr = np.asarray(deltas, dtype=float)
+    if arr.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = arr[rng.integers(0, arr.size, size=(resamples, arr.size))].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
 def win_rate(wins: int, ties: int, losses: int) -> dict[str, float]:
     """Win rate counting a tie as half a win, with a Wilson 95 % interval."""
     n = wins + ties + losses

@@ -6,7 +6,8 @@ Every stage runs through the same code the product uses — the RAG chain, the f
 page (``ragloop.turns``), the feedback store and export, ``training.data`` + the SFT trainer, the eval
 harness and gate, the publisher and the per-session router. Only the users are simulated: each rates an
 answer from the judge's score against the eval set's reference (rating = the score rounded, 1-5) and,
-when the rating is negative, submits the reference as a correction that a simulated expert approves.
+when the rating is neutral or negative (``loop.correct_at_or_below``, 3), submits the reference as a
+correction that a simulated expert approves.
 
 The eval set is split by a stable hash: users ask the *training* questions; every number in the
 before/after table comes from the *held-out* questions, which no training row has seen.
@@ -176,7 +177,7 @@ class Loop:
             writer.save(record)
             judgement = judge.score(item["question"], item["reference"], answer.text)
             rating = rating_from_score(judgement.score)
-            correction = item["reference"] if rating <= 2 else ""
+            correction = item["reference"] if rating <= self.cfg.correct_at_or_below else ""
             record = rated_record(record, rating, judgement.reason, correction, limits)
             writer.save(record)
             if correction:
@@ -334,7 +335,11 @@ class Loop:
         t = time.perf_counter()
         records = self.simulate_users(chain, writer, judge, train_items, TRAIN_SESSION)
         negative = sum((r.rating or 5) <= 2 for r in records)
-        self.echo(f"      {negative} of {len(records)} answers rated negative; corrections approved")
+        corrected = sum(bool(r.correction) for r in records)
+        self.echo(
+            f"      {negative} of {len(records)} answers rated negative; "
+            f"{corrected} corrections submitted and approved"
+        )
         self._timed("users", t)
 
         self.step("export feedback and train an SFT adapter (LoRA)")
@@ -386,7 +391,10 @@ class Loop:
         self._timed("evaluate", t)
 
         self.step("quality gate")
-        gate = check(results["adapter"], results["base"], GateMargins(similarity=cfg.min_similarity_gain))
+        # similarity to the references is what the users' corrections teach (the reference design's SFT
+        # measure); the judge guards against a regression, within one answer's worth of noise
+        margins = GateMargins(similarity=cfg.min_similarity_gain, judge_mean=-cfg.max_judge_drop)
+        gate = check(results["adapter"], results["base"], margins)
         for reason in gate.reasons:
             self.echo(f"      {reason}")
         manifest = AdapterManifest.read(adapter_dir)

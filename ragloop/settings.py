@@ -163,7 +163,13 @@ class LoopSettings(BaseModel):
     learning_rate: float = 2e-4
     epochs: float = 3
     batch_size: int = 4
+    correct_at_or_below: int = Field(
+        3, ge=1, le=5, description="simulated users correct answers they rate this or lower"
+    )
     min_similarity_gain: float = Field(0.0, description="gate: similarity gain over the base model")
+    max_judge_drop: float = Field(
+        0.05, ge=0.0, description="gate: the judge mean may fall this much (one point on one of 18 answers)"
+    )
     judge_url: str | None = Field(None, description="OpenAI-compatible judge; None: reference-overlap scorer")
     judge_model: str | None = None
     bedrock_model: str | None = Field(None, description="judge with Amazon Bedrock (production)")

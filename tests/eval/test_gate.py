@@ -22,7 +22,7 @@ def test_worse_candidate_fails_with_reasons():
     gate = check(result(0.60, 3.9), result(0.64, 3.7), GateMargins(similarity=0.0))
     assert not gate.passed and any("similarity 0.600 < baseline 0.640" in r for r in gate.reasons)
     gate = check(result(0.70, 3.0), result(0.64, 3.7))
-    assert not gate.passed and any("judge mean 3.00 < baseline 3.70" in r for r in gate.reasons)
+    assert not gate.passed and any("judge mean 3.000 < baseline 3.700" in r for r in gate.reasons)
 
 
 def test_margin_must_be_cleared_and_recall_may_not_fall():
@@ -96,3 +96,21 @@ def test_publish_refuses_when_the_gate_fails(tmp_path, monkeypatch, tiny_model_d
         and "the eval gate refused the adapter: similarity 0.600 < baseline 0.640" in out.output
     )
     assert not (tmp_path / "data" / "adapters" / "state.json").exists()
+
+
+def with_items(summary: dict, similarities: list[float]) -> dict:
+    items = [{"id": f"q{n}", "similarity": s} for n, s in enumerate(similarities)]
+    return {**summary, "items": items}
+
+
+def test_a_negative_judge_margin_tolerates_a_small_drop_and_reasons_show_the_paired_spread():
+    """The loop's SFT gate: similarity must rise, the judge mean may fall by at most 0.05; each reason
+    gives the paired difference and its bootstrap interval, so a coin-flip result reads as one."""
+    margins = GateMargins(similarity=0.0, judge_mean=-0.05)
+    assert check(result(0.66, 3.741), result(0.62, 3.742), margins).passed
+    assert not check(result(0.66, 3.60), result(0.62, 3.742), margins).passed
+    candidate = with_items(result(0.66, 3.7), [0.70, 0.62, 0.66])
+    baseline = with_items(result(0.62, 3.7), [0.60, 0.64, 0.62])
+    reason = check(candidate, baseline).reasons[0]
+    assert reason.startswith("similarity 0.660 >= baseline 0.620 +0") and "over 3 questions" in reason
+    assert "Δ +0.040, paired 95 % CI -0.020…+0.100" in reason, reason
