@@ -23,11 +23,11 @@ from pathlib import Path
 
 from openai import OpenAI
 
+from core.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
 from eval.run import read_set
 from rag.attribution import citation_suffix
 from rag.chain import prompt_messages
 from rag.service import build_chain, build_ingestor
-from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
 
 
 def timed_stream(tokens) -> tuple[float, float, str]:

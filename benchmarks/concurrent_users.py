@@ -29,10 +29,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
 from eval.run import read_set
 from feedback.service import build_writer, get_feedback_store, limits
 from rag.service import build_chain, build_ingestor
-from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
 from ragloop.turns import answer_record, rated_record
 
 log = logging.getLogger(__name__)

@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from core.settings import Settings
 from rag.backends.embedded_store import EmbeddedVectorStore
 from rag.embeddings import BACKENDS, get_embedder
 from rag.ingest import Ingestor
 from rag.loaders import load_pages
 from rag.onnx_int8 import ensure_exported
 from rag.service import build_chunker
-from ragloop.settings import Settings
 
 DEMO = Path(__file__).resolve().parents[1] / "demo" / "corpus"
 

@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     args = parser.parse_args(argv)
     if args.model is None:
+        from core.settings import get_settings
         from ragloop.models import prepare_default_model
-        from ragloop.settings import get_settings
 
         args.model = prepare_default_model(get_settings().default_model_dir)
     rows = []

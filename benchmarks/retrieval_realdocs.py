@@ -194,9 +194,9 @@ NOT_MEASURED = [
 
 def variants(workdir: Path) -> dict[str, Callable[[], Callable[[str], Sequence[Chunk]]]]:
     """Name -> factory of a retriever; factories share indexes through this closure's cache."""
+    from core.settings import Settings
     from rag.chunking import Chunker, StructureChunker
     from rag.embeddings import get_embedder
-    from ragloop.settings import Settings
 
     settings = Settings()
     embedder = get_embedder(settings.embedding.model)

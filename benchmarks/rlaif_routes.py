@@ -18,13 +18,13 @@ import logging
 import time
 from pathlib import Path
 
+from core.manifest import AdapterManifest
+from core.settings import DEMO_EVAL_SET, Settings
 from eval.report import summary_row
 from eval.run import evaluate, read_set
 from ragloop.loop import Loop, is_holdout, loop_settings
-from ragloop.manifest import AdapterManifest
 from ragloop.rlaif import train_jobs
 from ragloop.serve import VLLMServer, lora_rank_slot
-from ragloop.settings import DEMO_EVAL_SET, Settings
 from serving.vllm_admin import VLLMAdmin
 from training.run import run as train
 

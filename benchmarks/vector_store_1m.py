@@ -68,10 +68,10 @@ def local_intrinsic_dim(x: np.ndarray, k: int = 20) -> float:
 def real_embeddings() -> np.ndarray:
     """all-MiniLM-L6-v2 vectors of the real-docs eval set's chunks (default chunking)."""
     from benchmarks.retrieval_realdocs import DOCS
+    from core.settings import Settings
     from rag.ingest import file_sha256
     from rag.loaders import load_pages
     from rag.service import build_chunker, build_embedder
-    from ragloop.settings import Settings
 
     settings = Settings()
     embedder = build_embedder(settings)

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.plots import plot_curves, pyplot, save
 from eval.run import result_recall, result_unsafe_share
-from ragloop.plots import plot_curves, pyplot, save
 
 REPORT_JSON = "report.json"
 REPORT_MD = "report.md"

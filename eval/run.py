@@ -48,7 +48,7 @@ REQUIRED_FIELDS = ("id", "question", "reference", "source")
 def read_set(path: Path) -> list[dict[str, Any]]:
     """The approved items of an eval set. Rows drafted by ``ragloop eval build`` carry
     ``"approved": false`` until an expert approves them; those are skipped."""
-    from ragloop.errors import RagloopError
+    from core.errors import RagloopError
 
     path = Path(path)
     if not path.is_file():

@@ -108,7 +108,7 @@ class DynamoFeedbackStore:
         read_timeout_s: float = 5.0,
         session: Any = None,
     ) -> None:
-        from ragloop.aws import boto3_client
+        from core.aws import boto3_client
 
         self.table_name = table
         self._client = boto3_client(

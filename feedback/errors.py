@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ragloop.errors import RagloopError
+from core.errors import RagloopError
 
 
 class FeedbackRejected(RagloopError, ValueError):

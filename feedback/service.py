@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from core.settings import Settings
 from feedback.protocols import FeedbackStore
 from feedback.schema import FeedbackLimits
 from feedback.spool import DurableFeedbackWriter, Spool
-from ragloop.settings import Settings
 
 
 def _sqlite(settings: Settings) -> FeedbackStore:

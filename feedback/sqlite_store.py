@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.sqlite import use_wal
 from feedback.errors import StoreUnavailable
 from feedback.protocols import (
     FeedbackQuery,
@@ -86,20 +86,6 @@ def migrate(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
-
-
-def use_wal(db: sqlite3.Connection, timeout_s: float = 10.0) -> None:
-    """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy handler,
-    while another connection is switching it or creating the schema, so retry until a deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
 
 
 def _applied(db: sqlite3.Connection) -> set[str]:

@@ -5,7 +5,7 @@ The CLI and the app show ``str(err)`` and never a stack trace for these.
 
 from __future__ import annotations
 
-from ragloop.errors import RagloopError
+from core.errors import RagloopError
 
 __all__ = [
     "BackendUnavailable",

@@ -5,13 +5,13 @@ The CLI and the app call these; tests build the parts directly.
 
 from __future__ import annotations
 
+from core.settings import Settings
 from rag.backends import get_llm, get_vector_store
 from rag.chain import ChainConfig, RagChain
 from rag.chunking import make_chunker
 from rag.embeddings import Embedder, get_embedder
 from rag.ingest import Ingestor
 from rag.protocols import LLM, VectorStore
-from ragloop.settings import Settings
 
 
 def build_embedder(settings: Settings) -> Embedder:

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import RagloopError
+from core.settings import AuthSettings
 from feedback.schema import LOCAL_USER_ID
-from ragloop.errors import RagloopError
-from ragloop.settings import AuthSettings
 
 ROLES = ("user", "reviewer", "admin")
 

@@ -9,9 +9,9 @@ prompt, against the exact sources its prompt held.
 
 from __future__ import annotations
 
+from core.settings import Settings
 from feedback.protocols import FeedbackStore
 from feedback.scoring import AIScorer
-from ragloop.settings import Settings
 from training.judge import (
     GROUNDED_PROMPT,
     GROUNDED_PROMPT_VERSION,

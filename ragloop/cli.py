@@ -21,10 +21,10 @@ from typing import Annotated
 
 import typer
 
+from core.errors import RagloopError
+from core.settings import DEMO_CORPUS, DEMO_EVAL_SET, REPO_ROOT, get_settings
 from ragloop.cli_feedback import feedback_app
 from ragloop.cli_support import user_errors
-from ragloop.errors import RagloopError
-from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, REPO_ROOT, get_settings
 
 app = typer.Typer(
     name="ragloop",
@@ -240,11 +240,11 @@ def loop_cmd(
     """
     from contextlib import nullcontext
 
+    from core.settings import LoopSettings
     from eval.report import text_table
     from ragloop.loop import Loop, before_after_table, loop_settings
     from ragloop.models import prepare_default_model
     from ragloop.serve import lora_rank_slot
-    from ragloop.settings import LoopSettings
 
     settings = get_settings()
     loop_update: dict = {}

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
+from core.errors import RagloopError
+from core.settings import get_settings
 from ragloop.cli_support import iso_time, user_errors
-from ragloop.errors import RagloopError
-from ragloop.settings import get_settings
 
 feedback_app = typer.Typer(
     help="The feedback log: export for training, stats, spool sync, AI scores.", no_args_is_help=True

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from ragloop.errors import RagloopError
+from core.errors import RagloopError
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -33,7 +33,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ragloop.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
+from core.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +212,10 @@ class Loop:
     ):
         """Sample from the live SFT adapter, judge, train; evaluate; gate against SFT; publish if better.
         Adds ``results["rlaif"]``; returns (the gate's result or None, the served name if published)."""
+        from core.manifest import AdapterManifest
         from eval.gate import GateMargins, check
         from eval.report import summary_row
         from eval.run import evaluate
-        from ragloop.manifest import AdapterManifest
         from ragloop.rlaif import run_stage
         from training.data import InsufficientData
 
@@ -292,6 +292,7 @@ class Loop:
         return gate, published.served_name
 
     def run(self) -> LoopResult:
+        from core.manifest import AdapterManifest
         from eval.gate import GateMargins, check
         from eval.langchain_baseline import LangChainAnswerer
         from eval.report import summary_row, write_report
@@ -300,7 +301,6 @@ class Loop:
         from feedback.export import export_records
         from feedback.service import build_writer
         from rag.service import build_chain, build_ingestor
-        from ragloop.manifest import AdapterManifest
         from serving.publish import Publisher
         from serving.registry import open_registry
         from serving.vllm_admin import VLLMAdmin

@@ -21,8 +21,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from ragloop.errors import RagloopError
-from ragloop.settings import DEFAULT_MODEL_NAME
+from core.errors import RagloopError
+from core.settings import DEFAULT_MODEL_NAME
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ragloop.manifest import AdapterManifest
-from ragloop.settings import RlaifSettings
+from core.manifest import AdapterManifest
+from core.settings import RlaifSettings
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ def score_spread(scored: list[dict]) -> dict[str, float]:
 def plot_ai_feedback(scores_path: Path, path: Path, source: str) -> Path | None:
     """The AI feedback itself: the judge's scores of the sampled candidates, and per question the best
     and the worst (the pairs DPO and the reward model learn from)."""
-    from ragloop.plots import pyplot, save
+    from core.plots import pyplot, save
 
     rows = [json.loads(line) for line in scores_path.read_text().splitlines() if line.strip()]
     if not rows:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ragloop.settings import default_embedding_model
+from core.settings import default_embedding_model
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}"
@@ -80,7 +80,7 @@ def build_tiny_lora(
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from ragloop.manifest import AdapterManifest
+    from core.manifest import AdapterManifest
 
     out = Path(out_dir)
     base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch.float32)

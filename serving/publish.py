@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ragloop.errors import RagloopError
+from core.errors import RagloopError
 from serving.registry import (
     AdapterRegistry,
     AdapterRejected,

@@ -28,8 +28,8 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from ragloop.errors import RagloopError
-from ragloop.manifest import MANIFEST_FILE, AdapterManifest
+from core.errors import RagloopError
+from core.manifest import MANIFEST_FILE, AdapterManifest
 
 ADAPTER_FILES = ("adapter_config.json",)
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")

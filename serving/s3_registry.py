@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ragloop.manifest import MANIFEST_FILE, AdapterManifest
+from core.manifest import MANIFEST_FILE, AdapterManifest
 from serving.registry import (
     AdapterState,
     RegistryError,
@@ -63,7 +63,7 @@ class S3AdapterRegistry:
         update_attempts: int = 20,
         session: Any = None,
     ) -> None:
-        from ragloop.aws import boto3_client
+        from core.aws import boto3_client
 
         if not bucket:
             raise RegistryError("registry.kind is s3 but no bucket is set (RAGLOOP_REGISTRY__S3__BUCKET)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from ragloop.errors import RagloopError
+from core.errors import RagloopError
 
 
 class ServerError(RagloopError):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ragloop.settings import Settings
+from core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CORPUS = REPO / "demo" / "corpus"
@@ -17,8 +17,8 @@ DEMO_CORPUS = REPO / "demo" / "corpus"
 
 @pytest.fixture(scope="session")
 def embedder():
+    from core.settings import default_embedding_model
     from rag.embeddings import get_embedder
-    from ragloop.settings import default_embedding_model
 
     return get_embedder(default_embedding_model())
 
@@ -90,8 +90,8 @@ def s3_server():
 def s3_registry_env(monkeypatch, s3_server, tmp_path):
     """Point the settings at an S3 registry in a fresh bucket; returns ``live(name, method, weight)``,
     which stores a manifest-only version of ``name`` and makes it live."""
-    from ragloop.manifest import AdapterManifest
-    from ragloop.settings import get_settings
+    from core.manifest import AdapterManifest
+    from core.settings import get_settings
     from serving.registry import AdapterState, open_registry
 
     bucket = f"registry-env-{tmp_path.name.lower().replace('_', '-')}"[:63].rstrip("-")

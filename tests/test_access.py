@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from core.errors import RagloopError
+from core.settings import AuthSettings
 from ragloop.access import LOCAL, Forbidden, check_approval, check_listen, identity_from_claims
 from ragloop.cli import app
-from ragloop.errors import RagloopError
-from ragloop.settings import AuthSettings
 
 COGNITO = AuthSettings(group_roles={"ragloop-reviewers": "reviewer", "ragloop-admins": "admin"})
 

@@ -7,8 +7,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.settings import Settings, get_settings
 from feedback.service import get_feedback_store
-from ragloop.settings import Settings, get_settings
 from tests.conftest import REPO
 from tests.feedback.conftest import make_record
 
@@ -306,8 +306,8 @@ def test_review_filters_and_a_cancelled_bulk_approval_changes_nothing(app_env):
 
 
 def test_models_page_lists_adapters_with_lineage_and_reports(app_env, tmp_path):
+    from core.manifest import AdapterManifest
     from eval.report import write_report
-    from ragloop.manifest import AdapterManifest
     from serving.registry import AdapterState, LocalAdapterRegistry, ServingState
     from tests.eval.test_report import MANIFEST, result
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from ragloop.cli import app
 from ragloop.serve import free_port
-from ragloop.settings import get_settings
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import DEFAULT_MODEL_NAME, Settings
 from ragloop.models import GGUF_BYTES, GGUF_SHA256, ModelPackageError, check_gguf, part_files
-from ragloop.settings import DEFAULT_MODEL_NAME, Settings
 from tests.conftest import DEMO_CORPUS, REPO
 
 # (question, a key fact every correct answer states, the file that holds it)
@@ -78,9 +78,9 @@ def test_the_rlaif_stage_samples_and_judges_with_the_default_model_as_an_openai_
     k candidates in one request and then judges them over the OpenAI-compatible API. A 0.5B model is a
     poor judge — its scores need not be good — but every candidate ends up scored by it, or reported as
     failed with the reason; never silently 0."""
+    from core.settings import RlaifSettings
     from rag.service import build_chain, build_ingestor
     from ragloop.rlaif import sample_candidates, score_candidates
-    from ragloop.settings import RlaifSettings
     from training.judge import Judge, OpenAIJudge
 
     settings = Settings(

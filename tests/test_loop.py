@@ -9,8 +9,8 @@ import json
 
 import pytest
 
+from core.settings import LoopSettings, RlaifSettings, Settings
 from ragloop.loop import Loop, is_holdout, loop_settings, rating_from_score
-from ragloop.settings import LoopSettings, RlaifSettings, Settings
 
 
 def test_rating_from_score_and_holdout_split():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ragloop.settings import Settings
+from core.settings import Settings
 
 
 def test_defaults_are_embedded_and_use_the_packaged_embedding_model():

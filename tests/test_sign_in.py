@@ -13,10 +13,10 @@ import sys
 import httpx
 import pytest
 
+from core.settings import Settings
 from feedback.service import get_feedback_store
 from ragloop.processes import wait_until_ready
 from ragloop.serve import free_port
-from ragloop.settings import Settings
 from tests.conftest import REPO
 from tests.feedback.conftest import make_record
 from tests.test_browser import CHROMIUM, need_chromium

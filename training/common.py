@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ragloop.manifest import AdapterManifest
-from ragloop.plots import plot_curves
+from core.manifest import AdapterManifest
+from core.plots import plot_curves
 from training.config import LoraJob
 from training.data import TrainingSet
 

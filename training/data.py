@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragloop.errors import RagloopError
+from core.errors import RagloopError
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ragloop.errors import RagloopError
+from core.errors import RagloopError
 
 log = logging.getLogger(__name__)
 

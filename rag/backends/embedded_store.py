@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.sqlite import use_wal
 from rag.backends.dense_index import AnnParams, DenseIndex
 from rag.protocols import FILTERABLE_FIELDS, Chunk, Filters, SearchHit
 
@@ -107,13 +108,21 @@ class EmbeddedVectorStore:
         self.hybrid_weight = hybrid_weight
         self.candidates = candidates
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._migrate()
-        self._check_dim()
+        # processes opening a new file at once: one makes the schema, the others wait and find it made
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, _SCHEMA.split(";")):  # executescript would commit
+                self._db.execute(statement)
+            self._migrate()
+            self._check_dim()
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
         self._ann = ann or AnnParams()
         self._index = self._open_index()
         self._keywords = None  # (bm25s.BM25, rowids in corpus order); None: stale, rebuild on demand

@@ -13,12 +13,12 @@ import uuid
 
 import streamlit as st
 
+from core.errors import RagloopError
 from feedback.errors import FeedbackRejected
 from feedback.protocols import FeedbackQuery
 from feedback.schema import RATING_LABELS, FeedbackRecord
 from feedback.spool import SaveStatus
 from ragloop.access import Identity
-from ragloop.errors import RagloopError
 from ragloop.turns import answer_record, rated_record
 from ragloop.ui import identity, render, resources
 

@@ -8,10 +8,10 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from core.errors import RagloopError
 from feedback.agreement import agreement, trend
 from feedback.protocols import FeedbackQuery
 from feedback.schema import NEGATIVE_MAX, RATING_LABELS, FeedbackRecord
-from ragloop.errors import RagloopError
 from ragloop.ui import identity, resources
 
 

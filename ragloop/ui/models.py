@@ -67,7 +67,7 @@ def adapters_frame(registry) -> pd.DataFrame:
 
 def curves_png(adapter: str, history: dict) -> bytes | None:
     """The adapter's training curves, drawn from its manifest (no need to fetch its weights)."""
-    from ragloop.plots import plot_curves
+    from core.plots import plot_curves
 
     with tempfile.TemporaryDirectory() as tmp:
         path = plot_curves(history, Path(tmp) / "curves.png", f"training curves of {adapter}")

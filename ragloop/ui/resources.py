@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.settings import Settings, get_settings
 from feedback.scoring import AIScorer
 from feedback.service import build_writer, limits
 from feedback.spool import DurableFeedbackWriter
 from rag.chain import RagChain
 from rag.ingest import Ingestor
-from ragloop.settings import Settings, get_settings
 
 
 @st.cache_resource(show_spinner=False)

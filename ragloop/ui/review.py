@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.errors import RagloopError
 from feedback.review_queue import (
     GROUPINGS,
     SCOPES,
@@ -27,7 +28,6 @@ from feedback.review_queue import (
 from feedback.schema import FeedbackRecord
 from feedback.spool import SaveStatus
 from ragloop.access import Forbidden, Identity, check_approval
-from ragloop.errors import RagloopError
 from ragloop.turns import reviewed_record
 from ragloop.ui import identity, resources
 

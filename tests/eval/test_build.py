@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from core.errors import RagloopError
 from eval.build import draft_eval_set
 from eval.run import read_set
-from ragloop.errors import RagloopError
 from tests.test_synth import DraftingLLM
 
 

@@ -67,9 +67,9 @@ def test_publish_refuses_when_the_gate_fails(tmp_path, monkeypatch, tiny_model_d
 
     from typer.testing import CliRunner
 
+    from core.settings import get_settings
     from ragloop.cli import app
     from ragloop.serve import free_port
-    from ragloop.settings import get_settings
     from ragloop.tiny_model import build_tiny_lora
 
     monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import get_settings
 from ragloop.cli import app
-from ragloop.settings import get_settings
 
 
 @pytest.mark.slow

@@ -8,10 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import Settings, get_settings
 from feedback.export import export_records, json_schema, read_jsonl
 from feedback.service import build_writer
 from ragloop.cli import app
-from ragloop.settings import Settings, get_settings
 from tests.conftest import REPO
 from tests.feedback.conftest import make_record
 

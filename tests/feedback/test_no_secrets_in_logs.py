@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from core.settings import Settings
 from feedback.dynamo_store import DynamoFeedbackStore
-from ragloop.settings import Settings
 from tests.feedback.conftest import make_record
 
 SECRET = "s3cr3t-Very-Private-Key-0000"

@@ -11,13 +11,13 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import Settings, get_settings
 from feedback.schema import FeedbackRecord, utc_now
 from feedback.scoring import AIScorer, needs_score
 from feedback.service import build_writer
 from feedback.sqlite_store import SQLiteFeedbackStore
 from ragloop.ai_feedback import JudgeScorer
 from ragloop.cli import app
-from ragloop.settings import Settings, get_settings
 from tests.feedback.conftest import make_record
 from training.judge import Judge, ReferenceOverlapJudge
 

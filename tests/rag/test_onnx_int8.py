@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.settings import default_embedding_model
 from rag.embeddings import Embedder
 from rag.onnx_int8 import GRAPH, MANIFEST, ensure_exported
-from ragloop.settings import default_embedding_model
 
 pytestmark = pytest.mark.slow  # one export: about half a minute on 2 cores
 

@@ -14,10 +14,10 @@ import pytest
 from opensearchpy import Connection, OpenSearch
 from opensearchpy.exceptions import ConnectionError as OSConnectionError
 
+from core.settings import OpenSearchSettings
 from rag.backends.opensearch_store import OpenSearchVectorStore, make_client
 from rag.errors import BackendUnavailable
 from rag.protocols import Chunk
-from ragloop.settings import OpenSearchSettings
 
 
 class RecordingConnection(Connection):

@@ -39,8 +39,8 @@ def store(request, tmp_path) -> VectorStore:
         return
     if not OPENSEARCH_URL:
         pytest.skip("set OPENSEARCH_URL to run the conformance suite against a real OpenSearch cluster")
+    from core.settings import OpenSearchSettings
     from rag.backends.opensearch_store import OpenSearchVectorStore, make_client
-    from ragloop.settings import OpenSearchSettings
 
     client = make_client(OpenSearchSettings(url=OPENSEARCH_URL, verify_certs=False))
     index = f"ragloop-test-{uuid.uuid4().hex[:8]}"
@@ -184,3 +184,30 @@ def test_an_embedded_store_from_before_sections_opens_and_reads_them_as_empty(tm
     assert hit.chunk.chunk_id == "old-1" and hit.chunk.section == ""
     assert store.index_version() is None  # so the next ingest asks for a re-index
     store.close()
+
+
+def _open_and_add(path: str, barrier, n: int) -> None:
+    barrier.wait(timeout=60)
+    store = EmbeddedVectorStore(path, dim=DIM)
+    store.add([chunk(n, source=f"p{n}.pdf")], unit(n)[None, :])
+    store.close()
+
+
+def test_processes_opening_a_new_embedded_store_at_once_all_get_in(tmp_path):
+    """An ingest and app processes starting on a new data dir: the schema is made once (WAL switch and
+    schema in one locked step), nobody is locked out and every chunk lands."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    for attempt in range(3):
+        path = str(tmp_path / f"fresh-{attempt}.sqlite3")
+        barrier = ctx.Barrier(6)
+        procs = [ctx.Process(target=_open_and_add, args=(path, barrier, n)) for n in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(120)
+        assert [p.exitcode for p in procs] == [0] * 6
+        store = EmbeddedVectorStore(path, dim=DIM)
+        assert store.count() == 6
+        store.close()

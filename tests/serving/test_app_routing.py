@@ -6,8 +6,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.settings import Settings, get_settings
 from feedback.service import get_feedback_store
-from ragloop.settings import Settings, get_settings
 from ragloop.tiny_model import build_tiny_lora
 from serving.publish import Publisher
 from serving.registry import LocalAdapterRegistry

@@ -194,8 +194,8 @@ def test_cli_reload_brings_a_replica_up_to_the_shared_s3_registry(
     the live version that another machine published into the shared bucket."""
     from typer.testing import CliRunner
 
+    from core.settings import Settings, get_settings
     from ragloop.cli import app
-    from ragloop.settings import Settings, get_settings
     from serving.registry import open_registry
 
     admin = VLLMAdmin(vllm_server.base_url)

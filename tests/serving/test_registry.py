@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from ragloop.manifest import AdapterManifest
-from ragloop.settings import Settings
+from core.manifest import AdapterManifest
+from core.settings import Settings
 from serving.registry import (
     AdapterState,
     LocalAdapterRegistry,

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from core.manifest import AdapterManifest
 from ragloop.cli import app
-from ragloop.manifest import AdapterManifest
 
 
 def test_train_with_too_little_data_says_so(export_file, tmp_path, tiny_model_dir):
@@ -55,7 +55,7 @@ def test_judge_against_real_vllm_reports_unusable_replies_and_scores_nothing(
     vllm_server, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))
-    from ragloop.settings import get_settings
+    from core.settings import get_settings
 
     get_settings.cache_clear()
     items = tmp_path / "items.jsonl"

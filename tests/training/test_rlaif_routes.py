@@ -9,11 +9,11 @@ import json
 
 import pytest
 
+from core.manifest import AdapterManifest
+from core.settings import RlaifSettings
 from feedback.export import export_records
 from feedback.schema import FeedbackRecord
-from ragloop.manifest import AdapterManifest
 from ragloop.rlaif import train_jobs
-from ragloop.settings import RlaifSettings
 from tests.training.conftest import FACTS, prompt
 from training.run import run as train
 

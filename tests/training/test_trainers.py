@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragloop.manifest import AdapterManifest
+from core.manifest import AdapterManifest
 from training.config import DPOJob, SFTJob
 
 pytestmark = pytest.mark.slow

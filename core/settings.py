@@ -186,7 +186,7 @@ class RetrievalSettings(BaseModel):
 
 
 class AWSClientSettings(BaseModel):
-    """How a production backend's boto3 client connects (``ragloop.aws.boto3_client``)."""
+    """How a production backend's boto3 client connects (``core.aws.boto3_client``)."""
 
     region: str = "us-east-1"
     endpoint_url: str | None = Field(None, description="a local/compatible endpoint; None: AWS")

@@ -1,0 +1,20 @@
+"""SQLite helpers the embedded stores share (the feedback store and the vector store's chunk table)."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+
+def use_wal(db: sqlite3.Connection, timeout_s: float = 10.0) -> None:
+    """Switch the file to WAL. SQLite answers "database is locked" at once, without its busy handler,
+    while another connection is switching it or creating the schema, so retry until a deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
