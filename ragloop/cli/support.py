@@ -1,4 +1,4 @@
-"""What every command group of the CLI shares: one-line user errors and time arguments."""
+"""What every command group of the CLI shares: one-line user errors, time arguments, the judge options."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from core.errors import RagloopError
+from core.settings import get_settings
 
 
 def user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -40,3 +41,13 @@ def iso_time(value: str | None) -> str | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def judge_from_options(judge_url: str | None, judge_model: str | None, bedrock_model: str | None):
+    """A cached Judge on Bedrock or an OpenAI-compatible endpoint, or None when neither is given."""
+    from training.judge import build_judge
+
+    settings = get_settings()
+    return build_judge(
+        settings.judge_cache, judge_url, judge_model, bedrock_model, settings.llm.api_key.get_secret_value()
+    )

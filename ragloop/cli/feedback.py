@@ -10,11 +10,13 @@ import typer
 
 from core.errors import RagloopError
 from core.settings import get_settings
-from ragloop.cli_support import iso_time, user_errors
+from ragloop.cli.root import app
+from ragloop.cli.support import iso_time, user_errors
 
 feedback_app = typer.Typer(
     help="The feedback log: export for training, stats, spool sync, AI scores.", no_args_is_help=True
 )
+app.add_typer(feedback_app, name="feedback")
 
 
 @feedback_app.command("export")

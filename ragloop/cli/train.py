@@ -1,0 +1,117 @@
+"""``ragloop train``, ``ragloop judge`` and ``ragloop data synth``: training data and adapters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from core.errors import RagloopError
+from core.settings import get_settings
+from ragloop.cli.root import app
+from ragloop.cli.support import judge_from_options, user_errors
+
+
+@app.command()
+@user_errors
+def train(
+    method: Annotated[str, typer.Argument(help="sft | dpo | kto | rm | ppo")],
+    config: Annotated[
+        Path | None, typer.Option(help="job file (YAML or JSON), fields as in training/config.py")
+    ] = None,
+    preset: Annotated[str | None, typer.Option(help="named recipe, e.g. mistral7b-sft-reference")] = None,
+    export: Annotated[str | None, typer.Option(help="feedback export (JSONL)")] = None,
+    base_model: Annotated[
+        str | None, typer.Option(help="base model dir (default: the prepared default)")
+    ] = None,
+    output: Annotated[str | None, typer.Option(help="adapter output dir")] = None,
+    name: Annotated[str | None, typer.Option(help="adapter name")] = None,
+    init_adapter: Annotated[
+        str | None, typer.Option(help="continue this adapter (e.g. the SFT parent); it is the reference")
+    ] = None,
+    judge_scores: Annotated[
+        str | None, typer.Option(help="`ragloop judge` output over the export's rows: judge-ranked pairs")
+    ] = None,
+    ai_scores: Annotated[
+        str | None,
+        typer.Option(
+            help="also learn from AI-scored answers: approved (reviewer-approved only) | all | off (default)"
+        ),
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
+) -> None:
+    """Train a LoRA adapter (or reward model) from a feedback export; writes the adapter + manifest.json."""
+    from training.data import BadExport, InsufficientData
+    from training.run import JOBS, make_job, run
+
+    if method not in JOBS:
+        raise RagloopError(f"unknown method {method!r}; one of {', '.join(sorted(JOBS))}")
+    if base_model is None and config is None:
+        base_model = str(get_settings().default_model_dir)
+    try:
+        job = make_job(
+            method,
+            config,
+            preset,
+            export_path=export,
+            base_model=base_model,
+            output_dir=output,
+            name=name,
+            init_adapter=init_adapter,
+            judge_scores_path=judge_scores,
+            ai_scores=ai_scores,
+        )
+        if job.ai_scores not in ("off", "approved", "all"):
+            raise RagloopError(f"--ai-scores is off, approved or all, not {job.ai_scores!r}")
+        out, metrics = run(method, job, resume=resume)
+    except (ValueError, FileNotFoundError) as err:
+        if isinstance(err, BadExport | InsufficientData):
+            raise
+        raise RagloopError(str(err)) from err
+    typer.echo(f"adapter written to {out}")
+    for key, value in metrics.items():
+        typer.echo(f"  {key}: {value}")
+
+
+@app.command()
+@user_errors
+def judge(
+    input: Annotated[Path, typer.Option("--input", help="JSONL of {id, question, reference, answer}")],
+    output: Annotated[Path, typer.Option("--output", help="JSONL of scored items")],
+    model: Annotated[str | None, typer.Option(help="judge model served at --base-url")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="OpenAI-compatible endpoint (default: llm.base_url)")
+    ] = None,
+    bedrock_model: Annotated[str | None, typer.Option(help="use Amazon Bedrock with this model id")] = None,
+) -> None:
+    """Score answers 0-5 against references with an AI judge (RLAIF); failures are listed, never scored 0."""
+    import json
+
+    judge_ = judge_from_options(base_url or get_settings().llm.base_url, model, bedrock_model)
+    items = [json.loads(line) for line in input.read_text().splitlines() if line.strip()]
+    scored, failed = judge_.score_many(items)
+    output.write_text("".join(json.dumps(r) + "\n" for r in scored))
+    typer.echo(f"scored {len(scored)}, failed {len(failed)} -> {output}")
+    for item in failed:
+        typer.secho(f"  not scored {item.get('id', '?')}: {item['error']}", fg=typer.colors.YELLOW, err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+data_app = typer.Typer(help="Training data before users arrive.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("synth")
+@user_errors
+def data_synth(count: Annotated[int, typer.Option(help="chunks to draft from")] = 50) -> None:
+    """Draft question/answer pairs from the indexed corpus with the LLM, for approval in the Review page."""
+    from feedback.service import build_writer
+    from rag.service import build_chain
+    from ragloop.synth import synthesize
+
+    settings = get_settings()
+    chain = build_chain(settings)
+    report = synthesize(chain.store, chain.embedder.dim, chain.llm, build_writer(settings), count)
+    typer.echo(f"drafted {report.drafted} pairs for review ({report.unusable} replies unusable)")
