@@ -29,7 +29,7 @@ def test_two_processes_of_four_writers_lose_and_duplicate_nothing(kind, tmp_path
     assert audit(kind, where, ids) == (0, 0)
 
 
-def _open_and_write(path: str, barrier, n: int) -> None:
+def _open_and_write(barrier, path: str, n: int) -> None:
     from feedback.sqlite_store import SQLiteFeedbackStore
     from tests.feedback.conftest import make_record
 
@@ -41,20 +41,12 @@ def _open_and_write(path: str, barrier, n: int) -> None:
 
 def test_processes_opening_a_new_sqlite_file_at_once_all_get_in(tmp_path):
     """Several app processes starting on a new data dir: the schema is made once, nobody is locked out."""
-    import multiprocessing as mp
-
     from feedback.sqlite_store import SQLiteFeedbackStore
+    from tests.at_once import run_at_once
 
-    ctx = mp.get_context("spawn")
     for attempt in range(3):
         path = str(tmp_path / f"fresh-{attempt}.sqlite3")
-        barrier = ctx.Barrier(6)
-        procs = [ctx.Process(target=_open_and_write, args=(path, barrier, n)) for n in range(6)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(120)
-        assert [p.exitcode for p in procs] == [0] * 6
+        assert run_at_once(_open_and_write, [(path, n) for n in range(6)]) == [0] * 6
         store = SQLiteFeedbackStore(path)
         assert len(list(store.list())) == 6
         store.close()

@@ -186,7 +186,7 @@ def test_an_embedded_store_from_before_sections_opens_and_reads_them_as_empty(tm
     store.close()
 
 
-def _open_and_add(path: str, barrier, n: int) -> None:
+def _open_and_add(barrier, path: str, n: int) -> None:
     barrier.wait(timeout=60)
     store = EmbeddedVectorStore(path, dim=DIM)
     store.add([chunk(n, source=f"p{n}.pdf")], unit(n)[None, :])
@@ -196,18 +196,11 @@ def _open_and_add(path: str, barrier, n: int) -> None:
 def test_processes_opening_a_new_embedded_store_at_once_all_get_in(tmp_path):
     """An ingest and app processes starting on a new data dir: the schema is made once (WAL switch and
     schema in one locked step), nobody is locked out and every chunk lands."""
-    import multiprocessing as mp
+    from tests.at_once import run_at_once
 
-    ctx = mp.get_context("spawn")
     for attempt in range(3):
         path = str(tmp_path / f"fresh-{attempt}.sqlite3")
-        barrier = ctx.Barrier(6)
-        procs = [ctx.Process(target=_open_and_add, args=(path, barrier, n)) for n in range(6)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(120)
-        assert [p.exitcode for p in procs] == [0] * 6
+        assert run_at_once(_open_and_add, [(path, n) for n in range(6)]) == [0] * 6
         store = EmbeddedVectorStore(path, dim=DIM)
         assert store.count() == 6
         store.close()
