@@ -166,6 +166,9 @@ class LoopSettings(BaseModel):
     correct_at_or_below: int = Field(
         3, ge=1, le=5, description="simulated users correct answers they rate this or lower"
     )
+    sft_rated_answers: bool = Field(
+        True, description="SFT also learns from answers users rated >= 4 (off: corrections only)"
+    )
     min_similarity_gain: float = Field(0.0, description="gate: similarity gain over the base model")
     max_judge_drop: float = Field(
         0.05, ge=0.0, description="gate: the judge mean may fall this much (one point on one of 18 answers)"

@@ -363,6 +363,7 @@ class Loop:
             validation_share=0.0,
             min_rows=2,
             save_steps=10_000,
+            rated_answers=cfg.sft_rated_answers,
         )
         _, metrics = train("sft", job)
         self.echo(

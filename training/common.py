@@ -170,7 +170,8 @@ def prepare_data(job: LoraJob, method: str):
     scores = read_judge_scores(Path(job.judge_scores_path)) if job.judge_scores_path else None
     pairing = JudgePairing(job.judge_min_margin, job.judge_pairs_per_question)
     ai = None if job.ai_scores == "off" else AIRows(job.ai_scores, job.ai_good_score, job.ai_bad_score)
-    data = build(method, rows, job.validation_share, scores, job.min_rows, pairing, ai)
+    rated = getattr(job, "rated_answers", True)  # an SFT job's choice; other methods use every rating
+    data = build(method, rows, job.validation_share, scores, job.min_rows, pairing, ai, rated)
     log.info("%s data: %s", method, data.stats)
     train = Dataset.from_list(data.records("train"))
     val = Dataset.from_list(data.records("validation")) if data.validation else None

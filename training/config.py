@@ -91,7 +91,13 @@ class LoraJob:
 
 @dataclass
 class SFTJob(LoraJob):
-    pass
+    rated_answers: bool = field(
+        default=True,
+        metadata={
+            "help": "answers users rated >= 4 join the approved corrections as SFT rows; off: corrections "
+            "only (the model's own good answers also teach its habits, e.g. a preamble before the answer)"
+        },
+    )
 
 
 @dataclass

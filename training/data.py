@@ -2,7 +2,8 @@
 docs/feedback-record.schema.json); never imports the app or the feedback package.
 
 - SFT rows ``{"prompt": [system, user], "completion": [assistant]}`` (conversational prompt-completion, so the
-  loss is on the answer only): approved corrections, and answers rated >= 4.
+  loss is on the answer only): approved corrections, and answers rated >= 4 (unless ``rated_answers`` is
+  off: corrections only).
 - Preference pairs ``{"prompt", "chosen", "rejected"}`` (conversational): an approved correction over the
   original answer; a higher-rated over a lower-rated answer to the same question; judge-preferred
   answers when judge scores are given (RLAIF: ``read_judge_scores`` reads them from the file that
@@ -202,12 +203,14 @@ def _human_says(r: FeedbackRow) -> bool | None:
     return None
 
 
-def sft_rows(rows: Iterable[FeedbackRow], ai: AIRows | None = None) -> list[dict[str, Any]]:
+def sft_rows(
+    rows: Iterable[FeedbackRow], ai: AIRows | None = None, rated_answers: bool = True
+) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         if r.approved_correction:
             target, source = r.approved_correction, "correction"
-        elif (r.rating or 0) >= GOOD_RATING:
+        elif rated_answers and (r.rating or 0) >= GOOD_RATING:
             target, source = r.answer, "rating"
         elif ai and ai.usable(r) and _human_says(r) is None and (r.ai_score or 0) >= ai.good:
             target, source = r.answer, "ai_score"
@@ -378,9 +381,10 @@ def build(
     min_rows: int | None = None,
     pairing: JudgePairing | None = None,
     ai: AIRows | None = None,
+    rated_answers: bool = True,
 ) -> TrainingSet:
     makers = {
-        "sft": lambda rs: sft_rows(rs, ai),
+        "sft": lambda rs: sft_rows(rs, ai, rated_answers),
         "kto": lambda rs: kto_rows(rs, ai),
         "dpo": lambda rs: preference_pairs(rs, judge_scores, pairing, ai),
         "rm": lambda rs: preference_pairs(rs, judge_scores, pairing, ai),

@@ -21,6 +21,16 @@ def test_sft_rows_are_corrections_and_well_rated_answers(export_file):
     assert len(first["feedback_ids"]) == 2  # lineage keeps both records
 
 
+def test_sft_can_learn_from_corrections_only(export_file):
+    rows = read_export(export_file)
+    both = build("sft", rows, validation_share=0.0)
+    only = build("sft", rows, validation_share=0.0, rated_answers=False)
+    assert both.stats["by_source"]["rating"] > 0 and only.stats["by_source"]["rating"] == 0
+    assert {r["source"] for r in only.train} == {"correction"}
+    corrected = {r.feedback_id for r in rows if r.approved_correction}
+    assert {i for row in only.train for i in row["feedback_ids"]} == corrected
+
+
 def test_preference_pairs_from_corrections_and_ratings(export_file):
     data = build("dpo", read_export(export_file), validation_share=0.0)
     assert data.stats["by_source"]["correction"] == 6
