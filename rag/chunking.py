@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -24,6 +25,39 @@ from rag.loaders import PageText
 from rag.protocols import Chunk
 
 SECTION_SEPARATOR = " › "
+
+
+def token_counter(tokenizer) -> Callable[[str], int]:
+    """Tokens in a text without special tokens, as LangChain's ``from_huggingface_tokenizer`` counts
+    them, but through the Rust tokenizer directly and cached: the splitter measures the same pieces
+    again and again while merging, and transformers' Python wrapper cost most of the ingest time left
+    once the encoder ran int8 (benchmarks/ingest.py)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # a private copy: the encoder's own pads and truncates
+        from tokenizers import Tokenizer
+
+        backend = Tokenizer.from_str(backend.to_str())
+        backend.no_padding()
+        backend.no_truncation()
+
+    @lru_cache(maxsize=1 << 16)
+    def count(text: str) -> int:
+        if backend is not None:
+            return len(backend.encode(text, add_special_tokens=False).ids)
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    return count
+
+
+def token_splitter(
+    count: Callable[[str], int], chunk_tokens: int, overlap_tokens: int
+) -> RecursiveCharacterTextSplitter:
+    return RecursiveCharacterTextSplitter(
+        chunk_size=chunk_tokens,
+        chunk_overlap=overlap_tokens,
+        length_function=count,
+        strip_whitespace=True,
+    )
 
 
 def sha256_text(text: str) -> str:
@@ -35,12 +69,7 @@ class Chunker:
         if overlap_tokens >= chunk_tokens:
             raise ValueError("overlap_tokens must be smaller than chunk_tokens")
         self.version = f"plain-v1/{chunk_tokens}/{overlap_tokens}"
-        self._splitter = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-            tokenizer,
-            chunk_size=chunk_tokens,
-            chunk_overlap=overlap_tokens,
-            strip_whitespace=True,
-        )
+        self._splitter = token_splitter(token_counter(tokenizer), chunk_tokens, overlap_tokens)
 
     def split(self, source: str, file_hash: str, pages: Iterable[PageText]) -> list[Chunk]:
         chunks: list[Chunk] = []
@@ -122,20 +151,12 @@ class StructureChunker:
         if overlap_tokens >= chunk_tokens:
             raise ValueError("overlap_tokens must be smaller than chunk_tokens")
         self.version = f"structure-v1/{chunk_tokens}/{overlap_tokens}"
-        self._tokenizer = tokenizer
+        self._tokens = token_counter(tokenizer)
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
 
-    def _tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
-
     def _splitter(self, size: int) -> RecursiveCharacterTextSplitter:
-        return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-            self._tokenizer,
-            chunk_size=size,
-            chunk_overlap=min(self.overlap_tokens, size // 2),
-            strip_whitespace=True,
-        )
+        return token_splitter(self._tokens, size, min(self.overlap_tokens, size // 2))
 
     def _pieces(self, text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
         """Whole blocks packed up to ``budget`` tokens; a block over it is split on its own."""

@@ -29,6 +29,8 @@ from rag.protocols import Chunk, VectorStore
 
 log = logging.getLogger(__name__)
 
+ENCODE_GROUP_CHUNKS = 512  # chunks per encode call, gathered from whole files (bounds memory)
+
 
 @dataclass
 class IngestReport:
@@ -77,6 +79,23 @@ def version_problem(recorded: dict[str, str] | None, current: dict[str, str]) ->
         if recorded.get(key) != value
     ]
     return "; ".join(changed) or None
+
+
+def encode_groups(
+    pending: list[tuple[Path, str, list[Chunk]]], chunks_per_group: int
+) -> Iterable[list[tuple[Path, str, list[Chunk]]]]:
+    """Consecutive whole files, each group holding at least ``chunks_per_group`` chunks (the last: what
+    is left), so one encode call spans many small files and no file is split across calls."""
+    group: list[tuple[Path, str, list[Chunk]]] = []
+    size = 0
+    for item in pending:
+        group.append(item)
+        size += len(item[2])
+        if size >= chunks_per_group:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Path], list[Path], dict[str, str]]:
@@ -164,16 +183,21 @@ class Ingestor:
 
         total = sum(len(c) for _, _, c in pending)
         with tqdm(total=total, desc="embedding", unit="chunk", disable=not progress or not total) as bar:
-            for path, _file_hash, chunks in pending:
-                source = str(path)
-                vectors = self.embedder.encode([c.text for c in chunks])
-                if source in indexed:
-                    self.store.delete_source(source)
-                    report.updated.append(source)
-                else:
-                    report.added.append(source)
-                self.store.add(chunks, vectors)
-                report.chunks_written += len(chunks)
-                bar.update(len(chunks))
+            for group in encode_groups(pending, ENCODE_GROUP_CHUNKS):
+                # one encode call over several files: the encoder sorts by length and fills whole batches,
+                # where a call per file (15 chunks of a 3-page document) pads and pays per call
+                vectors = self.embedder.encode([c.text for _, _, chunks in group for c in chunks])
+                start = 0
+                for path, _file_hash, chunks in group:
+                    source = str(path)
+                    if source in indexed:
+                        self.store.delete_source(source)
+                        report.updated.append(source)
+                    else:
+                        report.added.append(source)
+                    self.store.add(chunks, vectors[start : start + len(chunks)])
+                    start += len(chunks)
+                    report.chunks_written += len(chunks)
+                    bar.update(len(chunks))
         log.info("ingest: %s", report.summary())
         return report

@@ -93,3 +93,14 @@ def test_a_pdf_outline_gives_headings_carried_across_pages(structure, tmp_path):
     assert {c.section for c in chunks if c.page == 3} == {"Getting started › Charging"}  # carried on
     texts = {p.page: p.text for p in pages}
     assert all(texts[c.page][c.start : c.end] == c.body for c in chunks)
+
+
+def test_the_fast_token_count_is_the_tokenizers_and_ignores_the_encoders_padding(embedder):
+    """The splitter's length function goes to the Rust tokenizer directly (a private copy: the encoder's
+    copy pads to its batch and truncates at 256), and counts what ``tokenizer.tokenize`` counts."""
+    from rag.chunking import token_counter
+
+    count = token_counter(embedder.tokenizer)
+    texts = ["", "Hold the power button for three seconds.", "word " * 400, "E03 — 5 mm, 1.6–2.2 bar"]
+    assert [count(t) for t in texts] == [len(embedder.tokenizer.tokenize(t)) for t in texts]
+    assert count("word " * 400) == 400  # not cut at the model's 256

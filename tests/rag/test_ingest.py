@@ -148,3 +148,11 @@ def test_the_index_records_what_built_it_and_refuses_to_mix(tmp_path, embedder, 
     assert store.index_version()["chunker"] == "plain-v1/120/20"
     assert not any(h.chunk.section for h in store.search(embedder.encode_one("x"), k=10_000))
     store.close()
+
+
+def test_encode_groups_span_whole_files():
+    from rag.ingest import encode_groups
+
+    files = [(f"f{i}", "h", list(range(n))) for i, n in enumerate([5, 3, 9, 1, 2])]
+    groups = list(encode_groups(files, 8))
+    assert [[name for name, _, _ in g] for g in groups] == [["f0", "f1"], ["f2"], ["f3", "f4"]]
