@@ -27,8 +27,9 @@ class GateResult:
 
 
 def paired_note(candidate: dict[str, Any], baseline: dict[str, Any], key: str) -> str:
-    """ " (Δ +0.040, paired 95 % CI −0.012…+0.093 over 18 questions)" for a per-item metric both results
-    hold on the same questions; "" when they share none (summaries without items)."""
+    """The paired difference of a per-item metric over the questions both results hold, with its
+    bootstrap 95 % interval, as a suffix for a gate reason: ' (Δ +0.040, paired 95 % CI -0.012…+0.093
+    over 18 questions)'; '' when they share none (summaries without items)."""
     base = {i["id"]: i[key] for i in baseline.get("items", []) if key in i}
     deltas = [i[key] - base[i["id"]] for i in candidate.get("items", []) if key in i and i["id"] in base]
     if not deltas:
@@ -38,26 +39,25 @@ def paired_note(candidate: dict[str, Any], baseline: dict[str, Any], key: str) -
     return f" (Δ {mean:+.3f}, paired 95 % CI {low:+.3f}…{high:+.3f} over {len(deltas)} questions)"
 
 
+def _against_margin(label: str, candidate: float, baseline: float, margin: float) -> tuple[bool, str]:
+    ok = candidate >= baseline + margin
+    return ok, f"{label} {candidate:.3f} {'>=' if ok else '<'} baseline {baseline:.3f} {margin:+g}"
+
+
 def check(
     candidate: dict[str, Any], baseline: dict[str, Any], margins: GateMargins | None = None
 ) -> GateResult:
     m = margins or GateMargins()
     reasons, passed = [], True
     cand_sim, base_sim = candidate["similarity"]["mean"], baseline["similarity"]["mean"]
-    spread = paired_note(candidate, baseline, "similarity")
-    if cand_sim < base_sim + m.similarity:
-        passed = False
-        reasons.append(f"similarity {cand_sim:.3f} < baseline {base_sim:.3f} {m.similarity:+g}{spread}")
-    else:
-        reasons.append(f"similarity {cand_sim:.3f} >= baseline {base_sim:.3f} {m.similarity:+g}{spread}")
+    ok, reason = _against_margin("similarity", cand_sim, base_sim, m.similarity)
+    reasons.append(reason + paired_note(candidate, baseline, "similarity"))
+    passed = passed and ok
     cand_j, base_j = candidate["judge"].get("mean"), baseline["judge"].get("mean")
     if cand_j is not None and base_j is not None and not (math.isnan(cand_j) or math.isnan(base_j)):
-        spread = paired_note(candidate, baseline, "judge_score")
-        if cand_j < base_j + m.judge_mean:
-            passed = False
-            reasons.append(f"judge mean {cand_j:.3f} < baseline {base_j:.3f} {m.judge_mean:+g}{spread}")
-        else:
-            reasons.append(f"judge mean {cand_j:.3f} >= baseline {base_j:.3f} {m.judge_mean:+g}{spread}")
+        ok, reason = _against_margin("judge mean", cand_j, base_j, m.judge_mean)
+        reasons.append(reason + paired_note(candidate, baseline, "judge_score"))
+        passed = passed and ok
     if result_recall(candidate) < result_recall(baseline) - m.recall_drop:
         passed = False
         reasons.append(
