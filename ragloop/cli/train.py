@@ -39,6 +39,10 @@ def train(
             help="also learn from AI-scored answers: approved (reviewer-approved only) | all | off (default)"
         ),
     ] = None,
+    corrections_only: Annotated[
+        bool,
+        typer.Option("--corrections-only", help="sft: learn from approved corrections, not rated answers"),
+    ] = False,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
 ) -> None:
     """Train a LoRA adapter (or reward model) from a feedback export; writes the adapter + manifest.json."""
@@ -47,6 +51,8 @@ def train(
 
     if method not in JOBS:
         raise RagloopError(f"unknown method {method!r}; one of {', '.join(sorted(JOBS))}")
+    if corrections_only and method != "sft":
+        raise RagloopError("--corrections-only is an sft option")
     if base_model is None and config is None:
         base_model = str(get_settings().default_model_dir)
     try:
@@ -61,6 +67,7 @@ def train(
             init_adapter=init_adapter,
             judge_scores_path=judge_scores,
             ai_scores=ai_scores,
+            **({"rated_answers": False} if corrections_only else {}),
         )
         if job.ai_scores not in ("off", "approved", "all"):
             raise RagloopError(f"--ai-scores is off, approved or all, not {job.ai_scores!r}")

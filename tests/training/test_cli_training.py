@@ -102,3 +102,10 @@ def test_train_sft_on_reviewer_approved_ai_scores_records_them_in_the_manifest(t
     assert manifest.ai_score_rows["judges"][0]["model"] == "reference-overlap-v1"
     assert manifest.metrics["data"]["by_source"]["ai_score"] == 3
     assert manifest.approved_by == ["expert"]
+
+
+def test_corrections_only_is_an_sft_option(export_file, tmp_path):
+    result = CliRunner().invoke(
+        app, ["train", "dpo", "--export", str(export_file), "--output", str(tmp_path), "--corrections-only"]
+    )
+    assert result.exit_code == 1 and "--corrections-only is an sft option" in result.output
