@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from core.sqlite import use_wal
+from core.sqlite import use_wal, write_transaction
 from feedback.errors import StoreUnavailable
 from feedback.protocols import (
     FeedbackQuery,
@@ -72,8 +72,7 @@ def migrate(db: sqlite3.Connection) -> None:
     on the busy timeout), so processes opening a new file at once neither deadlock nor apply one twice."""
     if _applied(db) >= {func.__name__ for func in MIGRATIONS}:
         return
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db):
         db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         done = _applied(db)
         for func in MIGRATIONS:
@@ -82,10 +81,6 @@ def migrate(db: sqlite3.Connection) -> None:
                 db.execute(
                     "INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (func.__name__,)
                 )
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
 
 
 def _applied(db: sqlite3.Connection) -> set[str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.sqlite import use_wal
+from core.sqlite import use_wal, write_transaction
 from rag.backends.dense_index import AnnParams, DenseIndex
 from rag.protocols import FILTERABLE_FIELDS, Chunk, Filters, SearchHit
 
@@ -113,16 +113,11 @@ class EmbeddedVectorStore:
         use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         # processes opening a new file at once: one makes the schema, the others wait and find it made
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db):
             for statement in filter(str.strip, _SCHEMA.split(";")):  # executescript would commit
                 self._db.execute(statement)
             self._migrate()
             self._check_dim()
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
         self._ann = ann or AnnParams()
         self._index = self._open_index()
         self._keywords = None  # (bm25s.BM25, rowids in corpus order); None: stale, rebuild on demand
@@ -194,8 +189,7 @@ class EmbeddedVectorStore:
         if len(chunks) and vectors.shape[1] != self.dim:
             raise ValueError(f"vectors have dim {vectors.shape[1]}, store expects {self.dim}")
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(self._db):
                 replaced = self._delete_where(
                     "chunk_id IN (SELECT value FROM json_each(?))",
                     (_json_list([c.chunk_id for c in chunks]),),
@@ -224,10 +218,6 @@ class EmbeddedVectorStore:
                     "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_rowid', ?)",
                     (str(first + len(chunks)),),
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             self._index.remove(replaced)
             self._keywords = None
             kind_before = self._index.kind
@@ -247,13 +237,8 @@ class EmbeddedVectorStore:
 
     def delete_source(self, source: str) -> int:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with write_transaction(self._db):
                 removed = self._delete_where("source = ?", (source,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             if removed:
                 self._index.remove(removed)
                 self._keywords = None
