@@ -173,9 +173,6 @@ class LoopSettings(BaseModel):
     max_judge_drop: float = Field(
         0.05, ge=0.0, description="gate: the judge mean may fall this much (one point on one of 18 answers)"
     )
-    judge_url: str | None = Field(None, description="OpenAI-compatible judge; None: reference-overlap scorer")
-    judge_model: str | None = None
-    bedrock_model: str | None = Field(None, description="judge with Amazon Bedrock (production)")
     stages: list[Literal["sft", "rlaif"]] = Field(
         default_factory=lambda: ["sft"], description="sft, or sft then rlaif (AI feedback on SFT samples)"
     )
@@ -212,11 +209,26 @@ class FeedbackSettings(BaseModel):
     max_question_chars: int = Field(20000, ge=1)
     max_answer_chars: int = Field(50000, ge=1)
     ai_scoring: bool = Field(True, description="judge each rated or corrected answer in the background")
-    judge_url: str | None = Field(
-        None, description="OpenAI-compatible judge for AI scores; None: reference-overlap"
+
+
+class JudgeSettings(BaseModel):
+    """The one judge every score comes from: AI feedback in the app, ``feedback score``, eval, the gate,
+    RLAIF rewards (``judge.factory.build_judge``). ``benchmarks.judge`` measures each choice."""
+
+    backend: Literal["overlap", "served", "openai", "bedrock"] = Field(
+        "overlap",
+        description="overlap: reference-overlap on the retrieval embedder (no model); served: the served "
+        "LLM's digit log-probabilities (llm.base_url); openai: a chat judge at judge.url; bedrock: "
+        "Amazon Bedrock's judge.bedrock_model",
     )
-    judge_model: str | None = None
-    bedrock_model: str | None = Field(None, description="AI scores from Amazon Bedrock (production)")
+    url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (openai; served: default llm.base_url)"
+    )
+    model: str | None = Field(None, description="model id at that endpoint; None: the server's first")
+    bedrock_model: str | None = Field(None, description="Bedrock model id (backend bedrock)")
+    fact_checks: bool = Field(
+        True, description="cap scores of answers that contradict or drop numbers, units, yes/no, names"
+    )
 
 
 class AuthSettings(BaseModel):
@@ -273,6 +285,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    judge: JudgeSettings = Field(default_factory=JudgeSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     loop: LoopSettings = Field(default_factory=LoopSettings)

@@ -13,7 +13,7 @@ from typing import Any
 from tqdm import tqdm
 
 from eval.metrics import win_rate
-from training.judge import outside_thinking
+from judge.prompts import outside_thinking
 
 PAIRWISE_PROMPT = """Two assistants answered the same question; an expert wrote the reference answer.
 

@@ -14,7 +14,7 @@ background, so the chat never waits and reviewers can sort by it.
   retries, and ``sweep`` (run at start, every ``sweep_every_s`` and by ``ragloop feedback score``)
   finds whatever is still unscored.
 
-The judge itself is any ``Scorer``; the front door (``ragloop``) wires the training stage's judge in.
+The judge itself is any ``Scorer``; the front door (``ragloop``) wires the configured ``judge.core.Judge`` in.
 """
 
 from __future__ import annotations
@@ -34,12 +34,19 @@ from feedback.schema import FeedbackRecord, utc_now
 log = logging.getLogger(__name__)
 
 
+class Verdict(Protocol):
+    score: float
+    reason: str
+
+
 class Scorer(Protocol):
-    """A judge: ``identity`` names it (backend, model, prompt_version); ``score`` raises when it is down."""
+    """A judge: ``identity`` names it (backend, model, prompt_version, ...); ``score`` raises when it is
+    down."""
 
-    identity: dict[str, str]
+    @property
+    def identity(self) -> dict[str, str]: ...
 
-    def score(self, question: str, reference: str, answer: str, basis: str) -> tuple[float, str]: ...
+    def score(self, question: str, reference: str, answer: str, basis: str) -> Verdict: ...
 
 
 def scoring_basis(record: FeedbackRecord) -> tuple[str, str]:
@@ -53,7 +60,8 @@ def scoring_basis(record: FeedbackRecord) -> tuple[str, str]:
 
 def scoring_input(record: FeedbackRecord, identity: dict[str, str]) -> str:
     basis, reference = scoring_basis(record)
-    parts = [identity.get("model", ""), identity.get("prompt_version", ""), basis, record.question, reference]
+    judge = [identity.get(k, "") for k in ("model", "prompt_version", "facts")]
+    parts = [*judge, basis, record.question, reference]
     return hashlib.sha256("\x00".join([*parts, record.answer]).encode()).hexdigest()
 
 
@@ -118,8 +126,8 @@ class AIScorer:
             digest = scoring_input(record, identity)
             basis, reference = scoring_basis(record)
             if judged is None or judged[0] != digest:
-                score, reason = self.scorer.score(record.question, reference, record.answer, basis)
-                judged = (digest, score, reason)
+                verdict = self.scorer.score(record.question, reference, record.answer, basis)
+                judged = (digest, verdict.score, verdict.reason)
             scored = record.model_copy(
                 update={
                     "ai_score": round(float(judged[1]), 2),

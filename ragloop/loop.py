@@ -143,17 +143,9 @@ class Loop:
         self.seconds[name] = round(time.perf_counter() - started, 1)
 
     def judge(self, embedder):
-        from training.judge import ReferenceOverlapJudge, build_judge
+        from judge.factory import build_judge
 
-        cfg, settings = self.cfg, self.settings
-        return build_judge(
-            settings.judge_cache,
-            cfg.judge_url,
-            cfg.judge_model,
-            cfg.bedrock_model,
-            settings.llm.api_key.get_secret_value(),
-            fallback=ReferenceOverlapJudge(embedder.encode),
-        )
+        return build_judge(self.settings, embedder=embedder)
 
     # ---- stages ------------------------------------------------------------------------------------
 
@@ -162,7 +154,6 @@ class Loop:
         approves the corrections. Returns the final records."""
         from feedback.scoring import AIScorer
         from feedback.service import limits as feedback_limits
-        from ragloop.ai_feedback import JudgeScorer
         from ragloop.turns import answer_record, rated_record, reviewed_record
         from serving.registry import open_registry
         from serving.routing import choose_adapter
@@ -187,7 +178,7 @@ class Loop:
         writer.drain()
         # AI feedback as the app gives it (in the background there): each rated answer scored by the judge
         # against its correction or, without one, its sources; the Dashboard compares it with the ratings
-        scorer = AIScorer(writer.store, JudgeScorer(judge))
+        scorer = AIScorer(writer.store, judge)
         scored = scorer.sweep(ids=[r.feedback_id for r in records])
         if scored.failed:
             log.warning("%d of %d answers got no AI score", scored.failed, len(records))

@@ -45,16 +45,6 @@ class RlaifOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def judge_identity(judge) -> dict[str, str]:
-    from training.judge import JUDGE_PROMPT_VERSION
-
-    return {
-        "backend": type(judge.backend).__name__,
-        "model": judge.backend.model_id,
-        "prompt_version": JUDGE_PROMPT_VERSION,
-    }
-
-
 def sample_candidates(chain, items: list[dict], adapter: str, cfg: RlaifSettings) -> list:
     """Feedback records (no rating) of ``cfg.k`` answers per item, sampled from ``adapter``."""
     from ragloop.turns import answer_record
@@ -269,7 +259,7 @@ def run_stage(
     manifest = AdapterManifest.read(adapter_dir)
     manifest.ai_feedback = {
         "route": cfg.method,
-        "judge": judge_identity(judge),
+        "judge": judge.identity,
         "sampling": {
             "adapter": sft_served,
             "k": cfg.k,

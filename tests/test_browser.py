@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from ragloop.serve import free_port
 from tests.conftest import REPO
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AI_SCORE_WITHIN_S = 30  # a rated answer's AI score shows on the Review page within this many seconds
 
 
 # Each payload sets window.__xss if the browser ever treats it as HTML or follows the link.
@@ -146,7 +148,23 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
         )
         page.get_by_role("button", name="Save feedback").click()
         expect(page.get_by_text("Thanks — feedback saved.")).to_be_visible(timeout=120_000)
+        saved_at = time.monotonic()
         page.screenshot(path=str(settings.data_dir / "browser.png"), full_page=True)
+
+        # the app's background judge scores it; the reviewer sees the score without running anything
+        store = get_feedback_store(settings)
+        shown = None
+        while shown is None and time.monotonic() - saved_at < AI_SCORE_WITHIN_S:
+            [mine] = [r for r in store.list() if r.session_id != XSS_SESSION]
+            if mine.ai_score is not None:
+                page.goto(f"{url}/review")
+                label = page.get_by_text(f"AI score {mine.ai_score:.1f} / 5 against the reference")
+                expect(label.first).to_be_visible(timeout=30_000)
+                shown = time.monotonic() - saved_at
+            else:
+                time.sleep(0.5)
+        assert shown is not None, f"no AI score within {AI_SCORE_WITHIN_S} s of saving the rating"
+        page.screenshot(path=str(settings.data_dir / "review-ai-score.png"), full_page=True)
         browser.close()
 
     [record] = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]

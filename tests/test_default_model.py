@@ -79,9 +79,10 @@ def test_the_rlaif_stage_samples_and_judges_with_the_default_model_as_an_openai_
     poor judge — its scores need not be good — but every candidate ends up scored by it, or reported as
     failed with the reason; never silently 0."""
     from core.settings import RlaifSettings
+    from judge.clients import OpenAIJudge
+    from judge.core import Judge
     from rag.service import build_chain, build_ingestor
     from ragloop.rlaif import sample_candidates, score_candidates
-    from training.judge import Judge, OpenAIJudge
 
     settings = Settings(
         data_dir=tmp_path / "data", llm={"base_url": default_model_server.base_url, "max_tokens": 48}

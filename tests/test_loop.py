@@ -84,7 +84,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     # ... rewards came from the judge, one score per candidate
     scores = [json.loads(line) for line in (workdir / "rlaif-scores.jsonl").read_text().splitlines()]
     assert {s["id"] for s in scores} == {c["feedback_id"] for c in candidates}
-    assert {s["judge"] for s in scores} == {"reference-overlap-v1"}
+    assert {s["judge"] for s in scores} == {"reference-overlap-v2"}
     rlaif = json.loads((result.rlaif_dir / "manifest.json").read_text())
     assert (
         rlaif["method"] == "dpo"
@@ -103,8 +103,9 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     )
     assert rlaif["ai_feedback"]["judge"] == {
         "backend": "ReferenceOverlapJudge",
-        "model": "reference-overlap-v1",
-        "prompt_version": "judge-v1",
+        "model": "reference-overlap-v2",
+        "prompt_version": "overlap-v2",
+        "facts": "facts-v1",
     }
     assert rlaif["ai_feedback"]["sampling"]["adapter"] == "loop-sft-v1"
     assert rlaif["ai_feedback"]["sampling"]["k"] == 3

@@ -113,7 +113,7 @@ def read_export(path: Path) -> list[FeedbackRow]:
 
 def read_judge_scores(path: Path) -> dict[str, float]:
     """``{feedback id: score}`` from a judge-scores JSONL (``{"id", "score", ...}`` per line, as
-    ``training.judge.Judge.score_many`` writes it)."""
+    ``judge.core.Judge.score_many`` writes it)."""
     scores = {}
     with Path(path).open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):

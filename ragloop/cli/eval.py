@@ -119,9 +119,9 @@ def eval_compare(
 
     from eval.compare import compare
 
-    judge = judge_from_options(judge_url, judge_model, bedrock_model)
-    if judge is None:
+    if not (judge_url or bedrock_model):
         raise RagloopError("give --judge-url (OpenAI-compatible) or --bedrock-model")
+    judge = judge_from_options(judge_url, judge_model, bedrock_model)
     r = compare(json.loads(result_a.read_text()), json.loads(result_b.read_text()), judge.backend)
     typer.echo(
         f"{r['a']} vs {r['b']}: {r['wins']} wins, {r['ties']} ties, {r['losses']} losses; "

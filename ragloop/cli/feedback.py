@@ -110,7 +110,9 @@ def feedback_score(
     settings = get_settings()
     writer = build_writer(settings)
     writer.drain()
-    scorer = build_ai_scorer(settings, writer.store, judge_url, judge_model, bedrock_model)
+    scorer = build_ai_scorer(
+        settings, writer.store, judge_url=judge_url, judge_model=judge_model, bedrock_model=bedrock_model
+    )
     result = scorer.sweep(since=iso_time(since), progress=True)
     typer.echo(f"scored {result.scored}, failed {result.failed} (judge: {scorer.scorer.identity['model']})")
     if result.failed:

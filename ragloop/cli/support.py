@@ -44,10 +44,10 @@ def iso_time(value: str | None) -> str | None:
 
 
 def judge_from_options(judge_url: str | None, judge_model: str | None, bedrock_model: str | None):
-    """A cached Judge on Bedrock or an OpenAI-compatible endpoint, or None when neither is given."""
-    from training.judge import build_judge
+    """The configured judge (``settings.judge``), or a chat judge at ``judge_url`` / on Bedrock when given."""
+    from judge.factory import build_judge
 
-    settings = get_settings()
-    return build_judge(
-        settings.judge_cache, judge_url, judge_model, bedrock_model, settings.llm.api_key.get_secret_value()
-    )
+    try:
+        return build_judge(get_settings(), url=judge_url, model=judge_model, bedrock_model=bedrock_model)
+    except ValueError as err:
+        raise RagloopError(str(err)) from None

@@ -88,14 +88,14 @@ def judge(
     output: Annotated[Path, typer.Option("--output", help="JSONL of scored items")],
     model: Annotated[str | None, typer.Option(help="judge model served at --base-url")] = None,
     base_url: Annotated[
-        str | None, typer.Option(help="OpenAI-compatible endpoint (default: llm.base_url)")
+        str | None, typer.Option(help="OpenAI-compatible chat judge (default: the configured judge)")
     ] = None,
     bedrock_model: Annotated[str | None, typer.Option(help="use Amazon Bedrock with this model id")] = None,
 ) -> None:
     """Score answers 0-5 against references with an AI judge (RLAIF); failures are listed, never scored 0."""
     import json
 
-    judge_ = judge_from_options(base_url or get_settings().llm.base_url, model, bedrock_model)
+    judge_ = judge_from_options(base_url, model, bedrock_model)
     items = [json.loads(line) for line in input.read_text().splitlines() if line.strip()]
     scored, failed = judge_.score_many(items)
     output.write_text("".join(json.dumps(r) + "\n" for r in scored))

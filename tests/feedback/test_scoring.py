@@ -16,10 +16,11 @@ from feedback.schema import FeedbackRecord, utc_now
 from feedback.scoring import AIScorer, needs_score
 from feedback.service import build_writer
 from feedback.sqlite_store import SQLiteFeedbackStore
-from ragloop.ai_feedback import JudgeScorer
+from judge.core import Judge
+from judge.overlap import ReferenceOverlapJudge
+from ragloop.ai_feedback import build_ai_scorer
 from ragloop.cli import app
 from tests.feedback.conftest import make_record
-from training.judge import Judge, ReferenceOverlapJudge
 
 SOURCES = (
     "[1] manual.pdf › Charging › page 2\n\nA full charge of the 500 Wh battery takes about 5 hours with "
@@ -34,19 +35,20 @@ class SwitchableBackend:
     def __init__(self, embedder) -> None:
         self.inner = ReferenceOverlapJudge(embedder.encode)
         self.model_id = self.inner.model_id
+        self.prompt_version = self.inner.prompt_version
         self.down = False
         self.failed_calls = 0
         self.answered: Counter[str] = Counter()
         self.during_call = None  # hook: runs inside a successful call
 
-    def complete(self, prompt: str) -> str:
+    def judge(self, question: str, reference: str, answer: str, basis: str):
         if self.down:
             self.failed_calls += 1
             raise ConnectionError("judge endpoint unreachable")
         if self.during_call:
             self.during_call()
-        self.answered[prompt] += 1
-        return self.inner.complete(prompt)
+        self.answered["\x00".join([question, reference, answer, basis])] += 1
+        return self.inner.judge(question, reference, answer, basis)
 
 
 def wait_until(condition, timeout_s: float = 30.0) -> None:
@@ -80,7 +82,7 @@ def backend(embedder):
 
 
 def scorer_for(store, backend) -> AIScorer:
-    return AIScorer(store, JudgeScorer(Judge(backend)), backoff_s=0.05, max_backoff_s=0.2, sweep_every_s=60)
+    return AIScorer(store, Judge(backend), backoff_s=0.05, max_backoff_s=0.2, sweep_every_s=60)
 
 
 def test_a_judge_outage_then_recovery_scores_every_record_exactly_once(store, backend):
@@ -109,7 +111,7 @@ def test_a_judge_outage_then_recovery_scores_every_record_exactly_once(store, ba
     assert stored[3].ai_score is None
     assert stored[1].ai_judge["basis"] == "reference" and stored[0].ai_judge["basis"] == "sources"
     for s in (stored[0], stored[1], stored[2]):
-        assert s.ai_reason and s.ai_scored_at and s.ai_judge["model"] == "reference-overlap-v1"
+        assert s.ai_reason and s.ai_scored_at and s.ai_judge["model"] == "reference-overlap-v2"
 
 
 def test_a_scorer_started_later_finds_what_was_left_unscored(store, backend):
@@ -185,6 +187,25 @@ def test_cli_backfills_old_records_since_a_date_and_reports_failures(tmp_path, m
         assert down.exit_code == 1 and "failed 3" in down.output  # another judge: all three, unreachable
     finally:
         get_settings.cache_clear()
+
+
+def test_the_apps_background_scorer_scores_with_the_configured_cached_judge(tmp_path, store, embedder):
+    """The app builds its scorer (and the judge's SQLite cache) on one thread and scores on another: the
+    score must land (the cache once refused other threads, and every record waited for a 'judge outage'
+    back-off)."""
+    settings = Settings(data_dir=tmp_path / "data")
+    scorer = build_ai_scorer(settings, store, embedder=embedder)
+    scorer.backoff_s = 60.0  # a failure would park the record far past the deadline below
+    record = rated(0, 2, "About 5 hours with the 2 A charger.")
+    store.put(record)
+    scorer.start()
+    try:
+        scorer.submit(record.feedback_id)
+        wait_until(lambda: store.get(record.feedback_id).ai_score is not None, timeout_s=30)
+    finally:
+        scorer.stop()
+    assert not scorer.judge_down
+    assert store.get(record.feedback_id).ai_judge["facts"] == "facts-v1"
 
 
 def test_the_background_scorer_stops_promptly(store, backend):

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from training.judge import (
-    BedrockJudge,
-    Judge,
-    JudgeCache,
-    JudgeFailed,
-    JudgeParseError,
-    parse_judgement,
-)
+from judge.clients import BedrockJudge, expected_digit
+from judge.core import Judge, JudgeCache
+from judge.prompts import JudgeFailed, JudgeParseError, parse_judgement
 
 
 @pytest.mark.parametrize(
@@ -115,7 +110,7 @@ def test_bedrock_judge_scores_rlaif_candidates_through_the_converse_contract():
     import boto3
     from botocore.stub import Stubber
 
-    from training.judge import JUDGE_PROMPT, JUDGE_PROMPT_VERSION
+    from judge.prompts import JUDGE_PROMPT
 
     client = boto3.client("bedrock-runtime", region_name="us-east-1")
     judge = Judge(BedrockJudge("mistral.mistral-large-2407-v1:0", client=client))
@@ -160,6 +155,34 @@ def test_bedrock_judge_scores_rlaif_candidates_through_the_converse_contract():
         stub.assert_no_pending_responses()
     assert failed == []
     assert [(s["id"], s["score"]) for s in scored] == [("c1", 4.8), ("c2", 0.5)]
-    assert {(s["judge"], s["judge_prompt_version"]) for s in scored} == {
-        ("mistral.mistral-large-2407-v1:0", JUDGE_PROMPT_VERSION)
+    assert {(s["judge"], s["judge_prompt_version"], s["judge_facts"]) for s in scored} == {
+        ("mistral.mistral-large-2407-v1:0", "judge-v1+grounded-v1", "facts-v1")
     }
+
+
+def test_a_chat_verdict_that_misses_a_changed_number_is_capped_with_the_reason():
+    """The fact checks sit on top of any backend: a model that rates a wrong number 5 is overruled."""
+    backend = Scripted("<scoring>5</scoring><reason>Looks right.</reason>")
+    verdict = Judge(backend).score("What is the top speed?", "25 km/h.", "The top speed is 38 km/h.")
+    assert verdict.score <= 1.0
+    assert "38 km/h" in verdict.reason and "Looks right." in verdict.reason
+    unchecked = Judge(Scripted("<scoring>5</scoring><reason>Looks right.</reason>"), fact_checks=False)
+    assert unchecked.score("What is the top speed?", "25 km/h.", "The top speed is 38 km/h.").score == 5.0
+
+
+def test_the_cache_is_keyed_by_the_judges_identity(tmp_path):
+    """Scores from a judge without the fact checks are never served to one with them."""
+    cache = JudgeCache(tmp_path / "cache.sqlite3")
+    args = ("What is the top speed?", "25 km/h.", "38 km/h.")
+    loose = Judge(Scripted("<scoring>5</scoring><reason>ok</reason>"), cache, fact_checks=False)
+    assert loose.score(*args).score == 5.0
+    strict = Judge(Scripted("<scoring>5</scoring><reason>ok</reason>"), cache)
+    assert strict.score(*args).score <= 1.0
+
+
+def test_expected_digit_weighs_the_digit_tokens_only():
+    import math
+
+    top = {"5": math.log(0.6), "4": math.log(0.2), " 0": math.log(0.2), "The": math.log(0.5)}
+    assert expected_digit(top) == pytest.approx(0.6 * 5 + 0.2 * 4)
+    assert expected_digit({"Yes": -0.1}) is None

@@ -1,0 +1,167 @@
+"""The reference-overlap judge: a deterministic scorer that needs no judge model, only the retrieval
+embedder — how close the answer is to the reference (or how much of it the sources carry)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from judge.prompts import Judgement
+
+_TERM = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "is",
+        "it",
+        "its",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
+
+
+def key_terms(text: str) -> set[str]:
+    return {t for t in _TERM.findall(text.lower()) if t not in _STOP}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s", "ly"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def stemmed_terms(text: str) -> set[str]:
+    return {_stem(t) for t in key_terms(text)}
+
+
+def covered(terms: set[str], other: set[str], prefix: int = 5) -> int:
+    """How many of ``terms`` the other text has: the same stem, or the same first ``prefix`` letters
+    (charge / charging / charger)."""
+    heads = {t[:prefix] for t in other if len(t) >= prefix}
+    return sum(t in other or (len(t) >= prefix and t[:prefix] in heads) for t in terms)
+
+
+def _ramp(value: float, low: float, high: float) -> float:
+    return min(max((value - low) / (high - low), 0.0), 1.0)
+
+
+_SOURCE_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+class ReferenceOverlapJudge:
+    """A deterministic judge where no capable judge model can run (a laptop CPU, CI); the fact checks
+    (``judge.facts``) on top of it catch what closeness cannot (a changed number, a flipped yes/no).
+
+    - Against a reference: half embedding cosine (0.2 -> 0, 0.6 -> full), half the share of the
+      reference's key terms (numbers, names, nouns; stemmed, prefix-matched) the answer contains.
+    - Against sources: half how much of the answer the sources carry (best paragraph cosine, share of
+      the answer's key terms in the sources), half how well it matches the three source sentences that
+      answer the question best — so grounded text that answers another question scores lower.
+
+    Tuned on the ``demo`` half of ``benchmarks.judge`` (see the README); it cannot check reasoning —
+    use an LLM judge (Bedrock, a served chat model) wherever a capable one runs.
+
+    ``encode`` maps a list of texts to unit vectors (the retrieval embedder's ``encode``)."""
+
+    model_id = "reference-overlap-v2"
+    prompt_version = "overlap-v2"
+
+    def __init__(self, encode, *, cache_size: int = 4096) -> None:
+        self._encode = encode
+        self._vectors: OrderedDict[str, Any] = OrderedDict()  # text -> vector; sources repeat a lot
+        self.cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]):
+        """Unit vectors of ``texts``; a text seen recently is not encoded again."""
+        import numpy as np
+
+        with self._lock:
+            todo = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            if todo:
+                for text, vector in zip(todo, self._encode(todo), strict=True):
+                    self._vectors[text] = vector
+            for text in texts:
+                self._vectors.move_to_end(text)
+            while len(self._vectors) > max(self.cache_size, len(texts)):
+                self._vectors.popitem(last=False)
+            return np.stack([self._vectors[t] for t in texts])
+
+    def score(self, reference: str, answer: str) -> tuple[float, str]:
+        import numpy as np
+
+        ref_vec, ans_vec = self.encode([reference, answer or " "])
+        cosine = float(np.dot(ref_vec, ans_vec))
+        terms = stemmed_terms(reference)
+        found = covered(terms, stemmed_terms(answer))
+        coverage = found / len(terms) if terms else _ramp(cosine, 0.2, 0.6)
+        score = round(5.0 * (0.5 * _ramp(cosine, 0.2, 0.6) + 0.5 * coverage), 2)
+        return score, f"cosine {cosine:.2f}; {found} of {len(terms)} key terms of the reference"
+
+    def grounded(self, question: str, sources: str, answer: str) -> tuple[float, str]:
+        import numpy as np
+
+        paragraphs = [p for p in sources.split("\n\n") if p.strip()] or [" "]
+        sentences = [
+            s for s in _SOURCE_SENTENCE.split(sources) if len(s.split()) >= 3 and not s.startswith("<")
+        ] or [" "]
+        vectors = self.encode([answer or " ", question or " ", *paragraphs, *sentences])
+        ans, q = vectors[0], vectors[1]
+        para_vecs, sent_vecs = vectors[2 : 2 + len(paragraphs)], vectors[2 + len(paragraphs) :]
+        terms = key_terms(answer)
+        # support: the answer against all the sources
+        cosine = float(np.max(para_vecs @ ans))
+        support = len(terms & key_terms(sources)) / len(terms) if terms else _ramp(cosine, 0.2, 0.8)
+        carried = 0.5 * _ramp(cosine, 0.2, 0.8) + 0.5 * support
+        # evidence: the answer against the sentences that answer the question
+        top = np.argsort(-(sent_vecs @ q))[:3]
+        evidence = " ".join(sentences[i] for i in top)
+        in_evidence = len(terms & key_terms(evidence)) / len(terms) if terms else 0.0
+        matches = 0.5 * _ramp(float(np.max(sent_vecs[top] @ ans)), 0.2, 0.7) + 0.5 * in_evidence
+        score = round(5.0 * (0.5 * carried + 0.5 * matches), 2)
+        return score, (
+            f"best source cosine {cosine:.2f}; {support:.0%} of the answer's key terms in the sources, "
+            f"{in_evidence:.0%} in the passages that answer the question"
+        )
+
+    def judge(self, question: str, reference: str, answer: str, basis: str) -> Judgement:
+        if basis == "sources":
+            score, reason = self.grounded(question, reference, answer)
+        else:
+            score, reason = self.score(reference, answer)
+        return Judgement(score, reason, "reference overlap")

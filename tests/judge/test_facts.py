@@ -1,0 +1,88 @@
+"""The fact checks: what they must catch (a changed number or unit, a flipped yes/no or polarity, a dropped
+name or qualifier, a claim the sources do not carry) and what they must let through (the same facts in
+other words). Examples are written here, not taken from the benchmark sets."""
+
+from __future__ import annotations
+
+import pytest
+
+from judge import facts
+
+QUESTION = "How long is the warranty on the pump?"
+REFERENCE = "3 years or 10,000 operating hours, whichever comes first, for the original buyer."
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The pump is covered for 3 years or 10,000 operating hours, whichever comes first, "
+        "for the original buyer.",
+        "For the original buyer: three years or 10000 hours of operation, whichever is reached first.",
+    ],
+)
+def test_the_same_facts_in_other_words_pass(answer):
+    assert facts.check(QUESTION, REFERENCE, answer).clean
+
+
+@pytest.mark.parametrize(
+    "answer, finding",
+    [
+        ("5 years or 10,000 operating hours, whichever comes first, for the original buyer.", "5 years"),
+        ("3 months or 10,000 operating hours, whichever comes first, for the original buyer.", "3 months"),
+    ],
+)
+def test_a_changed_number_or_unit_contradicts(answer, finding):
+    found = facts.check(QUESTION, REFERENCE, answer)
+    assert any(finding in c for c in found.contradictions), found
+
+
+def test_a_dropped_qualifier_and_name_are_omissions():
+    found = facts.check("Who may service the pump?", "Only an Aquaflow Service partner.", "A partner.")
+    assert any("'only'" in o for o in found.omissions)
+    assert any("aquaflow service" in o for o in found.omissions)
+    limit, reasons = facts.cap(found)
+    assert limit < 5.0 and len(reasons) == len(found.omissions)
+
+
+def test_an_acronym_names_the_entity():
+    assert facts.check("Where?", "Sold in the European Union.", "Sold in the EU.").clean
+
+
+@pytest.mark.parametrize(
+    "reference, answer",
+    [
+        ("Yes, the pump runs dry for 30 seconds.", "No, the pump runs dry for 30 seconds."),
+        ("The filter is washable.", "The filter is not washable."),
+        ("No, the lid must not be opened while it runs.", "No, the lid must be opened while it runs."),
+    ],
+)
+def test_a_flipped_yes_no_or_polarity_contradicts(reference, answer):
+    found = facts.check("Question?", reference, answer)
+    assert found.contradictions, found
+    assert facts.cap(found)[0] <= facts.CONTRADICTION_CAP
+
+
+def test_a_negation_in_another_clause_is_not_a_flip():
+    reference = "The sensor does not see the float; the float must rise within 2 cm of it."
+    answer = "It means the sensor cannot detect the float, which has to rise within 2 cm of the sensor."
+    assert not facts.check("What does E4 mean?", reference, answer).contradictions
+
+
+def test_ranges_carry_their_unit():
+    assert [(q.value, q.unit) for q in facts.quantities("between 1.5 and 2 bar, 60-80 °C")] == [
+        (1.5, "bar"),
+        (2.0, "bar"),
+        (60.0, "°C"),
+        (80.0, "°C"),
+    ]
+    assert facts.quantities("once a year") == []  # a rate, not a count
+    assert [q.unit for q in facts.quantities("press it once, or one time")] == ["times", "times"]
+
+
+def test_against_sources_numbers_and_names_must_be_there():
+    sources = "The Model X pump delivers 40 litres per minute and weighs 12 kg."
+    assert facts.check("How heavy?", sources, "It weighs 12 kg.", basis="sources").clean
+    invented = facts.check("How heavy?", sources, "It weighs 15 kg, says Hydra.", basis="sources")
+    assert any("15 kg" in u for u in invented.unsupported)
+    assert any("hydra" in u for u in invented.unsupported)
+    assert facts.cap(invented)[0] <= facts.UNSUPPORTED_CAP
