@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.concurrent_users
 	$(BIN)/python -m benchmarks.hot_load
 	$(BIN)/python -m benchmarks.lora_latency
+	$(BIN)/python -m benchmarks.judge
 
 clean:
 	rm -rf $(VENV) $(DEPS) .data .pytest_cache .ruff_cache

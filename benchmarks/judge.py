@@ -232,6 +232,35 @@ def table(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def published(results: dict[str, dict]) -> dict[str, Any]:
+    """The figures the report and the Models page show (``judge.figures``), per judge."""
+    from datetime import date
+
+    from judge.figures import spec_of
+
+    judges = {}
+    for res in results.values():
+        entry: dict[str, Any] = {}
+        for basis in ("reference", "sources"):
+            if basis not in res:
+                continue
+            r = res[basis]
+            pairwise = [
+                m[kind]["vs_reference"]
+                for m in r["pairs"].values()
+                for kind in WRONG_KINDS
+                if m[kind]["vs_reference"] is not None
+            ]
+            entry[basis] = {
+                "pairwise_min": min(pairwise),
+                "auc": r["real"]["all"]["auc_correct_vs_wrong"],
+                "seconds_p50": r["seconds_p50"],
+            }
+            entry["real_answers"] = sum(r["real"]["all"]["n"].values())
+        judges[spec_of(res["identity"])] = entry
+    return {"date": date.today().isoformat(), "judges": judges}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -241,6 +270,9 @@ def main() -> None:
     parser.add_argument("--bases", default="reference,sources")
     parser.add_argument("--served-url", default=None, help="OpenAI-compatible server for 'served'")
     parser.add_argument("--output", type=Path, default=None, help="write the metrics JSON here")
+    parser.add_argument(
+        "--publish", action="store_true", help="write the figures the report and Models page show"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
@@ -269,6 +301,11 @@ def main() -> None:
             }
     if args.output:
         args.output.write_text(json.dumps(results, indent=1))
+    if args.publish:
+        from judge.figures import FIGURES
+
+        FIGURES.write_text(json.dumps(published(results), indent=1) + "\n")
+        log.info("published the figures to %s", FIGURES)
     print(table(results))
 
 

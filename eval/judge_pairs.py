@@ -34,6 +34,7 @@ _NUM = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?![\w])")
 _NUM_WORDS = {"two": "four", "three": "five", "four": "six", "five": "eight", "once": "twice", "ten": "six"}
 _NEGATABLE = re.compile(r"\b(is|are|was|were|can|must|should|will|may)\b", re.IGNORECASE)
 _NEGATIONS = [
+    (re.compile(r"\bno longer\b", re.IGNORECASE), "still"),
     (re.compile(r"\b(must|may|should|can|will|does|do|is|are) not\b", re.IGNORECASE), r"\1"),
     (re.compile(r"\bcannot\b", re.IGNORECASE), "can"),
     (re.compile(r"\bnever\b", re.IGNORECASE), "always"),

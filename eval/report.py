@@ -176,6 +176,14 @@ def plot_training(manifest: dict[str, Any], path: Path) -> Path | None:
 # ---- the report --------------------------------------------------------------------------------------
 
 
+def judge_notes(results: list[dict[str, Any]]) -> list[str]:
+    """One line per judge that scored these results: its name and its judge-benchmark figures."""
+    from judge.figures import describe
+
+    identities = {json.dumps(i, sort_keys=True) for r in results if (i := r.get("judge", {}).get("identity"))}
+    return [describe(json.loads(i)) for i in sorted(identities)]
+
+
 def write_report(
     results: list[dict[str, Any]],
     out_dir: Path,
@@ -189,6 +197,7 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     manifests = manifests or []
+    notes = [*(notes or []), *judge_notes(results)]
     created = datetime.now(UTC).isoformat(timespec="seconds")
     (out_dir / REPORT_JSON).write_text(
         json.dumps(

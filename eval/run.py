@@ -134,7 +134,11 @@ def evaluate(
             "mrr": float(np.mean([r["reciprocal_rank"] for r in rows])),
         },
         "similarity": {"mean": float(np.mean([r["similarity"] for r in rows]))},
-        "judge": {**score_distribution(scores), "failed": sum("judge_error" in r for r in rows)},
+        "judge": {
+            **score_distribution(scores),
+            "failed": sum("judge_error" in r for r in rows),
+            "identity": getattr(judge, "identity", None),
+        },
         "grounding": {"mean": float(np.mean([r["grounding"] for r in rows]))},
         "answer_shape": {
             key: float(np.mean([r[key] for r in rows]))

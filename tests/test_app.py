@@ -352,6 +352,14 @@ def test_models_page_explains_what_to_do_when_empty(app_env):
     assert next(i.value for i in at.info).startswith("No adapters published yet")
 
 
+def test_models_page_names_the_judge_and_its_benchmark_figures(app_env):
+    at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
+    assert not at.exception
+    [line] = [m.value for m in at.markdown if m.value.startswith("AI judge:")]
+    assert "reference-overlap-v2 + fact checks" in line
+    assert "AUC" in line and "labelled real answers" in line  # figures from judge/benchmark.json
+
+
 def test_citations_name_file_section_and_page():
     from ragloop.ui.render import source_label
 

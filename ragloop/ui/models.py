@@ -115,6 +115,12 @@ def page() -> None:
         else:
             st.caption("This adapter has no training curves.")
 
+    st.subheader("AI judge")
+    from judge.figures import configured_identity, describe
+
+    st.markdown(describe(configured_identity(settings)))
+    st.caption("Every AI score (Review page, dashboard, gate, RLAIF rewards) comes from this judge.")
+
     st.subheader("Evaluation reports")
     reports = report_dirs(settings.reports_dir)
     if not reports:
