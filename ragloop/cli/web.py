@@ -24,6 +24,9 @@ def ui(
         str, typer.Option(help="interface to listen on; beyond 127.0.0.1 only with sign-in configured")
     ] = "127.0.0.1",
     headless: Annotated[bool, typer.Option(help="do not open a browser")] = True,
+    dev: Annotated[
+        bool, typer.Option(help="developer mode: reload on file changes, Streamlit's developer menu")
+    ] = False,
 ) -> None:
     """Start the Streamlit chat app."""
     from ragloop.access import check_listen
@@ -43,8 +46,23 @@ def ui(
         str(headless).lower(),
         "--browser.gatherUsageStats",
         "false",
+        *([] if dev else PRODUCT_FLAGS),
     ]
     raise typer.Exit(subprocess.call(cmd))
+
+
+# An app run, not a development session: Streamlit's file watcher walks every imported module (hundreds of
+# "Examining the path of transformers.models..." tracebacks for modules whose optional imports are
+# missing) and watches the checkout (inotify overflows); the toolbar's Deploy button and developer menu
+# are for developers.
+PRODUCT_FLAGS = [
+    "--server.fileWatcherType",
+    "none",
+    "--server.runOnSave",
+    "false",
+    "--client.toolbarMode",
+    "viewer",
+]
 
 
 def sign_in_configured(cwd: Path) -> bool:
