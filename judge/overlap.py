@@ -58,6 +58,20 @@ def key_terms(text: str) -> set[str]:
     return {t for t in _TERM.findall(text.lower()) if t not in _STOP}
 
 
+# words about the answering, not about the subject ("According to the source [1]", "Please let me know
+# ...") : no source carries them, so they must not count as unsupported claims
+_META = frozenset(
+    "according based source sources document documents documentation provided information context "
+    "mentioned states stated says answer question questions please let know help sure hope find "
+    "other any further additional".split()
+)
+
+
+def claim_terms(text: str) -> set[str]:
+    """The answer's key terms that make claims about the subject (no meta-discourse)."""
+    return key_terms(text) - _META
+
+
 def _stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s", "ly"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
@@ -143,7 +157,7 @@ class ReferenceOverlapJudge:
         vectors = self.encode([answer or " ", question or " ", *paragraphs, *sentences])
         ans, q = vectors[0], vectors[1]
         para_vecs, sent_vecs = vectors[2 : 2 + len(paragraphs)], vectors[2 + len(paragraphs) :]
-        terms = key_terms(answer)
+        terms = claim_terms(answer)
         # support: the answer against all the sources
         cosine = float(np.max(para_vecs @ ans))
         support = len(terms & key_terms(sources)) / len(terms) if terms else _ramp(cosine, 0.2, 0.8)

@@ -47,3 +47,13 @@ def test_without_the_fact_checks_the_same_judge_misses_negations(embedder):
     pairs = [p for p in read_jsonl(PAIRS) if p["kind"] == "negation"]
     result = judge_pairs(judge, pairs, "reference", [])
     assert min(m["negation"]["vs_reference"] for m in result.values()) < 0.8
+
+
+def test_against_sources_padding_is_not_a_claim_and_a_changed_number_is(embedder):
+    """Meta words ("Based on the provided documents", "let me know") are no unsupported claims; a number
+    the sources do not state is."""
+    judge = Judge(ReferenceOverlapJudge(embedder.encode))
+    pairs = [p for p in read_jsonl(PAIRS) if p["set"] == "demo" and p["kind"] in ("padded", "numbers")]
+    result = judge_pairs(judge, pairs, "sources", [])["demo"]
+    assert result["padded"]["mean_drop"] <= 0.5
+    assert result["numbers"]["vs_reference"] >= 0.95
