@@ -61,9 +61,36 @@ def key_terms(text: str) -> set[str]:
 # words about the answering, not about the subject ("According to the source [1]", "Please let me know
 # ...") : no source carries them, so they must not count as unsupported claims
 _META = frozenset(
-    "according based source sources document documents documentation provided information context "
-    "mentioned states stated says answer question questions please let know help sure hope find "
-    "other any further additional".split()
+    [
+        "according",
+        "based",
+        "source",
+        "sources",
+        "document",
+        "documents",
+        "documentation",
+        "provided",
+        "information",
+        "context",
+        "mentioned",
+        "states",
+        "stated",
+        "says",
+        "answer",
+        "question",
+        "questions",
+        "please",
+        "let",
+        "know",
+        "help",
+        "sure",
+        "hope",
+        "find",
+        "other",
+        "any",
+        "further",
+        "additional",
+    ]
 )
 
 
