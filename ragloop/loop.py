@@ -263,7 +263,7 @@ class Loop:
         manifest.metrics["eval"] = {
             "set": str(self.cfg.eval_set or DEMO_EVAL_SET.name),
             "items": [i["id"] for i in holdout],
-            "judge": judge.backend.model_id,
+            "judge": judge.name,
             "candidate": summary_row(results["rlaif"]),
             "baseline": summary_row(results["adapter"]),
             "baseline_adapter": sft_live,
@@ -319,7 +319,7 @@ class Loop:
         judge = self.judge(chain.embedder)
         self.echo(
             f"      {len(train_items)} questions for users, {len(holdout)} held out for evaluation; "
-            f"judge: {judge.backend.model_id}"
+            f"judge: {judge.name}"
         )
 
         self.step("users ask, rate and correct answers of the base model")
@@ -393,7 +393,7 @@ class Loop:
         manifest.metrics["eval"] = {
             "set": str(cfg.eval_set or DEMO_EVAL_SET.name),
             "items": [i["id"] for i in holdout],
-            "judge": judge.backend.model_id,
+            "judge": judge.name,
             "candidate": summary_row(results["adapter"]),
             "baseline": summary_row(results["base"]),
             "gate_passed": gate.passed,
@@ -443,7 +443,6 @@ class Loop:
         report_dir = self.report_dir
         notes = [
             f"held-out questions: {len(holdout)} of {len(items)} (never in training data)",
-            f"judge: {judge.backend.model_id}",
             f"gate: {'passed' if gate.passed else 'refused'}"
             + (f"; published as {published}" if published else ""),
         ]
