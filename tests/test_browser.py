@@ -21,6 +21,7 @@ import pytest
 
 from core.settings import Settings
 from feedback.service import get_feedback_store
+from ragloop.cli.web import PRODUCT_FLAGS
 from ragloop.processes import wait_until_ready
 from ragloop.serve import free_port
 from tests.conftest import REPO
@@ -93,6 +94,7 @@ def streamlit_server(tmp_path, corpus, vllm_server):
             "true",
             "--browser.gatherUsageStats",
             "false",
+            *PRODUCT_FLAGS,  # as `ragloop ui` runs it
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -140,6 +142,7 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
         page.get_by_text("Show source passages").first.click()
         expect(page.get_by_text("[1] voltbike-manual.pdf › page 2").first).to_be_visible(timeout=120_000)
         expect(page.get_by_text("answered by base")).to_be_visible(timeout=120_000)
+        expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)  # no developer chrome
 
         page.get_by_text("2 — disagree").click()
         page.get_by_label("Note (optional)").fill("misses the fast charger")
