@@ -20,6 +20,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from judge.overlap import STOP_WORDS
+
 FACTS_VERSION = "facts-v1"
 
 # ---- quantities ------------------------------------------------------------------------------------
@@ -196,55 +198,7 @@ _LEADING = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _CLAUSE = re.compile(r"[.!?;,:]\s+|\n+|\s+(?=(?:which|so|but|while|whereas|because)\b)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "if",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "the",
-        "to",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "their",
-        "they",
-        "it's",
-    ]
-)
+_STOP = STOP_WORDS | {"this", "that", "these", "those", "there", "their", "they", "it's"}
 # qualifier -> other ways to say it; an answer that keeps none of them has dropped the qualifier
 QUALIFIERS: dict[str, tuple[str, ...]] = {
     "only": ("only", "solely", "exclusively", "just"),

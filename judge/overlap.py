@@ -11,7 +11,7 @@ from typing import Any
 from judge.prompts import Judgement
 
 _TERM = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
-_STOP = frozenset(
+STOP_WORDS = frozenset(
     [
         "a",
         "an",
@@ -55,7 +55,7 @@ _STOP = frozenset(
 
 
 def key_terms(text: str) -> set[str]:
-    return {t for t in _TERM.findall(text.lower()) if t not in _STOP}
+    return {t for t in _TERM.findall(text.lower()) if t not in STOP_WORDS}
 
 
 # words about the answering, not about the subject ("According to the source [1]", "Please let me know
