@@ -168,9 +168,8 @@ def uncached_seconds(judge: Judge, real: list[dict], basis: str, n: int = 40) ->
     for a new answer (the judge is warm: model loaded, server up)."""
     timings = []
     for row in real[:: max(1, len(real) // n)][:n]:
-        vectors = getattr(judge.backend, "_vectors", None)
-        if vectors is not None:
-            vectors.clear()
+        if hasattr(judge.backend, "forget"):
+            judge.backend.forget()
         against = row["sources"] if basis == "sources" else row["reference"]
         started = time.perf_counter()
         judge.score(row["question"], against, row["answer"], basis)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import RagloopError
 from core.settings import Settings
 from judge.core import Judge, JudgeCache
 
@@ -34,13 +35,13 @@ def build_judge(
         from judge.clients import BedrockJudge
 
         if not bedrock_model:
-            raise ValueError("judge backend 'bedrock' needs judge.bedrock_model")
+            raise RagloopError("judge backend 'bedrock' needs judge.bedrock_model")
         engine: Any = BedrockJudge(bedrock_model)
     elif backend == "openai":
         from judge.clients import OpenAIJudge
 
         if not (url or cfg.url):
-            raise ValueError("judge backend 'openai' needs judge.url")
+            raise RagloopError("judge backend 'openai' needs judge.url")
         engine = OpenAIJudge(url or cfg.url, model or cfg.model, api_key)
     elif backend == "served":
         from judge.clients import LogprobJudge

@@ -148,6 +148,11 @@ class ReferenceOverlapJudge:
         self.cache_size = cache_size
         self._lock = threading.Lock()
 
+    def forget(self) -> None:
+        """Empty the vector cache (to time a judgement as the first one for its texts)."""
+        with self._lock:
+            self._vectors.clear()
+
     def encode(self, texts: list[str]):
         """Unit vectors of ``texts``; a text seen recently is not encoded again."""
         import numpy as np

@@ -47,7 +47,4 @@ def judge_from_options(judge_url: str | None, judge_model: str | None, bedrock_m
     """The configured judge (``settings.judge``), or a chat judge at ``judge_url`` / on Bedrock when given."""
     from judge.factory import build_judge
 
-    try:
-        return build_judge(get_settings(), url=judge_url, model=judge_model, bedrock_model=bedrock_model)
-    except ValueError as err:
-        raise RagloopError(str(err)) from None
+    return build_judge(get_settings(), url=judge_url, model=judge_model, bedrock_model=bedrock_model)
