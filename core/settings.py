@@ -8,14 +8,16 @@ then the defaults below, which need no server.
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -24,6 +26,10 @@ from pydantic_settings import (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_CORPUS = REPO_ROOT / "demo" / "corpus"
 DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
+# the loop demo's documents and questions: the app's demo corpus plus a fifth document with 30 more
+# questions, so that 31 questions are held out (a set that can tell a gain from noise)
+LOOP_CORPUS = [DEMO_CORPUS, REPO_ROOT / "demo" / "extra"]
+LOOP_EVAL_SETS = [DEMO_EVAL_SET, REPO_ROOT / "eval" / "sets" / "demo-extra.jsonl"]
 DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct"  # the embedded default LLM (ragloop/models.py)
 
 
@@ -148,11 +154,45 @@ class RlaifSettings(BaseModel):
     max_similarity_drop: float = Field(0.02, ge=0.0, description="gate: similarity may fall this much")
 
 
+class SyntheticSettings(BaseModel):
+    """The loop's synthetic SFT rows, the reference design's way: the served model drafts question-answer
+    pairs from the indexed chunks (never from the eval set), and a simulated expert — the judge, against
+    the chunk — approves or rejects each."""
+
+    chunks: int = Field(200, ge=0, description="chunks to draft from (0: no synthetic rows)")
+    per_chunk: int = Field(
+        3, ge=1, description="drafts per chunk, each on a detail the earlier ones did not ask"
+    )
+    min_score: float = Field(
+        4.0, ge=0.0, le=5.0, description="the judge's score against the chunk a draft needs to be approved"
+    )
+    workers: int = Field(4, ge=1, description="drafts requested at once (vLLM batches them)")
+
+
+def _paths(value: Any) -> Any:
+    """A list of paths, from a list, one path, or an env var's text: a JSON list or comma-separated paths."""
+    if isinstance(value, Path):
+        return [value]
+    if isinstance(value, str):
+        text = value.strip()
+        return json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
+    return value
+
+
+PathList = Annotated[list[Path], NoDecode, BeforeValidator(_paths)]
+
+
 class LoopSettings(BaseModel):
     """``ragloop loop`` / ``make loop-demo``: the whole feedback -> training -> serving loop in one run."""
 
     workdir: str = Field("loop-demo", description="sub-directory of data_dir the loop owns (wiped per run)")
-    eval_set: Path | None = Field(None, description="eval set JSONL; None: the demo set")
+    corpus: PathList = Field(
+        default_factory=lambda: list(LOOP_CORPUS), description="documents (files or folders) the loop indexes"
+    )
+    eval_set: PathList = Field(
+        default_factory=lambda: list(LOOP_EVAL_SETS),
+        description="eval set JSONL files (questions with reference answers), read as one set",
+    )
     limit: int | None = Field(None, ge=4, description="use only the first N eval items (CI)")
     holdout_share: float = Field(0.34, gt=0.0, lt=1.0, description="items never used for training")
     top_k: int = Field(2, ge=1, description="chunks per prompt (short prompts keep CPU training fast)")
@@ -163,15 +203,30 @@ class LoopSettings(BaseModel):
     learning_rate: float = 2e-4
     epochs: float = 3
     batch_size: int = 4
+    validation_share: float = Field(
+        0.15, ge=0.0, lt=1.0, description="training rows split off (stable hash) for early stopping"
+    )
+    early_stopping_patience: int | None = Field(
+        2, ge=1, description="half-epoch evaluations without a better validation loss before SFT stops"
+    )
+    synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     correct_at_or_below: int = Field(
         3, ge=1, le=5, description="simulated users correct answers they rate this or lower"
     )
     sft_rated_answers: bool = Field(
         True, description="SFT also learns from answers users rated >= 4 (off: corrections only)"
     )
-    min_similarity_gain: float = Field(0.0, description="gate: similarity gain over the base model")
+    min_similarity_gain: float = Field(
+        0.0, description="gate: the similarity gain's paired 95 % interval must lie above this"
+    )
     max_judge_drop: float = Field(
-        0.05, ge=0.0, description="gate: the judge mean may fall this much (one point on one of 18 answers)"
+        0.05,
+        ge=0.0,
+        description="gate: refused when the judge's paired 95 % interval lies wholly below -this",
+    )
+    max_grounding_drop: float = Field(0.05, ge=0.0, description="gate: grounding may fall at most this")
+    gate_intervals: bool = Field(
+        True, description="gate on paired 95 % intervals (eval.gate); off: on the mean differences"
     )
     stages: list[Literal["sft", "rlaif"]] = Field(
         default_factory=lambda: ["sft"], description="sft, or sft then rlaif (AI feedback on SFT samples)"

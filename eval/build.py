@@ -23,7 +23,7 @@ def draft_eval_set(
     """Write up to ``count`` draft rows to ``output`` (JSONL); returns (drafted, unusable replies)."""
     model = llm.model_id()
     rows, unusable = [], 0
-    for draft in drafts(store, dim, llm, count, seed, max_tokens, desc="drafting eval items"):
+    for draft in drafts(store, dim, llm, count, seed=seed, max_tokens=max_tokens, desc="drafting eval items"):
         if draft.qa is None:
             unusable += 1
             continue

@@ -2,6 +2,15 @@
 an adapter is trained, evaluated against the base model and the LangChain baseline, gated, hot-loaded
 into the running vLLM, and live answers come from it and score better.
 
+The run is a list of stages (``Loop.stages``), each a method that reads and extends one ``LoopState``;
+the step numbers in the log come from that list. The corpus and the eval set are settings
+(``loop.corpus``, ``loop.eval_set``; ``ragloop loop --corpus DIR --eval-set FILE``), so the loop runs on
+a user's own documents and questions as it does on the demo.
+
+Before the users arrive, the served model drafts question-answer pairs from the indexed chunks (the
+reference design's SFT data; ``loop.synthetic``) and a simulated expert — the judge, against the draft's
+chunk — approves or rejects each. Drafts come from chunks only, never from the eval set.
+
 Every stage runs through the same code the product uses — the RAG chain, the feedback path of the chat
 page (``ragloop.turns``), the feedback store and export, ``training.data`` + the SFT trainer, the eval
 harness and gate, the publisher and the per-session router. Only the users are simulated: each rates an
@@ -33,13 +42,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from core.settings import DEMO_CORPUS, DEMO_EVAL_SET, Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TRAIN_SESSION = "sim-train-user"
 LIVE_SESSION = "sim-live-user"
-STEPS = {"sft": 8, "rlaif": 4}  # the steps each stage adds to the run
 REVIEWER = "simulated expert"
 
 
@@ -66,6 +74,8 @@ class LoopResult:
     seconds: dict[str, float] = field(default_factory=dict)
     rlaif_dir: Path | None = None  # the RLAIF adapter (stages sft,rlaif), None if none was trained
     rlaif_gate_reasons: list[str] = field(default_factory=list)
+    training_rows: dict[str, int] = field(default_factory=dict)  # SFT rows by source
+    synthetic: dict[str, int] = field(default_factory=dict)  # drafted / verified / refused / unusable
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -77,6 +87,8 @@ class LoopResult:
             "rlaif_gate_reasons": self.rlaif_gate_reasons,
             "live": self.live,
             "seconds": self.seconds,
+            "training_rows": self.training_rows,
+            "synthetic": self.synthetic,
         }
 
 
@@ -97,6 +109,7 @@ def before_after_table(results: dict[str, dict[str, Any]]) -> str:
         ("AI score > 3", "judge_above_3", "{:.1%}"),
         ("AI score < 3", "judge_below_3", "{:.1%}"),
         ("semantic similarity", "similarity", "{:.3f}"),
+        ("grounding", "grounding", "{:.3f}"),
         ("retrieval recall@k", "recall", "{:.3f}"),
     ]
     columns = [
@@ -112,6 +125,38 @@ def before_after_table(results: dict[str, dict[str, Any]]) -> str:
     for label, key, fmt in rows:
         lines.append(label.ljust(width) + "".join(f"  {fmt.format(values[k][key]):>18}" for _, k in columns))
     return "\n".join(lines)
+
+
+@dataclass
+class LoopState:
+    """What the stages share: each reads what earlier ones left and adds its own."""
+
+    chain: Any = None
+    writer: Any = None
+    judge: Any = None
+    items: list[dict[str, Any]] = field(default_factory=list)
+    train_items: list[dict[str, Any]] = field(default_factory=list)
+    holdout: list[dict[str, Any]] = field(default_factory=list)
+    synthetic_ids: list[str] = field(default_factory=list)
+    synthetic: dict[str, int] = field(default_factory=dict)
+    records: list[Any] = field(default_factory=list)
+    adapter_dir: Path | None = None
+    training_rows: dict[str, int] = field(default_factory=dict)
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    admin: Any = None
+    publisher: Any = None
+    gate: Any = None
+    manifest: Any = None
+    published: str | None = None
+    rlaif: Any = None  # the RLAIF stage's outcome (ragloop.rlaif.RlaifOutcome), None if none was trained
+    rlaif_gate: Any = None
+    live: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    title: str
+    run: Callable[[LoopState], None]
 
 
 class Loop:
@@ -130,26 +175,419 @@ class Loop:
         self.report_dir = report_dir or settings.reports_dir / "loop"
         self.echo = echo
         self.seconds: dict[str, float] = {}
-        self._step = 0
-        self.steps = sum(STEPS[stage] for stage in self.cfg.stages)
 
-    # ---- plumbing ----------------------------------------------------------------------------------
+    def stages(self) -> list[Stage]:
+        """The run, in order; the configuration decides which optional stages take part."""
+        cfg = self.cfg
+        stages = [Stage("index the corpus and split the eval set", self.prepare)]
+        if cfg.synthetic.chunks:
+            stages.append(
+                Stage("draft question-answer pairs from the chunks; an expert verifies", self.drafts)
+            )
+        stages += [
+            Stage("users ask, rate and correct answers of the base model", self.users),
+            Stage("export feedback and train an SFT adapter (LoRA)", self.train_sft),
+            Stage("evaluate base, LangChain baseline and the candidate on held-out questions", self.evaluate),
+            Stage("quality gate", self.gate),
+            Stage("publish into the running vLLM (no restart)", self.publish),
+        ]
+        if "rlaif" in cfg.stages:
+            stages += [
+                Stage(
+                    f"RLAIF: {cfg.rlaif.k} samples per training question from SFT, judged, then "
+                    f"{cfg.rlaif.method}",
+                    self.rlaif_train,
+                ),
+                Stage("evaluate the RLAIF candidate on the held-out questions", self.rlaif_evaluate),
+                Stage("quality gate: the RLAIF candidate against the live SFT adapter", self.rlaif_gate),
+                Stage("publish the RLAIF adapter (no restart)", self.rlaif_publish),
+            ]
+        stages += [
+            Stage("live check: users ask the held-out questions again", self.live_check),
+            Stage("report", self.report),
+        ]
+        return stages
 
-    def step(self, title: str) -> None:
-        self._step += 1
-        self.echo(f"[{self._step}/{self.steps}] {title}")
-
-    def _timed(self, name: str, started: float) -> None:
-        self.seconds[name] = round(time.perf_counter() - started, 1)
-
-    def judge(self, embedder):
-        from judge.factory import build_judge
-
-        return build_judge(self.settings, embedder=embedder)
+    def run(self) -> LoopResult:
+        state = LoopState()
+        started = time.perf_counter()
+        stages = self.stages()
+        try:
+            for n, stage in enumerate(stages, start=1):
+                self.echo(f"[{n}/{len(stages)}] {stage.title}")
+                t = time.perf_counter()
+                stage.run(state)
+                self.seconds[stage.run.__name__] = round(time.perf_counter() - t, 1)
+        finally:
+            if state.admin is not None:
+                state.admin.close()
+        self.seconds["total"] = round(time.perf_counter() - started, 1)
+        return self.result(state)
 
     # ---- stages ------------------------------------------------------------------------------------
 
-    def simulate_users(self, chain, writer, judge, items, session_prefix: str) -> list:
+    def prepare(self, state: LoopState) -> None:
+        from eval.run import read_set
+        from feedback.service import build_writer
+        from judge.factory import build_judge
+        from rag.service import build_chain, build_ingestor
+        from serving.publish import Publisher
+        from serving.registry import open_registry
+        from serving.vllm_admin import VLLMAdmin
+
+        settings, cfg = self.settings, self.cfg
+        # The loop's own index: one from an older configuration is rebuilt.
+        report = build_ingestor(settings).ingest(list(cfg.corpus), progress=False, rebuild_if_changed=True)
+        self.echo(f"      {report.summary()}")
+        items = [item for path in cfg.eval_set for item in read_set(path)][: cfg.limit]
+        state.items = items
+        state.train_items = [i for i in items if not is_holdout(i["id"], cfg.holdout_share)]
+        state.holdout = [i for i in items if is_holdout(i["id"], cfg.holdout_share)]
+        if len(state.train_items) < 2 or len(state.holdout) < 2:
+            raise ValueError(
+                f"too few items to split ({len(state.train_items)} train, {len(state.holdout)} held out)"
+            )
+        state.chain = build_chain(settings)
+        state.writer = build_writer(settings)
+        state.judge = build_judge(settings, embedder=state.chain.embedder)
+        state.admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
+        state.publisher = Publisher(
+            open_registry(settings), state.admin, max_rank=settings.serve.max_lora_rank
+        )
+        self.echo(
+            f"      {len(state.train_items)} questions for users, {len(state.holdout)} held out for "
+            f"evaluation; judge: {state.judge.name}"
+        )
+
+    def drafts(self, state: LoopState) -> None:
+        """The reference design's SFT data: drafted from chunks, verified by a simulated expert."""
+        from feedback.protocols import FeedbackQuery
+        from ragloop.synth import synthesize
+
+        cfg = self.cfg.synthetic
+        chain = state.chain
+        report = synthesize(
+            chain.store,
+            chain.embedder.dim,
+            chain.llm,
+            state.writer,
+            cfg.chunks,
+            max_tokens=self.settings.llm.max_tokens * 2,
+            workers=cfg.workers,
+            per_chunk=cfg.per_chunk,
+            verify=state.judge,
+            min_score=cfg.min_score,
+            retrieve=chain.retrieve,
+            reviewer=REVIEWER,
+        )
+        state.writer.drain()
+        state.synthetic_ids = [
+            r.feedback_id
+            for r in state.writer.store.list(FeedbackQuery(review_state="approved"))
+            if r.session_id == "synthetic"
+        ]
+        state.synthetic = {
+            "drafted": report.drafted,
+            "verified": report.verified,
+            "refused": report.refused,
+            "unusable": report.unusable,
+        }
+        self.echo(f"      {report.summary()} (judge ≥ {cfg.min_score:g} against the chunk)")
+
+    def users(self, state: LoopState) -> None:
+        state.records = self.simulate_users(state, state.train_items, TRAIN_SESSION)
+        negative = sum((r.rating or 5) <= 2 for r in state.records)
+        corrected = sum(bool(r.correction) for r in state.records)
+        self.echo(
+            f"      {negative} of {len(state.records)} answers rated negative; "
+            f"{corrected} corrections submitted and approved"
+        )
+
+    def train_sft(self, state: LoopState) -> None:
+        from core.manifest import AdapterManifest
+        from feedback.export import export_records
+        from training.run import make_job
+        from training.run import run as train
+
+        cfg, writer = self.cfg, state.writer
+        writer.drain()
+        export = self.settings.data_dir / "feedback-export.jsonl"
+        wanted = {r.feedback_id for r in state.records} | set(state.synthetic_ids)
+        n = export_records((r for r in writer.store.list() if r.feedback_id in wanted), export, "jsonl")
+        state.adapter_dir = self.settings.data_dir / "trained" / cfg.adapter_name
+        job = make_job(
+            "sft",
+            export_path=str(export),
+            base_model=str(self.base_model),
+            output_dir=str(state.adapter_dir),
+            name=cfg.adapter_name,
+            lora_r=cfg.lora_r,
+            lora_alpha=cfg.lora_alpha,
+            learning_rate=cfg.learning_rate,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            validation_share=cfg.validation_share,
+            early_stopping_patience=cfg.early_stopping_patience if cfg.validation_share else None,
+            min_rows=2,
+            save_steps=10_000,
+            rated_answers=cfg.sft_rated_answers,
+        )
+        _, metrics = train("sft", job)
+        data = AdapterManifest.read(state.adapter_dir).metrics.get("data", {})
+        state.training_rows = dict(data.get("by_source", {}))
+        rows = ", ".join(f"{v} {k}" for k, v in state.training_rows.items() if v)
+        stopped = f"; best at step {metrics['best_step']}" if metrics.get("best_step") else ""
+        self.echo(
+            f"      {n} records exported -> {data.get('train', '?')} training rows ({rows}), "
+            f"{data.get('validation', 0)} for validation; train loss "
+            f"{metrics.get('train_loss_first') or 0:.3f} -> {metrics.get('train_loss_last') or 0:.3f} over "
+            f"{metrics.get('steps')} steps{stopped}"
+        )
+
+    def evaluate(self, state: LoopState) -> None:
+        from eval.langchain_baseline import LangChainAnswerer
+        from eval.run import evaluate
+
+        cfg, chain, judge = self.cfg, state.chain, state.judge
+        candidate = f"{cfg.adapter_name}-candidate"
+        state.admin.load(candidate, str(state.adapter_dir.resolve()))
+        k = self.settings.retrieval.top_k
+        try:
+            state.results["base"] = evaluate(chain, state.holdout, judge=judge, k=k)
+            state.results["langchain"] = evaluate(
+                LangChainAnswerer.beside(chain, self.settings),
+                state.holdout,
+                judge=judge,
+                k=k,
+                label="langchain",
+            )
+            state.results["adapter"] = evaluate(
+                chain, state.holdout, adapter=candidate, judge=judge, k=k, label=cfg.adapter_name
+            )
+        finally:
+            state.admin.unload(candidate)
+
+    def gate(self, state: LoopState) -> None:
+        """Similarity to the references is what the corrections and verified drafts teach (the reference
+        design's SFT measure): its gain must lie beyond the noise; the judge must not be clearly worse and
+        grounding must hold (``eval.gate``)."""
+        from core.manifest import AdapterManifest
+        from eval.gate import GateMargins, check
+        from eval.report import summary_row
+
+        cfg = self.cfg
+        margins = GateMargins(
+            similarity=cfg.min_similarity_gain,
+            judge_mean=-cfg.max_judge_drop,
+            grounding_drop=cfg.max_grounding_drop,
+            intervals=cfg.gate_intervals,
+        )
+        state.gate = check(state.results["adapter"], state.results["base"], margins)
+        for reason in state.gate.reasons:
+            self.echo(f"      {reason}")
+        manifest = AdapterManifest.read(state.adapter_dir)
+        manifest.metrics["eval"] = {
+            "set": [str(p) for p in cfg.eval_set],
+            "items": [i["id"] for i in state.holdout],
+            "judge": state.judge.name,
+            "candidate": summary_row(state.results["adapter"]),
+            "baseline": summary_row(state.results["base"]),
+            "gate_passed": state.gate.passed,
+            "gate_reasons": state.gate.reasons,
+        }
+        manifest.write(state.adapter_dir)
+        state.manifest = manifest
+
+    def publish(self, state: LoopState) -> None:
+        if not state.gate.passed:
+            self.echo("      refused by the gate: nothing is published")
+            return
+        result = state.publisher.publish(state.adapter_dir, name=self.cfg.adapter_name, weight=1.0)
+        state.publisher.promote(self.cfg.adapter_name)
+        state.published = result.served_name
+        self.echo(f"      {state.published} live in {result.seconds:.2f} s")
+
+    def rlaif_train(self, state: LoopState) -> None:
+        """Sample from the live SFT adapter, judge the samples, train on that AI feedback."""
+        from ragloop.rlaif import run_stage
+        from training.data import InsufficientData
+
+        if not state.published:
+            self.echo("      skipped: RLAIF samples from the live SFT adapter, and none was published")
+            return
+        try:
+            state.rlaif = run_stage(
+                state.chain,
+                state.judge,
+                state.train_items,
+                state.published,
+                state.adapter_dir,
+                self.base_model,
+                self.settings.data_dir,
+                self.cfg.rlaif,
+                self.settings.llm.max_tokens,
+                self.cfg.batch_size,
+                self.echo,
+            )
+        except InsufficientData as err:  # every question's candidates scored alike: nothing to prefer
+            self.echo(f"      the AI feedback gave no training data: {err}")
+            return
+        self.seconds.update({f"rlaif_{k}": v for k, v in state.rlaif.seconds.items()})
+
+    def rlaif_evaluate(self, state: LoopState) -> None:
+        from eval.run import evaluate
+
+        if state.rlaif is None:
+            self.echo("      skipped: no RLAIF adapter was trained")
+            return
+        cfg = self.cfg.rlaif
+        candidate = f"{cfg.adapter_name}-candidate"
+        state.admin.load(candidate, str(state.rlaif.adapter_dir.resolve()))
+        try:
+            state.results["rlaif"] = evaluate(
+                state.chain,
+                state.holdout,
+                adapter=candidate,
+                judge=state.judge,
+                k=self.settings.retrieval.top_k,
+                label=cfg.adapter_name,
+            )
+        finally:
+            state.admin.unload(candidate)
+
+    def rlaif_gate(self, state: LoopState) -> None:
+        from core.manifest import AdapterManifest
+        from eval.gate import GateMargins, check
+        from eval.report import summary_row
+
+        if "rlaif" not in state.results:
+            self.echo("      skipped: no RLAIF candidate")
+            return
+        cfg = self.cfg.rlaif
+        margins = GateMargins(similarity=-cfg.max_similarity_drop, judge_mean=cfg.min_judge_gain)
+        state.rlaif_gate = check(state.results["rlaif"], state.results["adapter"], margins)
+        for reason in state.rlaif_gate.reasons:
+            self.echo(f"      {reason}")
+        manifest = AdapterManifest.read(state.rlaif.adapter_dir)
+        manifest.metrics["eval"] = {
+            "set": [str(p) for p in self.cfg.eval_set],
+            "items": [i["id"] for i in state.holdout],
+            "judge": state.judge.name,
+            "candidate": summary_row(state.results["rlaif"]),
+            "baseline": summary_row(state.results["adapter"]),
+            "baseline_adapter": state.published,
+            "gate_passed": state.rlaif_gate.passed,
+        }
+        manifest.write(state.rlaif.adapter_dir)
+
+    def rlaif_publish(self, state: LoopState) -> None:
+        if state.rlaif_gate is None or not state.rlaif_gate.passed:
+            if state.rlaif_gate is not None:
+                self.echo(f"      refused by the gate; {state.published} stays live")
+            return
+        cfg = self.cfg.rlaif
+        published = state.publisher.publish(state.rlaif.adapter_dir, name=cfg.adapter_name, weight=1.0)
+        state.publisher.promote(cfg.adapter_name)
+        state.published = published.served_name
+        self.echo(f"      {published.served_name} live in {published.seconds:.2f} s; all traffic moves to it")
+
+    def live_check(self, state: LoopState) -> None:
+        if not state.published:
+            self.echo("      skipped: nothing was published")
+            return
+        after = self.simulate_users(state, state.holdout, LIVE_SESSION)
+        state.live = {
+            "answers": len(after),
+            "answered_by_adapter": sum(r.adapter == state.published for r in after),
+            "adapter": state.published,
+            "negative_share": sum((r.rating or 5) <= 2 for r in after) / len(after),
+        }
+        self.echo(
+            f"      {state.live['answered_by_adapter']} of {state.live['answers']} answers came from "
+            f"{state.published}; {state.live['negative_share']:.0%} rated negative"
+        )
+
+    def report(self, state: LoopState) -> None:
+        from core.manifest import AdapterManifest
+        from eval.report import write_report
+        from feedback.agreement import agreement
+
+        report_dir, results = self.report_dir, state.results
+        notes = [
+            f"held-out questions: {len(state.holdout)} of {len(state.items)} (never in training data)",
+            "gate: " + ("passed" if state.gate.passed else "refused") + " — " + "; ".join(state.gate.reasons),
+        ]
+        if state.synthetic:
+            s = state.synthetic
+            notes.append(
+                f"synthetic drafts from the corpus's chunks: {s['drafted']} drafted, "
+                f"{s['verified']} verified by the judge against their chunk, {s['refused']} refused"
+            )
+        if state.training_rows:
+            notes.append(
+                "SFT rows by source: " + ", ".join(f"{k} {v}" for k, v in state.training_rows.items() if v)
+            )
+        if state.published:
+            notes.append(f"published as {state.published}")
+        if state.live:
+            notes.append(
+                f"live check: {state.live['answered_by_adapter']}/{state.live['answers']} answers "
+                f"from {state.published}"
+            )
+        agree = agreement(state.writer.store.list())
+        notes.append(
+            f"human vs AI (simulated ratings vs the background AI scores, {agree.pairs} answers): "
+            f"see agreement.md"
+        )
+        if state.rlaif_gate is not None:
+            verdict = "passed" if state.rlaif_gate.passed else "refused"
+            notes.append(f"RLAIF gate against the live SFT adapter: {verdict}")
+        manifests = [state.manifest.model_dump()]
+        figures = []
+        if "rlaif" in results:
+            from ragloop.rlaif import plot_ai_feedback
+
+            rlaif_manifest = AdapterManifest.read(state.rlaif.adapter_dir)
+            manifests.append(rlaif_manifest.model_dump())
+            report_dir.mkdir(parents=True, exist_ok=True)
+            source = rlaif_manifest.ai_feedback["sampling"]["adapter"]
+            plot = plot_ai_feedback(
+                self.settings.data_dir / "rlaif-scores.jsonl", report_dir / "ai_feedback.png", source
+            )
+            if plot:
+                figures.append(("AI feedback: judge scores of the sampled candidates", plot))
+        write_report(
+            [results[k] for k in ("base", "adapter", "rlaif", "langchain") if k in results],
+            report_dir,
+            manifests,
+            title="ragloop loop: before and after learning from feedback",
+            notes=notes,
+            extra_figures=figures,
+        )
+        (report_dir / "agreement.md").write_text(
+            "# Human rating vs AI score (loop demo data)\n\n" + agree.markdown() + "\n"
+        )
+
+    def result(self, state: LoopState) -> LoopResult:
+        loop = LoopResult(
+            self.report_dir,
+            state.adapter_dir,
+            state.published,
+            state.gate.reasons,
+            state.results,
+            state.live,
+            self.seconds,
+            rlaif_dir=state.rlaif.adapter_dir if "rlaif" in state.results else None,
+            rlaif_gate_reasons=state.rlaif_gate.reasons if state.rlaif_gate is not None else [],
+            training_rows=state.training_rows,
+            synthetic=state.synthetic,
+        )
+        (self.report_dir / "loop.json").write_text(json.dumps(loop.summary(), indent=2) + "\n")
+        return loop
+
+    # ---- the simulated users -----------------------------------------------------------------------
+
+    def simulate_users(self, state: LoopState, items: list[dict[str, Any]], session_prefix: str) -> list:
         """Users ask through the app's path (routing, chain, feedback log), rate, correct; an expert
         approves the corrections. Returns the final records."""
         from feedback.scoring import AIScorer
@@ -158,6 +596,7 @@ class Loop:
         from serving.registry import open_registry
         from serving.routing import choose_adapter
 
+        chain, writer, judge = state.chain, state.writer, state.judge
         limits = feedback_limits(self.settings)
         registry = open_registry(self.settings)
         records = []
@@ -183,312 +622,6 @@ class Loop:
         if scored.failed:
             log.warning("%d of %d answers got no AI score", scored.failed, len(records))
         return [writer.store.get(r.feedback_id) or r for r in records]
-
-    def skip(self, title: str, stage: str) -> None:
-        """A stage that cannot run: one step says why, the rest of its steps are counted as done."""
-        self.step(title)
-        self._step += STEPS[stage] - 1
-
-    def rlaif_stage(
-        self,
-        chain,
-        judge,
-        train_items,
-        holdout,
-        results,
-        sft_dir: Path,
-        sft_live: str | None,
-        admin,
-        publisher,
-    ):
-        """Sample from the live SFT adapter, judge, train; evaluate; gate against SFT; publish if better.
-        Adds ``results["rlaif"]``; returns (the gate's result or None, the served name if published)."""
-        from core.manifest import AdapterManifest
-        from eval.gate import GateMargins, check
-        from eval.report import summary_row
-        from eval.run import evaluate
-        from ragloop.rlaif import run_stage
-        from training.data import InsufficientData
-
-        cfg = self.cfg.rlaif
-        if not sft_live:
-            self.skip("RLAIF skipped: it samples from the live SFT adapter, and none was published", "rlaif")
-            return None, None
-        self.step(f"RLAIF: {cfg.k} answers per training question from {sft_live}, judged, then {cfg.method}")
-        t = time.perf_counter()
-        try:
-            outcome = run_stage(
-                chain,
-                judge,
-                train_items,
-                sft_live,
-                sft_dir,
-                self.base_model,
-                self.settings.data_dir,
-                cfg,
-                self.settings.llm.max_tokens,
-                self.cfg.batch_size,
-                self.echo,
-            )
-        except InsufficientData as err:  # every question's candidates scored alike: nothing to prefer
-            self.echo(f"      the AI feedback gave no training data: {err}")
-            self._step += STEPS["rlaif"] - 1
-            return None, None
-        self.seconds.update({f"rlaif_{k}": v for k, v in outcome.seconds.items()})
-        self._timed("rlaif", t)
-
-        self.step("evaluate the RLAIF candidate on the held-out questions")
-        t = time.perf_counter()
-        candidate = f"{cfg.adapter_name}-candidate"
-        admin.load(candidate, str(outcome.adapter_dir.resolve()))
-        try:
-            results["rlaif"] = evaluate(
-                chain,
-                holdout,
-                adapter=candidate,
-                judge=judge,
-                k=self.settings.retrieval.top_k,
-                label=cfg.adapter_name,
-            )
-        finally:
-            admin.unload(candidate)
-        self._timed("rlaif_evaluate", t)
-
-        self.step(f"quality gate: the RLAIF candidate against the live SFT adapter {sft_live}")
-        margins = GateMargins(similarity=-cfg.max_similarity_drop, judge_mean=cfg.min_judge_gain)
-        gate = check(results["rlaif"], results["adapter"], margins)
-        for reason in gate.reasons:
-            self.echo(f"      {reason}")
-        manifest = AdapterManifest.read(outcome.adapter_dir)
-        manifest.metrics["eval"] = {
-            "set": str(self.cfg.eval_set or DEMO_EVAL_SET.name),
-            "items": [i["id"] for i in holdout],
-            "judge": judge.name,
-            "candidate": summary_row(results["rlaif"]),
-            "baseline": summary_row(results["adapter"]),
-            "baseline_adapter": sft_live,
-            "gate_passed": gate.passed,
-        }
-        manifest.write(outcome.adapter_dir)
-
-        if not gate.passed:
-            self.step(f"publish RLAIF: refused; {sft_live} stays live")
-            return gate, None
-        self.step("publish the RLAIF adapter (no restart)")
-        t = time.perf_counter()
-        published = publisher.publish(outcome.adapter_dir, name=cfg.adapter_name, weight=1.0)
-        publisher.promote(cfg.adapter_name)
-        self.echo(f"      {published.served_name} live in {published.seconds:.2f} s; all traffic moves to it")
-        self._timed("rlaif_publish", t)
-        return gate, published.served_name
-
-    def run(self) -> LoopResult:
-        from core.manifest import AdapterManifest
-        from eval.gate import GateMargins, check
-        from eval.langchain_baseline import LangChainAnswerer
-        from eval.report import summary_row, write_report
-        from eval.run import evaluate, read_set
-        from feedback.agreement import agreement
-        from feedback.export import export_records
-        from feedback.service import build_writer
-        from rag.service import build_chain, build_ingestor
-        from serving.publish import Publisher
-        from serving.registry import open_registry
-        from serving.vllm_admin import VLLMAdmin
-        from training.run import make_job
-        from training.run import run as train
-
-        settings, cfg = self.settings, self.cfg
-        data_dir = settings.data_dir
-        started = time.perf_counter()
-
-        self.step("index the demo corpus")
-        t = time.perf_counter()
-        # The loop's own index: one from an older configuration is rebuilt.
-        report = build_ingestor(settings).ingest([DEMO_CORPUS], progress=False, rebuild_if_changed=True)
-        self.echo(f"      {report.summary()}")
-        self._timed("ingest", t)
-
-        items = read_set(cfg.eval_set or DEMO_EVAL_SET)[: cfg.limit]
-        train_items = [i for i in items if not is_holdout(i["id"], cfg.holdout_share)]
-        holdout = [i for i in items if is_holdout(i["id"], cfg.holdout_share)]
-        if len(train_items) < 2 or len(holdout) < 2:
-            raise ValueError(f"too few items to split ({len(train_items)} train, {len(holdout)} held out)")
-        chain = build_chain(settings)
-        writer = build_writer(settings)
-        judge = self.judge(chain.embedder)
-        self.echo(
-            f"      {len(train_items)} questions for users, {len(holdout)} held out for evaluation; "
-            f"judge: {judge.name}"
-        )
-
-        self.step("users ask, rate and correct answers of the base model")
-        t = time.perf_counter()
-        records = self.simulate_users(chain, writer, judge, train_items, TRAIN_SESSION)
-        negative = sum((r.rating or 5) <= 2 for r in records)
-        corrected = sum(bool(r.correction) for r in records)
-        self.echo(
-            f"      {negative} of {len(records)} answers rated negative; "
-            f"{corrected} corrections submitted and approved"
-        )
-        self._timed("users", t)
-
-        self.step("export feedback and train an SFT adapter (LoRA)")
-        t = time.perf_counter()
-        writer.drain()
-        export = data_dir / "feedback-export.jsonl"
-        wanted = {r.feedback_id for r in records}
-        n = export_records((r for r in writer.store.list() if r.feedback_id in wanted), export, "jsonl")
-        adapter_dir = data_dir / "trained" / cfg.adapter_name
-        job = make_job(
-            "sft",
-            export_path=str(export),
-            base_model=str(self.base_model),
-            output_dir=str(adapter_dir),
-            name=cfg.adapter_name,
-            lora_r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            learning_rate=cfg.learning_rate,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            validation_share=0.0,
-            min_rows=2,
-            save_steps=10_000,
-            rated_answers=cfg.sft_rated_answers,
-        )
-        _, metrics = train("sft", job)
-        self.echo(
-            f"      {n} records exported; train loss {metrics.get('train_loss_first', 0):.3f} -> "
-            f"{metrics.get('train_loss_last', 0):.3f} over {metrics.get('steps')} steps"
-        )
-        self._timed("train", t)
-
-        self.step("evaluate base, LangChain baseline and the candidate on held-out questions")
-        t = time.perf_counter()
-        admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
-        candidate = f"{cfg.adapter_name}-candidate"
-        admin.load(candidate, str(adapter_dir.resolve()))
-        k = settings.retrieval.top_k
-        results: dict[str, dict[str, Any]] = {}
-        try:
-            results["base"] = evaluate(chain, holdout, judge=judge, k=k)
-            results["langchain"] = evaluate(
-                LangChainAnswerer.beside(chain, settings), holdout, judge=judge, k=k, label="langchain"
-            )
-            results["adapter"] = evaluate(
-                chain, holdout, adapter=candidate, judge=judge, k=k, label=cfg.adapter_name
-            )
-        finally:
-            admin.unload(candidate)
-        self._timed("evaluate", t)
-
-        self.step("quality gate")
-        # similarity to the references is what the users' corrections teach (the reference design's SFT
-        # measure); the judge guards against a regression, within one answer's worth of noise
-        margins = GateMargins(similarity=cfg.min_similarity_gain, judge_mean=-cfg.max_judge_drop)
-        gate = check(results["adapter"], results["base"], margins)
-        for reason in gate.reasons:
-            self.echo(f"      {reason}")
-        manifest = AdapterManifest.read(adapter_dir)
-        manifest.metrics["eval"] = {
-            "set": str(cfg.eval_set or DEMO_EVAL_SET.name),
-            "items": [i["id"] for i in holdout],
-            "judge": judge.name,
-            "candidate": summary_row(results["adapter"]),
-            "baseline": summary_row(results["base"]),
-            "gate_passed": gate.passed,
-        }
-        manifest.write(adapter_dir)
-
-        self.step("publish into the running vLLM (no restart)" if gate.passed else "publish: refused")
-        published = None
-        publisher = Publisher(open_registry(settings), admin, max_rank=settings.serve.max_lora_rank)
-        if gate.passed:
-            t = time.perf_counter()
-            result = publisher.publish(adapter_dir, name=cfg.adapter_name, weight=1.0)
-            publisher.promote(cfg.adapter_name)
-            published = result.served_name
-            self.echo(f"      {published} live in {result.seconds:.2f} s")
-            self._timed("publish", t)
-
-        rlaif_gate = None
-        if "rlaif" in cfg.stages:
-            rlaif_gate, rlaif_published = self.rlaif_stage(
-                chain, judge, train_items, holdout, results, adapter_dir, published, admin, publisher
-            )
-            published = rlaif_published or published
-
-        live: dict[str, Any] = {}
-        if published:
-            self.step("live check: users ask the held-out questions again")
-            t = time.perf_counter()
-            after = self.simulate_users(chain, writer, judge, holdout, LIVE_SESSION)
-            live = {
-                "answers": len(after),
-                "answered_by_adapter": sum(r.adapter == published for r in after),
-                "adapter": published,
-                "negative_share": sum((r.rating or 5) <= 2 for r in after) / len(after),
-            }
-            self.echo(
-                f"      {live['answered_by_adapter']} of {live['answers']} answers came from {published}; "
-                f"{live['negative_share']:.0%} rated negative"
-            )
-            self._timed("live", t)
-        else:
-            self.step("live check skipped: nothing was published")
-        admin.close()
-
-        self.step("report")
-        self.seconds["total"] = round(time.perf_counter() - started, 1)
-        report_dir = self.report_dir
-        notes = [
-            f"held-out questions: {len(holdout)} of {len(items)} (never in training data)",
-            f"gate: {'passed' if gate.passed else 'refused'}"
-            + (f"; published as {published}" if published else ""),
-        ]
-        if live:
-            notes.append(
-                f"live check: {live['answered_by_adapter']}/{live['answers']} answers from {published}"
-            )
-        agree = agreement(writer.store.list())
-        notes.append(
-            f"human vs AI (simulated ratings vs the background AI scores, {agree.pairs} answers): "
-            f"see agreement.md"
-        )
-        if rlaif_gate is not None:
-            notes.append(
-                f"RLAIF gate against the live SFT adapter: {'passed' if rlaif_gate.passed else 'refused'}"
-            )
-        manifests = [manifest.model_dump()]
-        rlaif_dir = data_dir / "trained" / cfg.rlaif.adapter_name
-        figures = []
-        if "rlaif" in results:
-            from ragloop.rlaif import plot_ai_feedback
-
-            rlaif_manifest = AdapterManifest.read(rlaif_dir)
-            manifests.append(rlaif_manifest.model_dump())
-            report_dir.mkdir(parents=True, exist_ok=True)
-            source = rlaif_manifest.ai_feedback["sampling"]["adapter"]
-            plot = plot_ai_feedback(data_dir / "rlaif-scores.jsonl", report_dir / "ai_feedback.png", source)
-            if plot:
-                figures.append(("AI feedback: judge scores of the sampled candidates", plot))
-        write_report(
-            [results[k] for k in ("base", "adapter", "rlaif", "langchain") if k in results],
-            report_dir,
-            manifests,
-            title="ragloop loop: before and after learning from feedback",
-            notes=notes,
-            extra_figures=figures,
-        )
-        loop = LoopResult(report_dir, adapter_dir, published, gate.reasons, results, live, self.seconds)
-        if rlaif_gate is not None:
-            loop.rlaif_dir = rlaif_dir if "rlaif" in results else None
-            loop.rlaif_gate_reasons = rlaif_gate.reasons
-        (report_dir / "agreement.md").write_text(
-            "# Human rating vs AI score (loop demo data)\n\n" + agree.markdown() + "\n"
-        )
-        (report_dir / "loop.json").write_text(json.dumps(loop.summary(), indent=2) + "\n")
-        return loop
 
 
 def loop_settings(settings: Settings, llm_base_url: str, fresh: bool = True) -> Settings:

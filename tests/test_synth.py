@@ -7,7 +7,7 @@ import pytest
 from feedback.protocols import FeedbackQuery
 from feedback.service import build_writer
 from rag.chain import SYSTEM_PROMPT
-from ragloop.synth import parse_draft, synthesize
+from ragloop.synth import parse_draft, passages, synthesize
 
 
 def test_parse_draft():
@@ -45,10 +45,73 @@ def test_drafts_land_in_the_review_queue(settings, corpus):
     assert (report.drafted, report.unusable) == (3, 0)
     pending = list(writer.store.list(FeedbackQuery(review_state="pending")))
     assert len(pending) == 3
-    assert pending[0].correction == "The motor overheated." and pending[0].answer == ""
+    # the chunk is source [1] of the training prompt: the drafted answer cites it as served answers do
+    assert pending[0].correction == "The motor overheated. [1]" and pending[0].answer == ""
     trace = pending[0].trace
     assert trace["system"] == SYSTEM_PROMPT and trace["synthetic"]
     assert trace["prompt"].startswith('<source id="1"')
+
+
+def test_passages_split_a_chunk_into_runs_of_whole_sentences():
+    text = "The pack holds 500 Wh. It charges in 5 hours.\n| E07 | overheated |\nKeep it dry! Store it cool."
+    assert passages(text, 2) == [
+        "The pack holds 500 Wh. It charges in 5 hours. | E07 | overheated |",
+        "Keep it dry! Store it cool.",
+    ]
+    assert passages(text, 1) == [text.replace("\n", " ")]
+    assert passages("One sentence.", 3) == ["One sentence."]
+
+
+class PassageLLM(DraftingLLM):
+    """Asks about the first word of the passage it was shown, so each passage gives its own question."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def stream_chat(self, messages, **_):
+        passage = messages[0].content.split("):\n", 1)[1]
+        word = passage.split()[0].strip("#|*").lower() or "it"
+        yield f"Question: What does the manual say about {word}?\nAnswer: It says {passage[:60]}"
+
+
+def test_verified_drafts_are_approved_and_the_rest_rejected_with_the_reason(settings, corpus):
+    """The loop's simulated expert: the real default judge against the draft's chunk, and the drafted
+    question must retrieve its chunk. A copied sentence passes; an invented answer does not."""
+    from judge.factory import build_judge
+    from rag.service import build_chain, build_ingestor
+
+    build_ingestor(settings).ingest([corpus], progress=False)
+    chain = build_chain(settings)
+    judge = build_judge(settings, embedder=chain.embedder)
+    writer = build_writer(settings)
+    report = synthesize(
+        chain.store,
+        chain.embedder.dim,
+        PassageLLM(),
+        writer,
+        count=4,
+        per_chunk=2,
+        workers=3,
+        verify=judge,
+        retrieve=chain.retrieve,
+        reviewer="simulated expert",
+    )
+    writer.drain()
+    records = list(writer.store.list())
+    assert report.drafted == len(records) > 4  # two passages per chunk: more drafts than chunks
+    assert len({(r.citations[0]["chunk_id"], r.question) for r in records}) == len(records)
+    approved = [r for r in records if r.review_state == "approved"]
+    rejected = [r for r in records if r.review_state == "rejected"]
+    assert len(approved) == report.verified >= 1 and len(rejected) == report.refused
+    assert all(r.reviewer == "simulated expert" and "judged" in r.note for r in approved + rejected)
+
+    invented = DraftingLLM(
+        "Question: What colour is the moon over Utrecht?\nAnswer: Bright purple, on Tuesdays."
+    )
+    bad = synthesize(
+        chain.store, chain.embedder.dim, invented, writer, count=2, verify=judge, retrieve=chain.retrieve
+    )
+    assert (bad.verified, bad.refused) == (0, 2)
 
 
 @pytest.mark.slow

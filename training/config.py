@@ -98,6 +98,13 @@ class SFTJob(LoraJob):
             "only (the model's own good answers also teach its habits, e.g. a preamble before the answer)"
         },
     )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "with a validation split: evaluate its loss every half epoch, stop after this many "
+            "evaluations without improvement and keep the best checkpoint (None: train every epoch)"
+        },
+    )
 
 
 @dataclass

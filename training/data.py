@@ -3,7 +3,7 @@ docs/feedback-record.schema.json); never imports the app or the feedback package
 
 - SFT rows ``{"prompt": [system, user], "completion": [assistant]}`` (conversational prompt-completion, so the
   loss is on the answer only): approved corrections, and answers rated >= 4 (unless ``rated_answers`` is
-  off: corrections only).
+  off: corrections only). An approved draft from ``ragloop data synth`` is a ``synthetic`` row.
 - Preference pairs ``{"prompt", "chosen", "rejected"}`` (conversational): an approved correction over the
   original answer; a higher-rated over a lower-rated answer to the same question; judge-preferred
   answers when judge scores are given (RLAIF: ``read_judge_scores`` reads them from the file that
@@ -17,7 +17,7 @@ docs/feedback-record.schema.json); never imports the app or the feedback package
   DPO/RM pairs. The AI score decides only where the user was neutral (rated 3 or unrated): a user's
   >= 4, <= 2 or correction wins, and no AI pair goes against the users' ratings. A rejected record is
   never used; ``approved`` takes only records a reviewer approved. Every row says where it came from
-  (``source``: correction, rating, judge, ai_score); the manifest lists the AI-scored ones.
+  (``source``: synthetic, correction, rating, judge, ai_score); the manifest lists the AI-scored ones.
 
 Rows are deduplicated by content, split into train/validation by a stable hash (the same row always
 lands on the same side), and each set reports its size; too little data is a clear error.
@@ -69,6 +69,9 @@ class FeedbackRow:
     ai_score: float | None = None
     ai_judge: dict[str, str] | None = None
     reviewer: str | None = None  # who approved or rejected the record (a signed-in user id)
+    synthetic: bool = (
+        False  # a question-answer pair drafted from a chunk (``ragloop data synth``), not a user's
+    )
 
     @property
     def approved_correction(self) -> str | None:
@@ -106,6 +109,7 @@ def read_export(path: Path) -> list[FeedbackRow]:
                     ai_score=raw.get("ai_score"),
                     ai_judge=raw.get("ai_judge"),
                     reviewer=raw.get("reviewer"),
+                    synthetic=bool(trace.get("synthetic")),
                 )
             )
     return rows
@@ -209,7 +213,7 @@ def sft_rows(
     out = []
     for r in rows:
         if r.approved_correction:
-            target, source = r.approved_correction, "correction"
+            target, source = r.approved_correction, "synthetic" if r.synthetic else "correction"
         elif rated_answers and (r.rating or 0) >= GOOD_RATING:
             target, source = r.answer, "rating"
         elif ai and ai.usable(r) and _human_says(r) is None and (r.ai_score or 0) >= ai.good:
@@ -409,7 +413,7 @@ def build(
         stats["desirable"] = sum(r["label"] for r in built)
         stats["undesirable"] = len(built) - stats["desirable"]
     if method != "ppo":
-        sources = ("correction", "rating", "judge", "ai_score")
+        sources = ("synthetic", "correction", "rating", "judge", "ai_score")
         stats["by_source"] = {s: sum(r["source"] == s for r in built) for s in sources}
     data = TrainingSet(method, train, val, stats)
     used = set(data.feedback_ids)

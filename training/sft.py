@@ -6,12 +6,17 @@
 
 Loss is computed on the answer only (prompt-completion rows). The adapter directory loads in PEFT and
 vLLM and carries manifest.json with the data hash, feedback ids and the train loss, and the held-out
-loss of the base (``eval_loss_before``) and of the adapter (``eval_loss``).
+loss of the base (``eval_loss_before``) and of the adapter (``eval_loss``). With
+``early_stopping_patience`` the validation loss is checked every half epoch, training stops once it
+stops improving, and the best checkpoint is the adapter (``best_step`` in the manifest); the validation
+rows are training rows split off by a stable hash, never the eval set's held-out questions.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from typing import Any
 
 from training.common import (
     common_args,
@@ -27,7 +32,32 @@ from training.config import SFTJob
 log = logging.getLogger(__name__)
 
 
+def early_stopping(job: SFTJob, train_rows: int) -> dict[str, Any]:
+    """TrainingArguments for early stopping on the validation rows' loss: evaluate (and checkpoint)
+    every half epoch, keep the best checkpoint; {} when the job asks for none."""
+    if not job.early_stopping_patience:
+        return {}
+    per_epoch = max(1, math.ceil(train_rows / (job.batch_size * job.gradient_accumulation)))
+    every = max(1, per_epoch // 2)
+    return {
+        "eval_strategy": "steps",
+        "eval_steps": every,
+        "save_strategy": "steps",
+        "save_steps": every,
+        "load_best_model_at_end": True,
+        "metric_for_best_model": "eval_loss",
+        "greater_is_better": False,
+    }
+
+
+def best_step(trainer) -> int | None:
+    """The step of the checkpoint early stopping kept."""
+    path = trainer.state.best_model_checkpoint
+    return int(path.rsplit("-", 1)[-1]) if path else None
+
+
 def main(job: SFTJob, resume: bool = False):
+    from transformers import EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
     # -- model ----------------------------------------------------------------------------------
@@ -35,11 +65,11 @@ def main(job: SFTJob, resume: bool = False):
     # -- dataset --------------------------------------------------------------------------------
     rows, data, train, val = prepare_data(job, "sft")
     # -- training -------------------------------------------------------------------------------
+    early = early_stopping(job, len(train)) if val is not None else {}
     args = SFTConfig(
-        **common_args(job),
+        **{**common_args(job), "eval_strategy": "epoch" if val is not None else "no", **early},
         max_length=job.max_length,
         completion_only_loss=True,
-        eval_strategy="epoch" if val is not None else "no",
     )
     trainer = SFTTrainer(
         model=model,
@@ -48,10 +78,13 @@ def main(job: SFTJob, resume: bool = False):
         eval_dataset=val,
         processing_class=tokenizer,
         peft_config=lora_config(job),
+        callbacks=[EarlyStoppingCallback(job.early_stopping_patience)] if early else None,
     )
     before = trainer.evaluate()["eval_loss"] if val is not None else None  # the base, on held-out rows
     trainer.train(resume_from_checkpoint=resume or None)
     metrics = loss_metrics(trainer)
+    if early:
+        metrics["best_step"] = best_step(trainer)
     if val is not None:
         metrics["eval_loss_before"] = before
         metrics["eval_loss"] = trainer.evaluate()["eval_loss"]

@@ -138,6 +138,16 @@ def eval_gate(
     min_similarity_gain: Annotated[float, typer.Option(help="required similarity gain")] = 0.0,
     min_judge_gain: Annotated[float, typer.Option(help="required judge-mean gain")] = 0.0,
     max_recall_drop: Annotated[float, typer.Option(help="allowed retrieval recall drop")] = 0.0,
+    max_grounding_drop: Annotated[
+        float | None, typer.Option(help="allowed grounding drop (default: not checked)")
+    ] = None,
+    intervals: Annotated[
+        bool,
+        typer.Option(
+            help="similarity: the paired 95 % interval's lower bound must clear the gain; judge: refuse "
+            "only when the whole interval lies below it (the loop's rule)"
+        ),
+    ] = False,
 ) -> None:
     """Exit 0 only if the candidate beats the baseline by the margins."""
     import json
@@ -147,7 +157,13 @@ def eval_gate(
     result = check(
         json.loads(candidate.read_text()),
         json.loads(baseline.read_text()),
-        GateMargins(min_similarity_gain, min_judge_gain, max_recall_drop),
+        GateMargins(
+            similarity=min_similarity_gain,
+            judge_mean=min_judge_gain,
+            recall_drop=max_recall_drop,
+            grounding_drop=max_grounding_drop,
+            intervals=intervals,
+        ),
     )
     for reason in result.reasons:
         typer.echo(f"  {reason}")

@@ -1,4 +1,5 @@
-"""``ragloop loop``: the whole loop on the demo corpus (``make loop-demo``)."""
+"""``ragloop loop``: the whole loop on the demo corpus (``make loop-demo``) or your own documents and
+questions (``--corpus``, ``--eval-set``)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,22 @@ def loop_cmd(
     rlaif_method: Annotated[
         str | None, typer.Option(help="RLAIF route: ppo (reward model + PPO, default) or dpo")
     ] = None,
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(help="documents to index, a file or folder (repeat for more; default: the demo's)"),
+    ] = None,
+    eval_set: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="questions with reference answers, JSONL as eval/sets/demo.jsonl (repeat for more; "
+            "default: the demo's 84)"
+        ),
+    ] = None,
+    synthetic_chunks: Annotated[
+        int | None, typer.Option(help="chunks to draft synthetic QA pairs from (0: none; default: settings)")
+    ] = None,
 ) -> None:
-    """The whole loop on the demo corpus: users rate -> train -> eval + gate -> hot-load -> better answers.
+    """The whole loop: synthetic QA from the corpus, users rate -> train -> eval + gate -> hot-load.
 
     Works in its own directory (data_dir/loop-demo, wiped per run); settings under [loop] / RAGLOOP_LOOP__*.
     """
@@ -44,6 +59,16 @@ def loop_cmd(
         loop_update["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
     if rlaif_method:
         loop_update["rlaif"] = {**settings.loop.rlaif.model_dump(), "method": rlaif_method}
+    for name, paths in (("corpus", corpus), ("eval_set", eval_set)):
+        if paths:
+            missing = [str(p) for p in paths if not p.exists()]
+            if missing:
+                raise typer.BadParameter(
+                    f"no such file or folder: {', '.join(missing)}", param_hint=f"--{name}"
+                )
+            loop_update[name] = [p.resolve() for p in paths]
+    if synthetic_chunks is not None:
+        loop_update["synthetic"] = {**settings.loop.synthetic.model_dump(), "chunks": synthetic_chunks}
     if loop_update:
         try:
             loop = LoopSettings.model_validate({**settings.loop.model_dump(), **loop_update})

@@ -112,7 +112,10 @@ app.add_typer(data_app, name="data")
 
 @data_app.command("synth")
 @user_errors
-def data_synth(count: Annotated[int, typer.Option(help="chunks to draft from")] = 50) -> None:
+def data_synth(
+    count: Annotated[int, typer.Option(help="chunks to draft from")] = 50,
+    workers: Annotated[int, typer.Option(min=1, help="drafts requested at once (vLLM batches them)")] = 4,
+) -> None:
     """Draft question/answer pairs from the indexed corpus with the LLM, for approval in the Review page."""
     from feedback.service import build_writer
     from rag.service import build_chain
@@ -120,5 +123,7 @@ def data_synth(count: Annotated[int, typer.Option(help="chunks to draft from")] 
 
     settings = get_settings()
     chain = build_chain(settings)
-    report = synthesize(chain.store, chain.embedder.dim, chain.llm, build_writer(settings), count)
+    report = synthesize(
+        chain.store, chain.embedder.dim, chain.llm, build_writer(settings), count, workers=workers
+    )
     typer.echo(f"drafted {report.drafted} pairs for review ({report.unusable} replies unusable)")
