@@ -54,6 +54,13 @@ def test_ask_before_ingest_says_the_corpus_is_empty(env):
     assert "Traceback" not in result.output
 
 
+def test_loop_on_a_missing_corpus_or_eval_set_names_it_before_starting_anything(env, tmp_path):
+    result = run("loop", "--corpus", str(tmp_path / "my-docs"), "--llm-url", "http://127.0.0.1:9/v1")
+    assert result.exit_code == 2 and "no such file or folder" in result.output and "my-docs" in result.output
+    result = run("loop", "--eval-set", str(tmp_path / "q.jsonl"), "--llm-url", "http://127.0.0.1:9/v1")
+    assert result.exit_code == 2 and "q.jsonl" in result.output and "Traceback" not in result.output
+
+
 def test_ask_empty_question(env):
     result = run("ask", "   ")
     assert result.exit_code == 1

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from core.settings import LoopSettings, RlaifSettings, Settings
+from core.settings import LoopSettings, RlaifSettings, Settings, SyntheticSettings
 from ragloop.loop import Loop, is_holdout, loop_settings, rating_from_score
 
 
@@ -51,6 +51,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
             epochs=20,
             batch_size=4,
             stages=["sft", "rlaif"],
+            synthetic=SyntheticSettings(chunks=4, per_chunk=2),
             # DPO keeps this wiring test short; the PPO route: tests/training/test_rlaif_routes.py
             rlaif=RlaifSettings(method="dpo", k=3, min_margin=0.0, learning_rate=1e-3, epochs=1),
         ),
@@ -60,7 +61,14 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     echoed: list[str] = []
     loop = Loop(loop_settings(settings, vllm_server.base_url), tiny_model_dir, echo=echoed.append)
     result = loop.run()
-    assert any("[12/12] report" in line for line in echoed), echoed
+    assert any("[13/13] report" in line for line in echoed), echoed
+    # the drafting stage ran before the users: the random model's drafts are not question-answer pairs
+    assert any(line.startswith("[2/13] draft question-answer pairs") for line in echoed), echoed
+    synthetic = result.summary()["synthetic"]
+    assert synthetic["drafted"] + synthetic["unusable"] >= 4, synthetic
+    assert (
+        sum(result.training_rows.values()) >= 4 and result.training_rows["synthetic"] == synthetic["verified"]
+    )
 
     # SFT: the gate passed on merit: on held-out questions the candidate beats the base
     base, sft = result.results["base"], result.results["adapter"]

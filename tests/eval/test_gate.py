@@ -114,3 +114,59 @@ def test_a_negative_judge_margin_tolerates_a_small_drop_and_reasons_show_the_pai
     reason = check(candidate, baseline).reasons[0]
     assert reason.startswith("similarity 0.660 >= baseline 0.620 +0") and "over 3 questions" in reason
     assert "Δ +0.040, paired 95 % CI -0.020…+0.100" in reason, reason
+
+
+def paired_result(
+    similarity: list[float], judge: list[float], grounding: list[float] | None = None, recall: float = 1.0
+) -> dict:
+    """An eval result with per-question items, as ``eval.run.evaluate`` writes it."""
+    grounding = grounding or [0.8] * len(similarity)
+    items = [
+        {"id": f"q{n}", "similarity": s, "judge_score": j, "grounding": g}
+        for n, (s, j, g) in enumerate(zip(similarity, judge, grounding, strict=True))
+    ]
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    return {
+        **result(mean(similarity), mean(judge), recall),
+        "grounding": {"mean": mean(grounding)},
+        "items": items,
+    }
+
+
+LOOP_RULE = GateMargins(similarity=0.0, judge_mean=-0.05, grounding_drop=0.05, intervals=True)
+
+
+def test_with_intervals_a_similarity_gain_inside_the_noise_is_refused_and_one_beyond_it_passes():
+    base = paired_result([0.60] * 30, [4.0] * 30)
+    noisy = paired_result([0.60 + (0.2 if n % 2 else -0.18) for n in range(30)], [4.0] * 30)
+    clear = paired_result([0.60 + 0.05 + (0.02 if n % 2 else -0.02) for n in range(30)], [4.0] * 30)
+    assert noisy["similarity"]["mean"] > base["similarity"]["mean"]  # the mean rose ...
+    assert check(noisy, base, GateMargins()).passed  # ... which the mean rule takes
+    refused = check(noisy, base, LOOP_RULE)
+    assert not refused.passed and "does not lie above +0" in refused.reasons[0], refused.reasons
+    passed = check(clear, base, LOOP_RULE)
+    assert passed.passed and "lies above +0" in passed.reasons[0], passed.reasons
+
+
+def test_with_intervals_the_judge_refuses_only_a_clear_drop():
+    base = paired_result([0.6] * 30, [4.0] * 30)
+    better_sim = [0.7] * 30
+    one_bad_answer = paired_result(better_sim, [4.0] * 29 + [1.0])  # mean -0.10: the mean rule refuses
+    assert not check(one_bad_answer, base, GateMargins(judge_mean=-0.05)).passed
+    assert check(one_bad_answer, base, LOOP_RULE).passed, check(one_bad_answer, base, LOOP_RULE).reasons
+    clearly_worse = paired_result(better_sim, [3.0 + (0.3 if n % 2 else -0.3) for n in range(30)])
+    refused = check(clearly_worse, base, LOOP_RULE)
+    assert not refused.passed and any("wholly below -0.05" in r for r in refused.reasons), refused.reasons
+
+
+def test_an_adapter_that_answers_beyond_its_sources_is_refused():
+    base = paired_result([0.6] * 30, [4.0] * 30, [0.80] * 30)
+    ungrounded = paired_result([0.7] * 30, [4.2] * 30, [0.66] * 30)
+    refused = check(ungrounded, base, LOOP_RULE)
+    assert not refused.passed
+    assert any(
+        r.startswith("grounding fell beyond the sources: 0.660 vs baseline 0.800") for r in refused.reasons
+    )
+    held = check(paired_result([0.7] * 30, [4.2] * 30, [0.78] * 30), base, LOOP_RULE)
+    assert held.passed and any(r.startswith("grounding held") for r in held.reasons), held.reasons
+    assert check(ungrounded, base, GateMargins(intervals=True)).passed  # grounding unchecked unless asked

@@ -31,6 +31,27 @@ def test_sft_can_learn_from_corrections_only(export_file):
     assert {i for row in only.train for i in row["feedback_ids"]} == corrected
 
 
+def test_approved_synthetic_drafts_are_sft_rows_of_their_own_source(tmp_path):
+    """What ``ragloop data synth`` saves (via the real draft record and export path): an approved draft
+    trains as a ``synthetic`` row, a pending or rejected one not at all."""
+    from feedback.export import export_records
+    from rag.protocols import Chunk, SearchHit
+    from ragloop.synth import Draft, draft_record
+    from ragloop.turns import reviewed_record
+
+    text = "Charging takes about 5 hours."
+    hit = SearchHit(Chunk("c1", text, "manual.pdf", 3, 0, len(text), "h", "f"), 1.0)
+    drafts = [Draft(n, hit, "manual.pdf, page 3", (f"Question {n}?", f"Answer {n}.")) for n in range(3)]
+    records = [draft_record(d, "drafter") for d in drafts]
+    records[0] = reviewed_record(records[0], "approved", "expert")
+    records[1] = reviewed_record(records[1], "rejected", "expert")
+    export_records(records, tmp_path / "export.jsonl", "jsonl")
+    data = build("sft", read_export(tmp_path / "export.jsonl"), validation_share=0.0, min_rows=1)
+    assert data.stats["by_source"]["synthetic"] == 1 and data.stats["by_source"]["correction"] == 0
+    assert data.train[0]["completion"][0]["content"] == "Answer 0. [1]"
+    assert data.feedback_ids == [records[0].feedback_id]
+
+
 def test_preference_pairs_from_corrections_and_ratings(export_file):
     data = build("dpo", read_export(export_file), validation_share=0.0)
     assert data.stats["by_source"]["correction"] == 6

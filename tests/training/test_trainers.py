@@ -51,6 +51,39 @@ def test_sft_lowers_the_loss_on_held_out_rows(toy_preference_export, tiny_model_
     reload_with_peft(tiny_model_dir, out)
 
 
+def test_sft_early_stopping_keeps_the_checkpoint_with_the_best_validation_loss(
+    toy_preference_export, tiny_model_dir, tmp_path
+):
+    """A learning rate far too high: the validation loss (rows split off the training data) bottoms out
+    early and then rises. Early stopping ends the run long before its 30 epochs and the adapter is the
+    best checkpoint's: its validation loss is the lowest one logged, not the last."""
+    from training import sft
+
+    job = SFTJob(
+        export_path=str(toy_preference_export),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "sft"),
+        name="sft-early",
+        lora_r=8,
+        lora_alpha=16,
+        learning_rate=0.5,
+        epochs=30,
+        batch_size=8,
+        validation_share=0.3,
+        target_modules=["q_proj", "v_proj", "o_proj"],
+        max_length=256,
+        early_stopping_patience=2,
+    )
+    out, metrics = sft.main(job)
+    manifest = AdapterManifest.read(out)
+    evals = manifest.metrics["history"]["eval_loss"]
+    per_epoch = -(-manifest.metrics["data"]["train"] // 8)
+    assert metrics["steps"] < 30 * per_epoch / 2, metrics  # stopped early
+    best_step, best_loss = min(evals, key=lambda e: e[1])
+    assert metrics["best_step"] == best_step and best_step < evals[-1][0], evals
+    assert metrics["eval_loss"] == pytest.approx(best_loss, rel=1e-4), (metrics, evals)
+
+
 def test_dpo_raises_the_preference_accuracy_on_held_out_pairs(
     toy_preference_export, tiny_model_dir, tmp_path
 ):
