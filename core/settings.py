@@ -234,6 +234,24 @@ class LoopSettings(BaseModel):
     rlaif: RlaifSettings = Field(default_factory=RlaifSettings)
 
 
+class ReviewedAnswerSettings(BaseModel):
+    """Reviewed answers (``rag.reviewed``): approved corrections used as sources at answer time."""
+
+    enabled: bool = Field(True, description="use approved corrections as sources when a question is close")
+    min_similarity: float = Field(
+        0.65,
+        ge=0.0,
+        le=1.0,
+        description="cosine similarity of the two questions a reviewed answer needs to be used; "
+        "benchmarks/reviewed_answers.py chose it on the demo set (paraphrase recall 94 %, false use 9 % "
+        "on related but different questions) and confirmed it on demo-extra (100 %, 5 %)",
+    )
+    k: int = Field(2, ge=1, le=10, description="at most this many reviewed answers per question")
+    include_rated: bool = Field(
+        False, description="also approved answers rated >= 4 (not only approved corrections)"
+    )
+
+
 class RetrievalSettings(BaseModel):
     top_k: int = Field(4, ge=1, le=50)
     hybrid_weight: float = Field(0.6, ge=0.0, le=1.0, description="weight of dense vs BM25 score")
@@ -339,6 +357,7 @@ class Settings(BaseSettings):
     vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    reviewed: ReviewedAnswerSettings = Field(default_factory=ReviewedAnswerSettings)
     feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)

@@ -18,6 +18,7 @@ from rag.attribution import citation_suffix, missing_citations
 from rag.embeddings import Embedder
 from rag.errors import EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
+from rag.reviewed import ReviewedAnswer, ReviewedAnswers
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,15 @@ Question: {question}"""
 
 def format_source(number: int, hit: SearchHit) -> str:
     """One source as a tagged block. Tags, unlike "[1] (file)" headings, are not something a small
-    model copies into its answer (measured on the demo set: 15 % of answers pasted such headings)."""
+    model copies into its answer (measured on the demo set: 15 % of answers pasted such headings).
+    A reviewed answer is labelled as one, with the question it answers."""
     chunk = hit.chunk
+    entry = ReviewedAnswer.from_chunk(chunk)
+    if entry is not None:
+        return (
+            f'<source id="{number}" file="reviewed answer, approved by an expert">\n'
+            f"Question: {entry.question}\nAnswer: {chunk.text.strip()}\n</source>"
+        )
     where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
     return f'<source id="{number}" file="{where}">\n{chunk.text.strip()}\n</source>'
 
@@ -99,11 +107,20 @@ class AnswerStream:
 
 
 class RagChain:
-    def __init__(self, store: VectorStore, embedder: Embedder, llm: LLM, config: ChainConfig) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        llm: LLM,
+        config: ChainConfig,
+        *,
+        reviewed: ReviewedAnswers | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.llm = llm
         self.config = config
+        self.reviewed = reviewed  # approved answers that go before the document chunks (rag.reviewed)
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-attribution")
         self._embedding_checked = False
 
@@ -138,13 +155,25 @@ class RagChain:
         self._embedding_checked = True
 
     def retrieve(self, question: str, k: int | None = None) -> list[SearchHit]:
+        """The top-k document chunks for ``question`` (no reviewed answers)."""
+        return self._retrieve(question, k)[1]
+
+    def _retrieve(self, question: str, k: int | None = None) -> tuple[list[SearchHit], list[SearchHit]]:
+        """(reviewed answers close enough to the question, then the top-k document chunks)."""
         self._check_embedding_model()
         vector = self.embedder.encode_one(question)
         hits = self.store.search(vector, text=question, k=k or self.config.top_k)
+        reviewed = [m.hit for m in self.reviewed.match(vector)] if self.reviewed is not None else []
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.
-        if not hits and self.store.count() == 0:
+        if not hits and not reviewed and self.store.count() == 0:
             raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")
-        return hits
+        return reviewed, hits
+
+    def _sources(self, question: str) -> tuple[list[SearchHit], list[str]]:
+        """The prompt's sources, reviewed answers first, and the feedback ids of those reviewed answers."""
+        reviewed, hits = self._retrieve(question)
+        ids = [e.feedback_id for e in (ReviewedAnswer.from_chunk(h.chunk) for h in reviewed) if e]
+        return reviewed + hits, ids
 
     def _fit_to_context(self, question: str, hits: list[SearchHit]) -> tuple[str, list[SearchHit]]:
         """Drop the lowest-ranked sources until the prompt fits the context window."""
@@ -203,7 +232,8 @@ class RagChain:
         ``stream``): candidates for AI feedback. No citation attribution is appended."""
         started = time.perf_counter()
         question = self.validate_question(question)
-        prompt, hits = self._fit_to_context(question, self.retrieve(question))
+        sources, reviewed_ids = self._sources(question)
+        prompt, hits = self._fit_to_context(question, sources)
         model = self.llm.model_id(adapter)
         texts = self.llm.sample_chat(
             prompt_messages(self.config.system_prompt, prompt),
@@ -228,6 +258,7 @@ class RagChain:
                     adapter,
                     temperature=temperature,
                     timings_ms={"total": total_ms},
+                    reviewed_answers=reviewed_ids,
                 ),
             )
             for text in texts
@@ -236,7 +267,7 @@ class RagChain:
     def stream(self, question: str, adapter: str | None = None) -> AnswerStream:
         started = time.perf_counter()
         question = self.validate_question(question)
-        hits = self.retrieve(question)
+        hits, reviewed_ids = self._sources(question)
         retrieved = time.perf_counter()
         prompt, hits = self._fit_to_context(question, hits)
         model = self.llm.model_id(adapter)
@@ -281,6 +312,7 @@ class RagChain:
                 model,
                 adapter,
                 attributed_citations=attributed,
+                reviewed_answers=[i for i in reviewed_ids if any(i in h.chunk.source for h in hits)],
                 timings_ms={
                     "retrieve": (retrieved - started) * 1e3,
                     "first_token": ((first_token[0] if first_token else done) - started) * 1e3,

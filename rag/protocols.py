@@ -147,6 +147,9 @@ class Trace:
     system: str = ""  # the exact system message sent before it ("" when none was sent)
     attributed_citations: list[int] = field(default_factory=list)  # [n] added from the evidence
     timings_ms: dict[str, float] = field(default_factory=dict)
+    reviewed_answers: list[str] = field(
+        default_factory=list
+    )  # feedback ids of reviewed answers used as sources
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

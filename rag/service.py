@@ -12,6 +12,7 @@ from rag.chunking import make_chunker
 from rag.embeddings import Embedder, get_embedder
 from rag.ingest import Ingestor
 from rag.protocols import LLM, VectorStore
+from rag.reviewed import ReviewedAnswers
 
 
 def build_embedder(settings: Settings) -> Embedder:
@@ -43,8 +44,25 @@ def chain_config(settings: Settings) -> ChainConfig:
     )
 
 
-def build_chain(settings: Settings, llm: LLM | None = None) -> RagChain:
+def build_reviewed(settings: Settings, embedder: Embedder) -> ReviewedAnswers:
+    """The reviewed-answers index beside the documents' (same backend, its own namespace)."""
+    cfg = settings.reviewed
+    store = get_vector_store(settings, embedder.dim, namespace="reviewed-answers")
+    return ReviewedAnswers(store, embedder, min_similarity=cfg.min_similarity, k=cfg.k)
+
+
+def build_chain(
+    settings: Settings, llm: LLM | None = None, *, reviewed: ReviewedAnswers | None = None
+) -> RagChain:
+    """The chain; with ``reviewed.enabled`` it uses the reviewed-answers index (``reviewed``, or the
+    configured one)."""
     embedder = build_embedder(settings)
+    if reviewed is None and settings.reviewed.enabled:
+        reviewed = build_reviewed(settings, embedder)
     return RagChain(
-        build_store(settings, embedder), embedder, llm or get_llm(settings), chain_config(settings)
+        build_store(settings, embedder),
+        embedder,
+        llm or get_llm(settings),
+        chain_config(settings),
+        reviewed=reviewed if settings.reviewed.enabled else None,
     )

@@ -159,11 +159,11 @@ class OpenSearchVectorStore:
         self._ensured = False
 
     @classmethod
-    def from_settings(cls, settings, dim: int) -> OpenSearchVectorStore:
+    def from_settings(cls, settings, dim: int, index: str | None = None) -> OpenSearchVectorStore:
         os_cfg = settings.vector_store.opensearch
         return cls(
             make_client(os_cfg),
-            index=os_cfg.index,
+            index=index or os_cfg.index,
             dim=dim,
             pipeline=os_cfg.pipeline,
             hybrid_weight=settings.retrieval.hybrid_weight,

@@ -142,6 +142,7 @@ def _save_feedback(
         st.error(str(err))
         return
     status = resources.feedback_writer().save(updated)
+    resources.sync_reviewed(updated)  # a changed correction goes back to review: its reviewed answer is out
     if scorer := resources.ai_scorer():
         scorer.submit(updated.feedback_id)  # judged in the background; the chat does not wait
     turns = st.session_state.turns
@@ -165,6 +166,7 @@ def _ask(question: str, me: Identity) -> None:
     st.chat_message("user").markdown(question)
     with st.chat_message("assistant"):
         try:
+            resources.reviewed_answers()  # once per server: the index matches the approved records
             stream = resources.chain().stream(
                 question, adapter=resources.adapter_for(st.session_state.session_id)
             )

@@ -9,10 +9,15 @@ from typing import Any
 import streamlit as st
 
 from feedback.schema import RATING_LABELS
+from rag.reviewed import source_label as reviewed_label
 
 
 def source_label(citation: dict[str, Any]) -> str:
-    """Where a passage is: file › section path › page (each part only when known)."""
+    """Where a passage is: file › section path › page (each part only when known), or for a reviewed
+    answer 'reviewed answer · approved by rita · 2026-11-24'."""
+    reviewed = reviewed_label(citation["source"], citation.get("section") or "")
+    if reviewed:
+        return reviewed
     parts = [Path(citation["source"]).name]
     if citation.get("section"):
         parts.append(citation["section"])

@@ -6,14 +6,21 @@ review pages work even while the LLM server is down.
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
+from core.errors import RagloopError
 from core.settings import Settings, get_settings
+from feedback.schema import FeedbackRecord
 from feedback.scoring import AIScorer
 from feedback.service import build_writer, limits
 from feedback.spool import DurableFeedbackWriter
 from rag.chain import RagChain
 from rag.ingest import Ingestor
+from rag.reviewed import ReviewedAnswers
+
+log = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner=False)
@@ -26,6 +33,34 @@ def chain() -> RagChain:
     from rag.service import build_chain
 
     return build_chain(settings())
+
+
+@st.cache_resource(show_spinner=False)
+def reviewed_answers() -> ReviewedAnswers | None:
+    """The chain's reviewed-answers index, rebuilt from the approved records once per app server
+    (None when ``reviewed.enabled`` is off)."""
+    index = chain().reviewed
+    if index is None:
+        return None
+    from ragloop.reviewed import approved_records, rebuild
+
+    try:
+        report = rebuild(
+            index, approved_records(feedback_writer().store), include_rated=settings().reviewed.include_rated
+        )
+        log.info("reviewed answers: %d in use, %d stale removed", report.entries, report.removed)
+    except RagloopError as err:  # the feedback store is down: keep what the index holds
+        log.warning("reviewed answers not rebuilt: %s", err)
+    return index
+
+
+def sync_reviewed(record: FeedbackRecord) -> None:
+    """Apply a record's new state to the reviewed-answers index at once (approve, edit, reject)."""
+    index = reviewed_answers()
+    if index is not None:
+        from ragloop.reviewed import sync
+
+        sync(index, record, include_rated=settings().reviewed.include_rated)
 
 
 @st.cache_resource(show_spinner=False)

@@ -40,7 +40,20 @@ def decide(record: FeedbackRecord, state: str, me: Identity, edited: str | None 
         check_approval(me, record.user_id, resources.settings().auth)
     else:
         identity.guard(me, "reviewer", "rejecting corrections")
-    return resources.feedback_writer().save(reviewed_record(record, state, me.user_id, edited))
+    updated = reviewed_record(record, state, me.user_id, edited)
+    status = resources.feedback_writer().save(updated)
+    resources.sync_reviewed(updated)  # the reviewed-answers index follows at once
+    return status
+
+
+def retract_reviewed(feedback_id: str, me: Identity) -> None:
+    """A reviewer withdraws a reviewed answer an answer was built from (``ragloop.reviewed.retract``)."""
+    identity.guard(me, "reviewer", "retracting reviewed answers")
+    index = resources.reviewed_answers()
+    if index is not None:
+        from ragloop.reviewed import retract
+
+        retract(index, resources.feedback_writer(), feedback_id, me.user_id)
 
 
 def own(record: FeedbackRecord, me: Identity) -> bool:
@@ -126,7 +139,27 @@ def show(record: FeedbackRecord, me: Identity) -> None:
                 f"user rating {record.rating or '—'} · note: {record.note or '—'} · "
                 f"by {record.answered_by} · source {source_document(record)} · {record.review_state}"
             )
+        used = record.trace.get("reviewed_answers") or []
+        for n, source_id in enumerate(used):
+            left, right = st.columns([3, 1])
+            left.caption(f"built from reviewed answer {source_id[:8]}")
+            if right.button("Retract it", key=f"retract_{record.feedback_id}_{n}", width="stretch"):
+                retract_reviewed(source_id, me)
+                st.rerun()
         edited = st.text_area("Correction", value=record.correction or "", key=f"edit_{record.feedback_id}")
+        if record.review_state == "approved" and record.correction:
+            save, withdraw = st.columns(2)
+            if save.button("Save edit", key=f"reedit_{record.feedback_id}", width="stretch"):
+                try:
+                    decide(record, "approved", me, edited)
+                except Forbidden as err:
+                    st.error(str(err))
+                else:
+                    st.rerun()
+            if withdraw.button("Withdraw approval", key=f"withdraw_{record.feedback_id}", width="stretch"):
+                decide(record, "rejected", me)
+                st.rerun()
+            return
         if record.review_state not in ("none", "pending"):
             return
         approve, reject = st.columns(2)

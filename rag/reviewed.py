@@ -1,0 +1,138 @@
+"""Reviewed answers: answers an expert approved, used at answer time — a correction sticks at once, not
+after the next adapter is trained ("verified answers" in customer-service assistants).
+
+Each entry is an approved text with its question and provenance (the feedback record it came from, who
+approved it and when, the documents it cited). Entries live in their own vector index, keyed by the
+*question's* embedding, in whichever vector-store backend the documents use (a second embedded store
+file, or a second OpenSearch index): ``ReviewedAnswers`` needs only the ``VectorStore`` protocol.
+
+At answer time ``match`` finds the entries whose question is close enough to the new one (cosine
+similarity of the question embeddings at least ``min_similarity``, recomputed here so that the
+threshold means the same on every backend); the chain puts them before the document chunks as sources
+labelled "reviewed answer". ``retract`` removes an entry at once. What is approved, edited, rejected or
+retracted is decided on the Review page; ``ragloop.reviewed`` keeps this index in step with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from rag.protocols import Chunk, SearchHit, VectorStore
+
+log = logging.getLogger(__name__)
+
+SOURCE_PREFIX = "reviewed-answer/"
+
+
+@dataclass(frozen=True)
+class ReviewedAnswer:
+    feedback_id: str  # the feedback record whose approved text this is
+    question: str
+    text: str
+    approved_by: str
+    approved_at: str  # ISO 8601
+    cites: tuple[str, ...] = ()  # the documents the corrected answer cited ("manual.pdf, page 3")
+
+    def label(self) -> str:
+        """How the app names this source: 'reviewed answer · approved by rita · 2026-11-24'."""
+        return f"reviewed answer · approved by {self.approved_by or 'a reviewer'} · {self.approved_at[:10]}"
+
+    def to_chunk(self) -> Chunk:
+        """The entry as a chunk of the reviewed-answers index; the provenance rides in ``section``."""
+        meta = json.dumps({**asdict(self), "cites": list(self.cites)}, ensure_ascii=False, sort_keys=True)
+        digest = hashlib.sha256(self.text.encode()).hexdigest()
+        return Chunk(
+            chunk_id=f"reviewed-{self.feedback_id}",
+            text=self.text,
+            source=SOURCE_PREFIX + self.feedback_id,
+            page=None,
+            start=0,
+            end=len(self.text),
+            content_hash=digest,
+            file_hash=hashlib.sha256(meta.encode()).hexdigest(),
+            section=meta,
+        )
+
+    @classmethod
+    def from_chunk(cls, chunk: Chunk) -> ReviewedAnswer | None:
+        if not is_reviewed(chunk.source):
+            return None
+        try:
+            meta = json.loads(chunk.section)
+            return cls(**{**meta, "cites": tuple(meta.get("cites", ()))})
+        except (ValueError, TypeError):
+            log.warning("reviewed answer %s has unreadable provenance", chunk.chunk_id)
+            return None
+
+
+def is_reviewed(source: str) -> bool:
+    """Whether a chunk or citation source is a reviewed answer rather than a document."""
+    return source.startswith(SOURCE_PREFIX)
+
+
+def source_label(source: str, section: str = "") -> str:
+    """The label of a reviewed-answer source (from its chunk's or citation's section), else ''."""
+    if not is_reviewed(source):
+        return ""
+    try:
+        meta = json.loads(section)
+        return ReviewedAnswer(**{**meta, "cites": tuple(meta.get("cites", ()))}).label()
+    except (ValueError, TypeError):
+        return "reviewed answer"
+
+
+@dataclass(frozen=True)
+class Match:
+    answer: ReviewedAnswer
+    similarity: float  # cosine similarity of the two questions' embeddings
+    hit: SearchHit
+
+
+class ReviewedAnswers:
+    """The reviewed-answers index over any ``VectorStore``."""
+
+    def __init__(self, store: VectorStore, embedder: Embedder, *, min_similarity: float, k: int = 2) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.min_similarity = min_similarity
+        self.k = k
+
+    def put(self, entry: ReviewedAnswer) -> None:
+        """Add or replace the entry of ``entry.feedback_id`` (an edit replaces the text)."""
+        vector = self.embedder.encode([entry.question])
+        self.store.delete_source(SOURCE_PREFIX + entry.feedback_id)
+        self.store.add([entry.to_chunk()], vector)
+
+    def retract(self, feedback_id: str) -> bool:
+        """Remove the entry of ``feedback_id``; whether there was one."""
+        return self.store.delete_source(SOURCE_PREFIX + feedback_id) > 0
+
+    def ids(self) -> set[str]:
+        return {s.removeprefix(SOURCE_PREFIX) for s in self.store.sources() if is_reviewed(s)}
+
+    def count(self) -> int:
+        return self.store.count()
+
+    def match(self, question_vector: np.ndarray) -> list[Match]:
+        """Entries whose question is at least ``min_similarity`` close to the new question, best first.
+        An empty index costs one count; otherwise one dense search plus the candidates' questions."""
+        if self.store.count() == 0:
+            return []
+        hits = self.store.search(question_vector, text=None, k=self.k)
+        entries = [(ReviewedAnswer.from_chunk(h.chunk), h) for h in hits]
+        entries = [(e, h) for e, h in entries if e is not None]
+        if not entries:
+            return []
+        vectors = self.embedder.encode([e.question for e, _ in entries])
+        sims = vectors @ np.asarray(question_vector, dtype=np.float32)
+        found = [Match(e, float(s), h) for (e, h), s in zip(entries, sims, strict=True)]
+        return sorted((m for m in found if m.similarity >= self.min_similarity), key=lambda m: -m.similarity)
+
+    def close(self) -> None:
+        self.store.close()
