@@ -210,6 +210,9 @@ class LoopSettings(BaseModel):
         2, ge=1, description="half-epoch evaluations without a better validation loss before SFT stops"
     )
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
+    reviewed_check: bool = Field(
+        True, description="measure base + reviewed answers (corrections used at once, before training)"
+    )
     correct_at_or_below: int = Field(
         3, ge=1, le=5, description="simulated users correct answers they rate this or lower"
     )

@@ -38,6 +38,7 @@ from eval.metrics import (
     valid_citation,
 )
 from eval.safety import SafetyClassifier, default_classifier, safety_summary
+from rag.reviewed import is_reviewed
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,8 @@ def evaluate(
         started = time.perf_counter()
         answer = chain.answer(item["question"], adapter=adapter)
         latencies.append((time.perf_counter() - started) * 1e3)
-        hits = [source_matches(c.source, c.page, item["source"], item.get("page")) for c in answer.citations]
+        documents = [c for c in answer.citations if not is_reviewed(c.source)]  # retrieval is of documents
+        hits = [source_matches(c.source, c.page, item["source"], item.get("page")) for c in documents]
         answer_vec, ref_vec = embedder.encode([answer.text or " ", item["reference"]])
         sentences = answer_sentences(answer.text)
         row = {
@@ -115,6 +117,7 @@ def evaluate(
             "pastes_source": pastes_source(answer.text, answer.trace.prompt),
             "valid_citation": valid_citation(answer.text, len(answer.citations)),
             "model": answer.trace.model,
+            "reviewed_answers": len(answer.trace.reviewed_answers),
         }
         if judge is not None:
             try:

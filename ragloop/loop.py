@@ -76,6 +76,7 @@ class LoopResult:
     rlaif_gate_reasons: list[str] = field(default_factory=list)
     training_rows: dict[str, int] = field(default_factory=dict)  # SFT rows by source
     synthetic: dict[str, int] = field(default_factory=dict)  # drafted / verified / refused / unusable
+    reviewed: dict[str, Any] = field(default_factory=dict)  # the reviewed-answers check
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -89,6 +90,7 @@ class LoopResult:
             "seconds": self.seconds,
             "training_rows": self.training_rows,
             "synthetic": self.synthetic,
+            "reviewed": self.reviewed,
         }
 
 
@@ -114,6 +116,7 @@ def before_after_table(results: dict[str, dict[str, Any]]) -> str:
     ]
     columns = [
         ("before: base", "base"),
+        ("base + reviewed", "reviewed"),
         ("after: SFT" if "rlaif" in results else "after: adapter", "adapter"),
         ("SFT + RLAIF", "rlaif"),
         ("LangChain baseline", "langchain"),
@@ -151,6 +154,7 @@ class LoopState:
     rlaif: Any = None  # the RLAIF stage's outcome (ragloop.rlaif.RlaifOutcome), None if none was trained
     rlaif_gate: Any = None
     live: dict[str, Any] = field(default_factory=dict)
+    reviewed: dict[str, Any] = field(default_factory=dict)  # the reviewed-answers check
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,12 @@ class Loop:
             Stage("users ask, rate and correct answers of the base model", self.users),
             Stage("export feedback and train an SFT adapter (LoRA)", self.train_sft),
             Stage("evaluate base, LangChain baseline and the candidate on held-out questions", self.evaluate),
+        ]
+        if cfg.reviewed_check:
+            stages.append(
+                Stage("base + reviewed answers: corrected questions again, and the held-out", self.reviewed)
+            )
+        stages += [
             Stage("quality gate", self.gate),
             Stage("publish into the running vLLM (no restart)", self.publish),
         ]
@@ -367,6 +377,62 @@ class Loop:
         finally:
             state.admin.unload(candidate)
 
+    def reviewed(self, state: LoopState) -> None:
+        """A correction should stick at once, before any training: the users' approved corrections become
+        reviewed answers (``rag.reviewed``), the corrected questions are asked again verbatim and in two
+        paraphrases and judged against the correction, and the held-out questions — none of them
+        corrected — show whether unrelated answers changed. The index is emptied afterwards, so the
+        adapter's evaluation and gate measure training alone."""
+        from eval.gate import paired
+        from eval.run import evaluate
+        from ragloop.reviewed import rebuild
+
+        chain, judge, index = state.chain, state.judge, state.chain.reviewed
+        if index is None:
+            self.echo("      skipped: reviewed answers are off (reviewed.enabled)")
+            return
+        built = rebuild(index, state.records)
+        corrected = [(i, r) for i, r in zip(state.train_items, state.records, strict=True) if r.correction]
+        asks = [
+            (kind, question, record.correction)
+            for item, record in corrected
+            for kind, question in [("verbatim", item["question"])]
+            + [("paraphrase", p) for p in item.get("paraphrases", [])]
+        ]
+        scores: dict[str, list[float]] = {"verbatim": [], "paraphrase": []}
+        used: dict[str, int] = {"verbatim": 0, "paraphrase": 0}
+        for kind, question, correction in tqdm(asks, desc="reviewed answers", unit="question"):
+            answer = chain.answer(question)
+            scores[kind].append(judge.score(question, correction, answer.text).score)
+            used[kind] += bool(answer.trace.reviewed_answers)
+        state.results["reviewed"] = evaluate(
+            chain,
+            state.holdout,
+            judge=judge,
+            k=self.settings.retrieval.top_k,
+            label="base + reviewed answers",
+        )
+        rebuild(index, [])
+        diff = paired(state.results["reviewed"], state.results["base"], "similarity")
+        state.reviewed = {
+            "entries": built.entries,
+            **{f"{kind}_asked": len(v) for kind, v in scores.items()},
+            **{
+                f"{kind}_at_least_4": sum(s >= 4 for s in v) / len(v) if v else None
+                for kind, v in scores.items()
+            },
+            **{f"{kind}_used": used[kind] for kind in used},
+            "holdout_used": sum(i.get("reviewed_answers", 0) > 0 for i in state.results["reviewed"]["items"]),
+            "holdout_similarity_delta": diff.__dict__ if diff else None,
+        }
+        r = state.reviewed
+        self.echo(
+            f"      {built.entries} reviewed answers; judged >= 4 against the correction: "
+            f"{r['verbatim_at_least_4'] or 0:.0%} of {r['verbatim_asked']} verbatim, "
+            f"{r['paraphrase_at_least_4'] or 0:.0%} of {r['paraphrase_asked']} paraphrased questions; "
+            f"held-out: {r['holdout_used']} of {len(state.holdout)} used one" + (diff.note() if diff else "")
+        )
+
     def gate(self, state: LoopState) -> None:
         """Similarity to the references is what the corrections and verified drafts teach (the reference
         design's SFT measure): its gain must lie beyond the noise; the judge must not be clearly worse and
@@ -523,6 +589,15 @@ class Loop:
                 f"synthetic drafts from the corpus's chunks: {s['drafted']} drafted, "
                 f"{s['verified']} verified by the judge against their chunk, {s['refused']} refused"
             )
+        if state.reviewed:
+            r = state.reviewed
+            verbatim, para = r["verbatim_at_least_4"] or 0, r["paraphrase_at_least_4"] or 0
+            notes.append(
+                f"reviewed answers ({r['entries']} approved corrections, no training): judged >= 4 against "
+                f"the correction on {verbatim:.0%} of {r['verbatim_asked']} corrected questions asked "
+                f"verbatim and {para:.0%} of {r['paraphrase_asked']} paraphrases; "
+                f"{r['holdout_used']} of {len(state.holdout)} held-out questions used one"
+            )
         if state.training_rows:
             notes.append(
                 "SFT rows by source: " + ", ".join(f"{k} {v}" for k, v in state.training_rows.items() if v)
@@ -557,7 +632,7 @@ class Loop:
             if plot:
                 figures.append(("AI feedback: judge scores of the sampled candidates", plot))
         write_report(
-            [results[k] for k in ("base", "adapter", "rlaif", "langchain") if k in results],
+            [results[k] for k in ("base", "reviewed", "adapter", "rlaif", "langchain") if k in results],
             report_dir,
             manifests,
             title="ragloop loop: before and after learning from feedback",
@@ -581,6 +656,7 @@ class Loop:
             rlaif_gate_reasons=state.rlaif_gate.reasons if state.rlaif_gate is not None else [],
             training_rows=state.training_rows,
             synthetic=state.synthetic,
+            reviewed=state.reviewed,
         )
         (self.report_dir / "loop.json").write_text(json.dumps(loop.summary(), indent=2) + "\n")
         return loop

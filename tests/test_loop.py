@@ -32,6 +32,12 @@ def test_loop_settings_keep_the_demo_off_production_backends(tmp_path):
     assert loop.registry_dir == tmp_path / "data" / "loop-demo" / "adapters"
 
 
+def loop_records(tmp_path):
+    from feedback.sqlite_store import SQLiteFeedbackStore
+
+    return list(SQLiteFeedbackStore(tmp_path / "data" / "loop-demo" / "feedback.sqlite3").list())
+
+
 @pytest.mark.slow
 def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path, vllm_server, tiny_model_dir):
     """The SFT gate runs at its default margin and passes on merit. The tiny random model cannot learn the
@@ -61,14 +67,26 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     echoed: list[str] = []
     loop = Loop(loop_settings(settings, vllm_server.base_url), tiny_model_dir, echo=echoed.append)
     result = loop.run()
-    assert any("[13/13] report" in line for line in echoed), echoed
+    assert any("[14/14] report" in line for line in echoed), echoed
     # the drafting stage ran before the users: the random model's drafts are not question-answer pairs
-    assert any(line.startswith("[2/13] draft question-answer pairs") for line in echoed), echoed
+    assert any(line.startswith("[2/14] draft question-answer pairs") for line in echoed), echoed
     synthetic = result.summary()["synthetic"]
     assert synthetic["drafted"] + synthetic["unusable"] >= 4, synthetic
     assert (
         sum(result.training_rows.values()) >= 4 and result.training_rows["synthetic"] == synthetic["verified"]
     )
+
+    # reviewed answers: every approved correction was used at once when its question was asked again
+    reviewed = result.reviewed
+    corrections = sum(
+        bool(r.correction) for r in loop_records(tmp_path) if r.session_id.startswith("sim-train")
+    )
+    assert reviewed["entries"] == corrections > 0
+    assert reviewed["verbatim_asked"] == corrections and reviewed["verbatim_used"] == corrections, reviewed
+    assert reviewed["paraphrase_asked"] == 2 * corrections
+    assert "base + reviewed answers" in {
+        row["model"] for row in json.loads((result.report_dir / "report.json").read_text())["summary"]
+    }
 
     # SFT: the gate passed on merit: on held-out questions the candidate beats the base
     base, sft = result.results["base"], result.results["adapter"]
@@ -78,7 +96,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     sft_manifest = json.loads((workdir / "adapters" / "loop-sft" / "v1" / "manifest.json").read_text())
     report = json.loads((result.report_dir / "report.json").read_text())
     by_model = {row["model"]: row for row in report["summary"]}
-    assert set(by_model) == {"base", "loop-sft", "loop-rlaif", "langchain"}
+    assert set(by_model) == {"base", "base + reviewed answers", "loop-sft", "loop-rlaif", "langchain"}
     assert sft_manifest["metrics"]["eval"]["candidate"] == by_model["loop-sft"]
     assert sft_manifest["metrics"]["eval"]["baseline"] == by_model["base"]
     assert sft_manifest["metrics"]["train_loss_last"] < sft_manifest["metrics"]["train_loss_first"]

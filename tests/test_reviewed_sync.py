@@ -103,3 +103,32 @@ def test_rebuild_makes_the_index_match_the_store(parts):
     writer.drain()
     report = rebuild(index, approved_records(writer.store))
     assert (report.entries, report.removed) == (1, 1) and index.ids() == {keep.feedback_id}
+
+
+def test_the_reviewed_commands_rebuild_list_and_retract(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from core.settings import Settings, get_settings
+    from ragloop.cli import app
+
+    monkeypatch.setenv("RAGLOOP_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    writer = build_writer(Settings(data_dir=tmp_path / "data"))
+    approved = reviewed_record(corrected(), "approved", "rita")
+    writer.save(approved)
+    writer.drain()
+    run = CliRunner().invoke
+    out = run(app, ["reviewed", "rebuild"])
+    assert out.exit_code == 0 and "1 reviewed answers in use" in out.output, out.output
+    out = run(app, ["reviewed", "list"])
+    assert (
+        f"{approved.feedback_id}  reviewed answer · approved by rita" in out.output
+        and "1 in the index" in out.output
+    )
+    out = run(app, ["reviewed", "retract", approved.feedback_id, "--reviewer", "sam"])
+    assert out.exit_code == 0, out.output
+    assert writer.store.get(approved.feedback_id).review_state == "rejected"
+    assert "0 in the index" in run(app, ["reviewed", "list"]).output
+    out = run(app, ["reviewed", "retract", "nope", "--reviewer", "sam"])
+    assert out.exit_code == 1 and "no feedback record 'nope'" in out.output
+    get_settings.cache_clear()

@@ -13,7 +13,7 @@ and exit status 1 — never a stack trace for a problem the user can fix.
 
 from __future__ import annotations
 
-from ragloop.cli import adapters, documents, eval, feedback, loop, serve, train, web  # noqa: F401 - registers
+from ragloop.cli import adapters, documents, eval, feedback, loop, reviewed, serve, train, web  # noqa: F401
 from ragloop.cli.root import app
 
 __all__ = ["app", "main"]

@@ -94,7 +94,11 @@ def loop_cmd(
     typer.echo("")
     typer.echo(
         text_table(
-            [result.results[k] for k in ("base", "adapter", "rlaif", "langchain") if k in result.results]
+            [
+                result.results[k]
+                for k in ("base", "reviewed", "adapter", "rlaif", "langchain")
+                if k in result.results
+            ]
         )
     )
     typer.echo(f"\nreport: {result.report_dir / 'report.md'} (HTML beside it; also on the app's Models page)")
