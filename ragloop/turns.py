@@ -25,6 +25,7 @@ def answer_record(answer: Answer, session_id: str, turn: int, user_id: str | Non
                 "snippet": c.snippet,
                 "chunk_id": c.chunk_id,
                 "score": c.score,
+                "section": c.section,  # a heading path, or a reviewed answer's provenance
             }
             for c in answer.citations
         ],

@@ -301,3 +301,72 @@ def test_reviewer_sorts_by_disagreement_and_bulk_approves_a_group_in_a_real_brow
     assert (
         store.get(seeded["Q1 rated 5, AI 0.5"].feedback_id).reviewer == "local"
     )  # no sign-in: the local user
+
+
+@pytest.mark.slow
+def test_an_approved_correction_answers_a_paraphrase_at_once_until_it_is_withdrawn(streamlit_server):
+    """Issue 29's whole path in a real browser: a user corrects an answer, a reviewer approves it, a new
+    chat asking a paraphrase gets the corrected content as its first source, cited as a reviewed answer;
+    after the reviewer withdraws the approval the next answer does not use it. (The tiny random model's
+    own words are noise; what the model is given, and what the app cites, is the point.)"""
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    url, settings = streamlit_server
+    correction = "Yes: a dealer keys the frame lock and the battery lock alike for 15 euros."
+    expect.set_options(timeout=90_000)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+
+        def ask(question: str) -> None:
+            page.goto(url)
+            box = page.get_by_placeholder("Ask a question about your documents")
+            box.fill(question)
+            box.press("Enter")
+            expect(page.get_by_text("answered by base").last).to_be_visible(timeout=120_000)
+
+        # 1. a user corrects an answer
+        ask("Can the frame lock and battery lock use the same key?")
+        page.get_by_text("2 — disagree").click()
+        page.get_by_label("Corrected answer (optional)").fill(correction)
+        page.get_by_role("button", name="Save feedback").click()
+        expect(page.get_by_text("Thanks — feedback saved.")).to_be_visible()
+
+        # 2. a reviewer approves it
+        page.goto(f"{url}/review")
+        card = page.get_by_test_id("stVerticalBlock").filter(has_text="battery lock use the same key").last
+        expect(card.get_by_role("textbox", name="Correction")).to_have_value(correction)
+        card.get_by_role("button", name="Approve").click()
+        expect(page.get_by_text("battery lock use the same key")).to_have_count(0)  # left the pending queue
+        store = get_feedback_store(settings)
+        [corrected] = [r for r in store.list() if r.correction == correction]
+        assert corrected.review_state == "approved" and corrected.reviewer == "local"
+
+        # 3. a new chat asking a paraphrase gets it, cited as a reviewed answer
+        today = time.strftime("%Y-%m-%d", time.gmtime())
+        label = f"reviewed answer · approved by local · {today}"
+        ask("can both locks be keyed alike")
+        expect(page.get_by_text(f"[1] {label}").first).to_be_attached()
+        page.get_by_text("Show source passages").last.click()
+        expect(page.get_by_text(correction).last).to_be_visible()
+        page.screenshot(path=str(settings.data_dir / "reviewed-answer.png"), full_page=True)
+
+        # 4. the reviewer withdraws the approval; the next answer does not use it
+        page.goto(f"{url}/review")
+        page.get_by_text("all rated answers").click()
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden()
+        card = page.get_by_test_id("stVerticalBlock").filter(has_text="battery lock use the same key").last
+        card.get_by_role("button", name="Withdraw approval").click()
+        expect(card.get_by_role("button", name="Withdraw approval")).to_have_count(0)
+        ask("can both locks be keyed alike")
+        expect(page.get_by_text("Sources:").last).to_be_visible()
+        expect(page.get_by_text(label)).to_have_count(0)
+        browser.close()
+
+    records = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]
+    used = [r for r in records if r.trace.get("reviewed_answers")]
+    corrected = next(r for r in records if r.correction == correction)
+    assert [r.trace["reviewed_answers"] for r in used] == [[corrected.feedback_id]]
+    assert corrected.review_state == "rejected" and corrected.reviewer == "local"
