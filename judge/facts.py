@@ -194,7 +194,10 @@ _NEGATION = re.compile(
     r"mustn't|shouldn't|wasn't|weren't|hasn't|haven't|n't|without)\b",
     re.IGNORECASE,
 )
-_LEADING = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
+# a leading yes/no, also when the answer announces it ("The answer is No, ...", 'The answer states "Yes, ...')
+_LEADING = re.compile(
+    r"^\W*(?:the answer (?:is|states|says)(?: that)?\W*)?(yes|no)\b(?=\W*(?:$|[,.;:!]))", re.IGNORECASE
+)
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _CLAUSE = re.compile(r"[.!?;,:]\s+|\n+|\s+(?=(?:which|so|but|while|whereas|because)\b)", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")

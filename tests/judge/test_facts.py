@@ -62,6 +62,16 @@ def test_a_flipped_yes_no_or_polarity_contradicts(reference, answer):
     assert facts.cap(found)[0] <= facts.CONTRADICTION_CAP
 
 
+@pytest.mark.parametrize("lead", ["The answer is No,", 'The answer states "No,'])
+def test_an_announced_yes_no_is_the_answer_not_a_negation(lead):
+    """Seen in the loop: 'The answer is No, at about 40 percent' read as denying 'No, at about 40 percent'."""
+    reference = "No, at about 40 percent; charge it fully before the first ride."
+    answer = f"{lead} at about 40 percent; charge it fully before the first ride. [1]"
+    assert facts.check("Is a new spare battery delivered fully charged?", reference, answer).clean
+    flipped = facts.check("Is it delivered full?", reference, answer.replace("No,", "Yes,"))
+    assert flipped.contradictions
+
+
 def test_a_negation_in_another_clause_is_not_a_flip():
     reference = "The sensor does not see the float; the float must rise within 2 cm of it."
     answer = "It means the sensor cannot detect the float, which has to rise within 2 cm of the sensor."
