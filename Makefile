@@ -40,7 +40,7 @@ deps: $(STAMP) $(DDB_DIR)/DynamoDBLocal.jar $(DEPS)/node_modules/oidc-provider/p
 demo: $(STAMP)
 	$(BIN)/ragloop demo
 
-# The whole loop on CPU (about 20 min on 2 cores): users rate -> train -> eval + gate -> hot-load.
+# The whole loop on CPU (about 30 min on 2 cores): drafts + users rate -> train -> eval + gate -> hot-load.
 loop-demo: $(STAMP)
 	$(BIN)/ragloop loop
 

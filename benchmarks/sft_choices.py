@@ -1,0 +1,151 @@
+"""Benchmark: SFT choices on a finished loop's data. Trains one LoRA SFT variant per ``--variant`` on the
+loop's feedback export (``<loop dir>/feedback-export.jsonl``), hot-loads it into the running vLLM,
+answers the loop's held-out questions through the same chain settings, and prints its paired
+differences (mean and bootstrap 95 % interval) against the loop's base results in the same report:
+similarity, judge score, grounding. The held-out questions are the tuning set for these choices;
+confirm a choice on another set before calling it general.
+
+    python -m benchmarks.sft_choices --llm-url http://127.0.0.1:8000/v1 \\
+        --variant e1='{"epochs": 1}' --variant e1-nosynth='{"epochs": 1, "without": ["synthetic"]}'
+
+Variant keys are SFT job fields (``training/config.py``: epochs, learning_rate, target_modules, ...)
+plus ``without``: row sources to leave out of the export (``synthetic``; ``rating``: keep corrections).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+from core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def filtered_export(export: Path, without: set[str], out: Path) -> Path:
+    """The export less the records of the named sources."""
+    if not without:
+        return export
+    kept = []
+    for line in export.read_text().splitlines():
+        row = json.loads(line)
+        synthetic = bool((row.get("trace") or {}).get("synthetic"))
+        if ("synthetic" in without and synthetic) or ("rating" in without and not row.get("correction")):
+            continue
+        kept.append(line)
+    out.write_text("\n".join(kept) + "\n")
+    return out
+
+
+def run_variant(
+    name: str,
+    params: dict,
+    settings: Settings,
+    base: dict,
+    items: list[dict],
+    out_dir: Path,
+    *,
+    base_model: Path,
+) -> dict:
+    from eval.gate import paired
+    from eval.run import evaluate
+    from judge.factory import build_judge
+    from rag.service import build_chain
+    from serving.vllm_admin import VLLMAdmin
+    from training.run import make_job
+    from training.run import run as train
+
+    cfg = settings.loop
+    params = dict(params)
+    export = filtered_export(
+        settings.data_dir / "feedback-export.jsonl", set(params.pop("without", [])), out_dir / f"{name}.jsonl"
+    )
+    job = {
+        "export_path": str(export),
+        "base_model": str(base_model),
+        "output_dir": str(out_dir / name),
+        "name": name,
+        "lora_r": cfg.lora_r,
+        "lora_alpha": cfg.lora_alpha,
+        "learning_rate": cfg.learning_rate,
+        "epochs": cfg.epochs,
+        "batch_size": cfg.batch_size,
+        "validation_share": cfg.validation_share,
+        "min_rows": 2,
+        "save_steps": 10_000,
+        **params,
+    }
+    started = time.perf_counter()
+    _, metrics = train("sft", make_job("sft", **job))
+    minutes = (time.perf_counter() - started) / 60
+    chain = build_chain(settings)
+    admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
+    admin.load(name, str((out_dir / name).resolve()))
+    try:
+        judge = build_judge(settings, embedder=chain.embedder)
+        result = evaluate(chain, items, adapter=name, judge=judge, k=settings.retrieval.top_k, label=name)
+    finally:
+        admin.unload(name)
+    row = {
+        "variant": name,
+        "params": params,
+        "steps": metrics.get("steps"),
+        "train_minutes": round(minutes, 1),
+    }
+    for key in ("similarity", "judge_score", "grounding"):
+        d = paired(result, base, key)
+        row[key] = {"mean": d.mean, "low": d.low, "high": d.high} if d else None
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.WARNING)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--llm-url", required=True, help="the running vLLM (LoRA enabled) the loop used")
+    parser.add_argument(
+        "--loop-dir", type=Path, help="the finished loop's directory (default: data_dir/loop-demo)"
+    )
+    parser.add_argument("--report", type=Path, help="its report.json (default: reports_dir/loop-demo)")
+    parser.add_argument("--variant", action="append", required=True, help="NAME=JSON of job fields")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args(argv)
+    from eval.run import read_set
+    from ragloop.loop import loop_settings
+
+    root = get_settings()
+    report = json.loads((args.report or root.reports_dir / "loop-demo" / "report.json").read_text())
+    settings = loop_settings(root, args.llm_url, fresh=False)
+    if args.loop_dir:
+        settings = settings.model_copy(update={"data_dir": args.loop_dir})
+    settings = settings.model_copy(
+        update={"reviewed": settings.reviewed.model_copy(update={"enabled": False})}
+    )
+    base = next(r for r in report["results"] if r["model"] == "base")
+    by_id = {i["id"]: i for path in settings.loop.eval_set for i in read_set(path)}
+    items = [by_id[i["id"]] for i in base["items"]]
+    out_dir = settings.data_dir / "sft-choices"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for spec in args.variant:
+        name, _, params = spec.partition("=")
+        base_model = root.serve.model_dir or root.default_model_dir
+        row = run_variant(
+            name, json.loads(params or "{}"), settings, base, items, out_dir, base_model=base_model
+        )
+        rows.append(row)
+        cells = "  ".join(
+            f"{k} {row[k]['mean']:+.3f} ({row[k]['low']:+.3f}…{row[k]['high']:+.3f})"
+            for k in ("similarity", "judge_score", "grounding")
+        )
+        print(
+            f"{name} {row['params']}: {row['steps']} steps, {row['train_minutes']} min; {cells}", flush=True
+        )
+    if args.output:
+        args.output.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
