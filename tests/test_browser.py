@@ -72,6 +72,7 @@ def streamlit_server(tmp_path, corpus, vllm_server):
     build_ingestor(settings).ingest([corpus], progress=False)
     seed_untrusted_record(settings)
     port = free_port()
+    log = (settings.data_dir / "app.log").open("wb")  # the terminal a user would watch (app_output)
     env = {
         **os.environ,
         "RAGLOOP_DATA_DIR": str(settings.data_dir),
@@ -97,8 +98,8 @@ def streamlit_server(tmp_path, corpus, vllm_server):
             *PRODUCT_FLAGS,  # as `ragloop ui` runs it
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
 
@@ -114,6 +115,11 @@ def streamlit_server(tmp_path, corpus, vllm_server):
     finally:
         proc.terminate()
         proc.wait(20)
+        log.close()
+
+
+def app_output(settings: Settings) -> str:
+    return (settings.data_dir / "app.log").read_text(errors="replace")
 
 
 def need_chromium() -> None:
@@ -169,6 +175,10 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
         assert shown is not None, f"no AI score within {AI_SCORE_WITHIN_S} s of saving the rating"
         page.screenshot(path=str(settings.data_dir / "review-ai-score.png"), full_page=True)
         browser.close()
+
+    # the terminal stays quiet: no file watcher walking the imported modules (issue 31), no traceback
+    output = app_output(settings)
+    assert "Traceback" not in output and "Inotify" not in output, output[-3000:]
 
     [record] = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]
     assert record.rating == 2 and record.note == "misses the fast charger"
