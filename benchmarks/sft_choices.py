@@ -70,6 +70,7 @@ def run_variant(
         "name": name,
         "lora_r": cfg.lora_r,
         "lora_alpha": cfg.lora_alpha,
+        "target_modules": list(cfg.lora_targets),
         "learning_rate": cfg.learning_rate,
         "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
