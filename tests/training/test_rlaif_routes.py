@@ -61,6 +61,7 @@ def test_each_route_trains_from_the_judge_scores_and_continues_the_sft_parent(
     pairs = AdapterManifest.read(tmp_path / "trained" / jobs[0][1].name)
     # one pair per question (the default), best vs worst by the judge: 4.5 over 1.0
     assert pairs.metrics["data"]["by_source"] == {
+        "synthetic": 0,
         "correction": 0,
         "rating": 0,
         "judge": len(FACTS),
