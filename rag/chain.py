@@ -18,7 +18,7 @@ from rag.attribution import citation_suffix, missing_citations
 from rag.embeddings import Embedder
 from rag.errors import EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
-from rag.reviewed import ReviewedAnswer, ReviewedAnswers
+from rag.reviewed import ReviewedAnswer, ReviewedAnswers, used_ids
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +169,10 @@ class RagChain:
             raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")
         return reviewed, hits
 
-    def _sources(self, question: str) -> tuple[list[SearchHit], list[str]]:
-        """The prompt's sources, reviewed answers first, and the feedback ids of those reviewed answers."""
+    def _sources(self, question: str) -> list[SearchHit]:
+        """The prompt's sources: reviewed answers first, then the document chunks."""
         reviewed, hits = self._retrieve(question)
-        ids = [e.feedback_id for e in (ReviewedAnswer.from_chunk(h.chunk) for h in reviewed) if e]
-        return reviewed + hits, ids
+        return reviewed + hits
 
     def _fit_to_context(self, question: str, hits: list[SearchHit]) -> tuple[str, list[SearchHit]]:
         """Drop the lowest-ranked sources until the prompt fits the context window."""
@@ -232,8 +231,7 @@ class RagChain:
         ``stream``): candidates for AI feedback. No citation attribution is appended."""
         started = time.perf_counter()
         question = self.validate_question(question)
-        sources, reviewed_ids = self._sources(question)
-        prompt, hits = self._fit_to_context(question, sources)
+        prompt, hits = self._fit_to_context(question, self._sources(question))
         model = self.llm.model_id(adapter)
         texts = self.llm.sample_chat(
             prompt_messages(self.config.system_prompt, prompt),
@@ -258,7 +256,7 @@ class RagChain:
                     adapter,
                     temperature=temperature,
                     timings_ms={"total": total_ms},
-                    reviewed_answers=reviewed_ids,
+                    reviewed_answers=used_ids(hits),
                 ),
             )
             for text in texts
@@ -267,7 +265,7 @@ class RagChain:
     def stream(self, question: str, adapter: str | None = None) -> AnswerStream:
         started = time.perf_counter()
         question = self.validate_question(question)
-        hits, reviewed_ids = self._sources(question)
+        hits = self._sources(question)
         retrieved = time.perf_counter()
         prompt, hits = self._fit_to_context(question, hits)
         model = self.llm.model_id(adapter)
@@ -312,7 +310,7 @@ class RagChain:
                 model,
                 adapter,
                 attributed_citations=attributed,
-                reviewed_answers=[i for i in reviewed_ids if any(i in h.chunk.source for h in hits)],
+                reviewed_answers=used_ids(hits),
                 timings_ms={
                     "retrieve": (retrieved - started) * 1e3,
                     "first_token": ((first_token[0] if first_token else done) - started) * 1e3,

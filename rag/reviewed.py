@@ -60,15 +60,21 @@ class ReviewedAnswer:
         )
 
     @classmethod
-    def from_chunk(cls, chunk: Chunk) -> ReviewedAnswer | None:
-        if not is_reviewed(chunk.source):
+    def from_section(cls, source: str, section: str) -> ReviewedAnswer | None:
+        """The entry a chunk's or citation's source and section stand for; None for a document or
+        unreadable provenance."""
+        if not is_reviewed(source):
             return None
         try:
-            meta = json.loads(chunk.section)
+            meta = json.loads(section)
             return cls(**{**meta, "cites": tuple(meta.get("cites", ()))})
         except (ValueError, TypeError):
-            log.warning("reviewed answer %s has unreadable provenance", chunk.chunk_id)
+            log.warning("reviewed answer %s has unreadable provenance", source)
             return None
+
+    @classmethod
+    def from_chunk(cls, chunk: Chunk) -> ReviewedAnswer | None:
+        return cls.from_section(chunk.source, chunk.section)
 
 
 def is_reviewed(source: str) -> bool:
@@ -80,11 +86,8 @@ def source_label(source: str, section: str = "") -> str:
     """The label of a reviewed-answer source (from its chunk's or citation's section), else ''."""
     if not is_reviewed(source):
         return ""
-    try:
-        meta = json.loads(section)
-        return ReviewedAnswer(**{**meta, "cites": tuple(meta.get("cites", ()))}).label()
-    except (ValueError, TypeError):
-        return "reviewed answer"
+    entry = ReviewedAnswer.from_section(source, section)
+    return entry.label() if entry else "reviewed answer"
 
 
 @dataclass(frozen=True)
@@ -136,3 +139,8 @@ class ReviewedAnswers:
 
     def close(self) -> None:
         self.store.close()
+
+
+def used_ids(hits: list[SearchHit]) -> list[str]:
+    """The feedback ids of the reviewed answers among ``hits`` (what a trace records)."""
+    return [e.feedback_id for e in (ReviewedAnswer.from_chunk(h.chunk) for h in hits) if e]

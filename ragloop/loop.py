@@ -469,10 +469,14 @@ class Loop:
         if not state.gate.passed:
             self.echo("      refused by the gate: nothing is published")
             return
-        result = state.publisher.publish(state.adapter_dir, name=self.cfg.adapter_name, weight=1.0)
-        state.publisher.promote(self.cfg.adapter_name)
+        self._go_live(state, state.adapter_dir, self.cfg.adapter_name)
+
+    def _go_live(self, state: LoopState, adapter_dir: Path, name: str) -> None:
+        """Publish ``adapter_dir`` as ``name`` into the running vLLM and move all traffic to it."""
+        result = state.publisher.publish(adapter_dir, name=name, weight=1.0)
+        state.publisher.promote(name)
         state.published = result.served_name
-        self.echo(f"      {state.published} live in {result.seconds:.2f} s")
+        self.echo(f"      {state.published} live in {result.seconds:.2f} s; all traffic moves to it")
 
     def rlaif_train(self, state: LoopState) -> None:
         """Sample from the live SFT adapter, judge the samples, train on that AI feedback."""
@@ -552,11 +556,7 @@ class Loop:
             if state.rlaif_gate is not None:
                 self.echo(f"      refused by the gate; {state.published} stays live")
             return
-        cfg = self.cfg.rlaif
-        published = state.publisher.publish(state.rlaif.adapter_dir, name=cfg.adapter_name, weight=1.0)
-        state.publisher.promote(cfg.adapter_name)
-        state.published = published.served_name
-        self.echo(f"      {published.served_name} live in {published.seconds:.2f} s; all traffic moves to it")
+        self._go_live(state, state.rlaif.adapter_dir, self.cfg.rlaif.adapter_name)
 
     def live_check(self, state: LoopState) -> None:
         if not state.published:

@@ -21,10 +21,9 @@ from feedback.schema import FeedbackRecord
 from feedback.spool import DurableFeedbackWriter
 from rag.reviewed import ReviewedAnswer, ReviewedAnswers, is_reviewed
 from ragloop.turns import reviewed_record
+from training.data import GOOD_RATING
 
 log = logging.getLogger(__name__)
-
-GOOD_RATING = 4
 
 
 def cited_documents(record: FeedbackRecord) -> tuple[str, ...]:

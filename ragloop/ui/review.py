@@ -121,6 +121,22 @@ def bulk_approve(name: str, records: list[FeedbackRecord], me: Identity) -> None
         st.rerun()
 
 
+def approve_now(record: FeedbackRecord, me: Identity, edited: str) -> None:
+    """A card's approve action (first approval or a saved edit): refused with the reason, else rerun."""
+    try:
+        decide(record, "approved", me, edited)
+    except Forbidden as err:
+        st.error(str(err))
+    else:
+        st.rerun()
+
+
+def reject_now(record: FeedbackRecord, me: Identity) -> None:
+    """A card's reject action (a rejection or a withdrawn approval)."""
+    decide(record, "rejected", me)
+    st.rerun()
+
+
 def show(record: FeedbackRecord, me: Identity) -> None:
     with st.container(border=True):
         st.markdown(f"**Question:** {record.question}")
@@ -150,29 +166,17 @@ def show(record: FeedbackRecord, me: Identity) -> None:
         if record.review_state == "approved" and record.correction:
             save, withdraw = st.columns(2)
             if save.button("Save edit", key=f"reedit_{record.feedback_id}", width="stretch"):
-                try:
-                    decide(record, "approved", me, edited)
-                except Forbidden as err:
-                    st.error(str(err))
-                else:
-                    st.rerun()
+                approve_now(record, me, edited)
             if withdraw.button("Withdraw approval", key=f"withdraw_{record.feedback_id}", width="stretch"):
-                decide(record, "rejected", me)
-                st.rerun()
+                reject_now(record, me)
             return
         if record.review_state not in ("none", "pending"):
             return
         approve, reject = st.columns(2)
         if approve.button("Approve", key=f"approve_{record.feedback_id}", type="primary", width="stretch"):
-            try:
-                decide(record, "approved", me, edited)
-            except Forbidden as err:
-                st.error(str(err))
-            else:
-                st.rerun()
+            approve_now(record, me, edited)
         if reject.button("Reject", key=f"reject_{record.feedback_id}", width="stretch"):
-            decide(record, "rejected", me)
-            st.rerun()
+            reject_now(record, me)
 
 
 def page() -> None:
