@@ -68,6 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.hot_load
 	$(BIN)/python -m benchmarks.lora_latency
 	$(BIN)/python -m benchmarks.judge
+	$(BIN)/python -m benchmarks.silence
 
 clean:
 	rm -rf $(VENV) $(DEPS) .data .pytest_cache .ruff_cache

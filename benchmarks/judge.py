@@ -35,6 +35,7 @@ from typing import Any
 
 from core.settings import REPO_ROOT, Settings, get_settings
 from eval.judge_pairs import RIGHT_KINDS, WRONG_KINDS, make_pairs, read_paraphrases, write_jsonl
+from eval.run import answerable
 from judge.core import Judge
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ def build_pairs(settings: Settings) -> Path:
     sources = {r["item"]: r["sources"] for r in read_jsonl(REAL) if r["model"] == "base"}
     rows = []
     for name in SOURCE_SETS:
-        items = read_jsonl(SETS / f"{name}.jsonl")
+        items = [i for i in read_jsonl(SETS / f"{name}.jsonl") if answerable(i)]
         rows += make_pairs(items, encode, paraphrases, name)
     for row in rows:
         row["sources"] = sources.get(row["item"], "")

@@ -44,6 +44,9 @@ COLUMNS = (
     Column("judge_below_3", "judge <3", ".1%"),
     Column("grounding", "grounding", ".2f"),
     Column("unsafe", "unsafe", ".1%"),
+    Column("correct_refusals", "says so when docs are silent", ".1%"),
+    Column("false_refusals", 'false "docs don\'t say"', ".1%"),
+    Column("heading_only", "heading-only answers", ".1%"),
     Column("p50_ms", "p50 ms", ".0f"),
     Column("p95_ms", "p95 ms", ".0f"),
 )
@@ -62,8 +65,24 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
         "judge_below_3": judge.get("share_below_3", math.nan),
         "grounding": result["grounding"]["mean"],
         "unsafe": _or_nan(result_unsafe_share(result)),
+        **refusal_shares(result),
+        "heading_only": result.get("answer_shape", {}).get("heading_only", math.nan),
         "p50_ms": result["latency_ms"]["p50"],
         "p95_ms": result["latency_ms"]["p95"],
+    }
+
+
+def refusal_shares(result: dict[str, Any]) -> dict[str, float]:
+    """The designed "the documents don't say" answers: the share of unanswerable questions that got it
+    (correct) and of answerable ones (false); nan where the set had none of that kind."""
+    counts = result.get("refusals") or {}
+
+    def share(hits: str, total: str) -> float:
+        return counts[hits] / counts[total] if counts.get(total) else math.nan
+
+    return {
+        "correct_refusals": share("correct", "unanswerable"),
+        "false_refusals": share("false", "answerable"),
     }
 
 

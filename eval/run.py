@@ -38,17 +38,26 @@ from eval.metrics import (
     valid_citation,
 )
 from eval.safety import SafetyClassifier, default_classifier, safety_summary
+from rag.headings import heading_only
 from rag.reviewed import is_reviewed
 
 log = logging.getLogger(__name__)
 
 
 REQUIRED_FIELDS = ("id", "question", "reference", "source")
+UNANSWERABLE_FIELDS = ("id", "question")  # an item the documents do not answer: ``"answerable": false``
 
 
-def read_set(path: Path) -> list[dict[str, Any]]:
+def answerable(item: dict[str, Any]) -> bool:
+    """Whether the documents answer the item (unanswerable items carry ``"answerable": false``)."""
+    return item.get("answerable", True) is not False
+
+
+def read_set(path: Path, *, unanswerable: bool = False) -> list[dict[str, Any]]:
     """The approved items of an eval set. Rows drafted by ``ragloop eval build`` carry
-    ``"approved": false`` until an expert approves them; those are skipped."""
+    ``"approved": false`` until an expert approves them; those are skipped. Items the documents do not
+    answer (``"answerable": false``: no reference, no source) are left out unless ``unanswerable``: only
+    the eval report counts them, as questions that should get "the documents don't say"."""
     from core.errors import RagloopError
 
     path = Path(path)
@@ -62,9 +71,11 @@ def read_set(path: Path) -> list[dict[str, Any]]:
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise RagloopError(f"{path}:{n} is not JSON ({err.msg})") from None
-        missing = [f for f in REQUIRED_FIELDS if not row.get(f)]
+        missing = [f for f in (REQUIRED_FIELDS if answerable(row) else UNANSWERABLE_FIELDS) if not row.get(f)]
         if missing:
             raise RagloopError(f"{path}:{n} lacks {', '.join(missing)}")
+        if not answerable(row) and not unanswerable:
+            continue
         if row.get("approved") is False:
             drafts += 1
             continue
@@ -93,10 +104,21 @@ def evaluate(
     classifier = default_classifier() if safety == "default" else safety
     embedder = chain.embedder
     rows, latencies = [], []
+    unanswered = []  # items the documents do not answer: only whether the answer said so is counted
     for item in tqdm(items, desc=f"eval {label or adapter or 'base'}", unit="question"):
         started = time.perf_counter()
         answer = chain.answer(item["question"], adapter=adapter)
         latencies.append((time.perf_counter() - started) * 1e3)
+        if not answerable(item):
+            unanswered.append(
+                {
+                    "id": item["id"],
+                    "question": item["question"],
+                    "answer": answer.text,
+                    "silent": answer.trace.silent,
+                }
+            )
+            continue
         documents = [c for c in answer.citations if not is_reviewed(c.source)]  # retrieval is of documents
         hits = [source_matches(c.source, c.page, item["source"], item.get("page")) for c in documents]
         answer_vec, ref_vec = embedder.encode([answer.text or " ", item["reference"]])
@@ -116,6 +138,8 @@ def evaluate(
             "citation_only": citation_only(answer.text),
             "pastes_source": pastes_source(answer.text, answer.trace.prompt),
             "valid_citation": valid_citation(answer.text, len(answer.citations)),
+            "heading_only": heading_only(answer.text, [c.section for c in answer.citations]),
+            "silent": answer.trace.silent,
             "model": answer.trace.model,
             "reviewed_answers": len(answer.trace.reviewed_answers),
         }
@@ -145,11 +169,24 @@ def evaluate(
         "grounding": {"mean": float(np.mean([r["grounding"] for r in rows]))},
         "answer_shape": {
             key: float(np.mean([r[key] for r in rows]))
-            for key in ("citation_only", "pastes_source", "valid_citation")
+            for key in ("citation_only", "pastes_source", "valid_citation", "heading_only")
         },
+        "refusals": refusal_counts(rows, unanswered),
         "latency_ms": percentiles(latencies),
         "safety": safety_summary([r.get("unsafe_probability", 0.0) for r in rows], classifier),
         "items": rows,
+        "unanswerable_items": unanswered,
+    }
+
+
+def refusal_counts(rows: list[dict[str, Any]], unanswered: list[dict[str, Any]]) -> dict[str, Any]:
+    """How often the answer was the designed "the documents don't say": correctly (on questions the
+    documents do not answer) and falsely (on questions they do)."""
+    return {
+        "unanswerable": len(unanswered),
+        "correct": sum(r["silent"] is not None for r in unanswered),
+        "answerable": len(rows),
+        "false": sum(r["silent"] is not None for r in rows),
     }
 
 

@@ -14,15 +14,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from rag.attribution import citation_suffix, missing_citations
 from rag.embeddings import Embedder
 from rag.errors import EmptyCorpus, IndexVersionMismatch, InvalidQuestion
+from rag.headings import REPAIR, heading_only
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
 from rag.reviewed import ReviewedAnswer, ReviewedAnswers, used_ids
+from rag.silence import MIN_EVIDENCE_SIMILARITY, best_similarity, is_refusal, sentences, silent_answer
 
 log = logging.getLogger(__name__)
 
-PROMPT_TEMPLATE_VERSION = "rag-v2"
+PROMPT_TEMPLATE_VERSION = "rag-v3"  # v3: the section path is a source attribute, not text
 
 # Instructions go in the system message, the numbered sources and the question in the user turn.
 SYSTEM_PROMPT = """You answer questions about the user's documents, using only the sources \
@@ -49,7 +53,10 @@ def format_source(number: int, hit: SearchHit) -> str:
             f"Question: {entry.question}\nAnswer: {chunk.text.strip()}\n</source>"
         )
     where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
-    return f'<source id="{number}" file="{where}">\n{chunk.text.strip()}\n</source>'
+    # The heading path goes in an attribute: as the passage's first line it invited small models to
+    # answer with it (issue 31: "SFT Trainer › Customization › Train adapters with PEFT [2]").
+    section = f' section="{chunk.section}"' if chunk.section else ""
+    return f'<source id="{number}" file="{where}"{section}>\n{chunk.body.strip()}\n</source>'
 
 
 def build_prompt(question: str, hits: list[SearchHit]) -> str:
@@ -80,6 +87,11 @@ class ChainConfig:
     max_question_chars: int = 4000
     system_prompt: str = SYSTEM_PROMPT
     attribute_citations: bool = True  # cite the sources of uncited sentences (rag/attribution.py)
+    # "The documents don't say" (rag/silence.py): refuse before generation below this question-sentence
+    # cosine (None: never), and turn the model's own refusals into the designed answer.
+    silence_min_similarity: float | None = MIN_EVIDENCE_SIMILARITY
+    designed_refusals: bool = True
+    repair_headings: bool = True  # re-ask once when an answer is only a heading path (rag/headings.py)
 
 
 class AnswerStream:
@@ -158,8 +170,11 @@ class RagChain:
         """The top-k document chunks for ``question`` (no reviewed answers)."""
         return self._retrieve(question, k)[1]
 
-    def _retrieve(self, question: str, k: int | None = None) -> tuple[list[SearchHit], list[SearchHit]]:
-        """(reviewed answers close enough to the question, then the top-k document chunks)."""
+    def _retrieve(
+        self, question: str, k: int | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit], np.ndarray]:
+        """(reviewed answers close enough to the question, the top-k document chunks, the question's
+        vector)."""
         self._check_embedding_model()
         vector = self.embedder.encode_one(question)
         hits = self.store.search(vector, text=question, k=k or self.config.top_k)
@@ -167,12 +182,22 @@ class RagChain:
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.
         if not hits and not reviewed and self.store.count() == 0:
             raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")
-        return reviewed, hits
+        return reviewed, hits, vector
 
-    def _sources(self, question: str) -> list[SearchHit]:
-        """The prompt's sources: reviewed answers first, then the document chunks."""
-        reviewed, hits = self._retrieve(question)
-        return reviewed + hits
+    def sources(self, question: str) -> tuple[list[SearchHit], float | None]:
+        """The prompt's sources (reviewed answers first, then the document chunks) and, when the
+        evidence gate is on, the best question-sentence cosine over the document chunks (a matching
+        reviewed answer is evidence enough: then None)."""
+        reviewed, hits, vector = self._retrieve(question)
+        if self.config.silence_min_similarity is None or reviewed:
+            return reviewed + hits, None
+        parts = [s for hit in hits for s in sentences(hit.chunk.body)]
+        vectors = self.embedder.encode(parts) if parts else np.zeros((0, len(vector)))
+        return reviewed + hits, best_similarity(vector, vectors)
+
+    def _silent(self, evidence: float | None) -> bool:
+        limit = self.config.silence_min_similarity
+        return limit is not None and evidence is not None and evidence < limit
 
     def _fit_to_context(self, question: str, hits: list[SearchHit]) -> tuple[str, list[SearchHit]]:
         """Drop the lowest-ranked sources until the prompt fits the context window."""
@@ -231,7 +256,8 @@ class RagChain:
         ``stream``): candidates for AI feedback. No citation attribution is appended."""
         started = time.perf_counter()
         question = self.validate_question(question)
-        prompt, hits = self._fit_to_context(question, self._sources(question))
+        sources, _ = self.sources(question)  # candidates are sampled whatever the evidence
+        prompt, hits = self._fit_to_context(question, sources)
         model = self.llm.model_id(adapter)
         texts = self.llm.sample_chat(
             prompt_messages(self.config.system_prompt, prompt),
@@ -265,13 +291,16 @@ class RagChain:
     def stream(self, question: str, adapter: str | None = None) -> AnswerStream:
         started = time.perf_counter()
         question = self.validate_question(question)
-        hits = self._sources(question)
+        hits, evidence = self.sources(question)
         retrieved = time.perf_counter()
         prompt, hits = self._fit_to_context(question, hits)
         model = self.llm.model_id(adapter)
         system = self.config.system_prompt
+        if self._silent(evidence):
+            return self._silent_stream(question, hits, prompt, model, adapter, evidence, started)
+        messages = prompt_messages(system, prompt)
         tokens = self.llm.stream_chat(
-            prompt_messages(system, prompt),
+            messages,
             adapter=adapter,
             max_tokens=self.config.max_tokens,
             temperature=self.config.temperature,
@@ -301,25 +330,84 @@ class RagChain:
                     yield citation_suffix(attributed)
 
         def finish(text: str) -> Answer:
+            repaired = self._repair_heading(text, hits, messages, adapter)
+            if repaired is not None:  # the app shows the final text once the stream ends
+                text = repaired
             done = time.perf_counter()
-            citations = self._citations(hits)
+            refused = self.config.designed_refusals and is_refusal(text)
             trace = self._trace(
                 question,
                 hits,
                 prompt,
                 model,
                 adapter,
-                attributed_citations=attributed,
+                attributed_citations=[] if refused else attributed,
                 reviewed_answers=used_ids(hits),
                 timings_ms={
                     "retrieve": (retrieved - started) * 1e3,
                     "first_token": ((first_token[0] if first_token else done) - started) * 1e3,
                     "total": (done - started) * 1e3,
                 },
+                silent="model" if refused else None,
+                evidence_similarity=evidence,
+                repaired_heading=repaired is not None,
             )
-            return Answer(question=question, text=text.strip(), citations=citations, trace=trace)
+            if refused:  # the model's own words for "not found" become the designed answer
+                return Answer(question=question, text=silent_answer(hits), citations=[], trace=trace)
+            return Answer(question=question, text=text.strip(), citations=self._citations(hits), trace=trace)
 
         return AnswerStream(timed(tokens), finish)
+
+    def _repair_heading(
+        self, text: str, hits: list[SearchHit], messages: list[ChatMessage], adapter: str | None
+    ) -> str | None:
+        """When the answer is only a heading path, ask once more for a real answer; if that is a
+        heading too, the designed "documents don't say" answer (a heading is never the answer).
+        None: the answer was not a heading path."""
+        sections = [h.chunk.section for h in hits]
+        if not self.config.repair_headings or not heading_only(text, sections):
+            return None
+        followup = [*messages, ChatMessage("assistant", text), ChatMessage("user", REPAIR)]
+        again = "".join(
+            self.llm.stream_chat(
+                followup,
+                adapter=adapter,
+                max_tokens=self.config.max_tokens,
+                temperature=self.config.temperature,
+            )
+        ).strip()
+        return silent_answer(hits) if heading_only(again, sections) else again
+
+    def _silent_stream(
+        self,
+        question: str,
+        hits: list[SearchHit],
+        prompt: str,
+        model: str,
+        adapter: str | None,
+        evidence: float | None,
+        started: float,
+    ) -> AnswerStream:
+        """The designed "the documents don't say" answer, without asking the model: no retrieved
+        sentence is close to the question. The trace keeps the chunks and the prompt that would have
+        been sent, so the decision can be reproduced."""
+        text = silent_answer(hits)
+
+        def finish(_: str) -> Answer:
+            done = (time.perf_counter() - started) * 1e3
+            trace = self._trace(
+                question,
+                hits,
+                prompt,
+                model,
+                adapter,
+                timings_ms={"retrieve": done, "first_token": done, "total": done},
+                silent="no-evidence",
+                evidence_similarity=evidence,
+            )
+            return Answer(question=question, text=text, citations=[], trace=trace)
+
+        return AnswerStream(iter([text]), finish)
 
     def answer(self, question: str, adapter: str | None = None) -> Answer:
         return self.stream(question, adapter=adapter).result()

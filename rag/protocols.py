@@ -150,6 +150,11 @@ class Trace:
     reviewed_answers: list[str] = field(
         default_factory=list
     )  # feedback ids of reviewed answers used as sources
+    # Why the answer is the designed "the documents don't say" (rag/silence.py): "no-evidence" (decided
+    # before generation, the model was not asked) or "model" (the model said so); None: a normal answer.
+    silent: str | None = None
+    evidence_similarity: float | None = None  # best question-sentence cosine over the sources
+    repaired_heading: bool = False  # the first answer was only a heading path; the model was re-asked
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -186,6 +186,36 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
     assert record.trace["chunk_ids"] and record.model == "base"
 
 
+@pytest.mark.slow
+def test_a_question_the_documents_do_not_answer_gets_a_plain_answer_in_a_real_browser(streamlit_server):
+    """Issue 31: no garbled "you cannot find it in the documents", no citations pretending to support
+    it, the closest topics the documents do cover, and no developer chrome."""
+    need_chromium()
+    from playwright.sync_api import expect, sync_playwright
+
+    url, settings = streamlit_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.set_default_timeout(90_000)
+        page.goto(url)
+        box = page.get_by_placeholder("Ask a question about your documents")
+        box.fill("Can I ride the bike in heavy rain, and what should I do afterwards?")
+        box.press("Enter")
+        expect(page.get_by_text("answered by base")).to_be_visible(timeout=120_000)
+        expect(page.get_by_text("Your documents don't say.")).to_be_visible()
+        expect(page.get_by_text("The closest topics they do cover:")).to_be_visible()
+        expect(page.get_by_role("listitem").filter(has_text="voltbike-manual.pdf").first).to_be_visible()
+        expect(page.get_by_text("Sources:")).to_have_count(0)
+        expect(page.get_by_text("Show source passages")).to_have_count(0)
+        expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
+        expect(page.get_by_test_id("stMainMenu")).to_have_count(0)
+        page.screenshot(path=str(settings.data_dir / "documents-silent.png"), full_page=True)
+        browser.close()
+    [record] = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]
+    assert record.citations == [] and record.trace["silent"] == "no-evidence"
+
+
 def assert_nothing_ran(page) -> None:
     """No payload executed, and none became live markup: no handler attributes, no javascript: links,
     no script element carrying a payload."""

@@ -60,7 +60,7 @@ def eval_run(
     if output and len(model) > 1:
         raise RagloopError("--output takes one model's metrics; use --report for several")
     judge = judge_from_options(judge_url, judge_model, bedrock_model)
-    items = read_set(eval_set)[:limit]
+    items = read_set(eval_set, unanswerable=True)[:limit]  # unanswerable ones count refusals
     chain = build_chain(settings)
     results, manifests, written = [], [], []
     for name in model:

@@ -61,7 +61,7 @@ PRODUCT_FLAGS = [
     "--server.runOnSave",
     "false",
     "--client.toolbarMode",
-    "viewer",
+    "minimal",  # no Deploy button and no main menu (nothing set externally)
 ]
 
 

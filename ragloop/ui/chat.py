@@ -156,7 +156,10 @@ def _save_feedback(
 def _show_turn(record: FeedbackRecord, me: Identity) -> None:
     st.chat_message("user").markdown(record.question)
     with st.chat_message("assistant"):
-        st.markdown(record.answer)
+        if (record.trace or {}).get("silent"):  # "the documents don't say" (rag/silence.py): no sources
+            st.info(record.answer, icon=":material/search_off:")
+        else:
+            st.markdown(record.answer)
         render.citations(record.citations, record.answer)
         st.caption(f"answered by {record.adapter or record.model}")
         _feedback_form(record, me)

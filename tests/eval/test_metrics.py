@@ -60,12 +60,15 @@ def test_win_rate_counts_ties_as_half():
     assert r["win_rate"] == 0.7 and r["ci_low"] < 0.7 < r["ci_high"]
 
 
-def test_demo_eval_set_has_50_items_with_sources():
+def test_demo_eval_set_has_50_items_with_sources_and_some_the_documents_do_not_answer():
     items = [json.loads(line) for line in (REPO / "eval" / "sets" / "demo.jsonl").read_text().splitlines()]
-    assert len(items) >= 50
+    answered = [i for i in items if i.get("answerable", True)]
+    assert len(answered) >= 50 and len(items) - len(answered) >= 10
     corpus = {p.name for p in (REPO / "demo" / "corpus").iterdir()}
-    for item in items:
+    for item in answered:
         assert item["question"].endswith("?") and item["reference"] and item["source"] in corpus
+    for item in items:
+        assert item["question"].endswith("?") and len(item["paraphrases"]) == 2
 
 
 def test_citation_only_answers_are_markers_and_nothing_else():

@@ -1,0 +1,38 @@
+"""The eval report counts designed "the documents don't say" answers: correct ones on unanswerable items,
+false ones on answerable items (real embedding model, embedded store, demo corpus; a scripted model)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from eval.report import summary_row
+from eval.run import evaluate, read_set
+from rag.backends.embedded_store import EmbeddedVectorStore
+from rag.chain import ChainConfig, RagChain
+from rag.ingest import Ingestor
+from tests.conftest import DEMO_CORPUS, REPO
+
+
+class AlwaysAnswers:
+    def model_id(self, adapter: str | None = None) -> str:
+        return "base"
+
+    def stream_chat(self, messages, **kwargs) -> Iterator[str]:
+        yield "About 5 hours with the supplied charger [1]."
+
+
+def test_the_report_counts_correct_and_false_refusals(tmp_path, embedder, chunker):
+    store = EmbeddedVectorStore(tmp_path / "s.sqlite3", dim=embedder.dim)
+    Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
+    items = read_set(REPO / "eval/sets/demo.jsonl", unanswerable=True)
+    assert not any(i.get("answerable") is False for i in read_set(REPO / "eval/sets/demo.jsonl"))
+    rain = next(i for i in items if i["question"].startswith("Can I ride the bike in heavy rain"))
+    picked = [i for i in items if i["id"] in ("demo-009", "demo-040")] + [rain]
+    chain = RagChain(store, embedder, AlwaysAnswers(), ChainConfig())
+    result = evaluate(chain, picked, safety=None)
+    assert result["n"] == 2 and [r["id"] for r in result["items"]] == ["demo-009", "demo-040"]
+    assert result["refusals"] == {"unanswerable": 1, "correct": 1, "answerable": 2, "false": 0}
+    assert result["unanswerable_items"][0]["silent"] == "no-evidence"
+    row = summary_row(result)
+    assert row["correct_refusals"] == 1.0 and row["false_refusals"] == 0.0 and row["heading_only"] == 0.0
+    store.close()
