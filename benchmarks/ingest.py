@@ -56,11 +56,11 @@ def ingest_and_encode(embedder, chunker, corpus: Path, workdir: Path) -> dict:
 
 def realdocs_hit_at_4(embedder, chunker, workdir: Path, weight: float) -> float:
     """hit@4 of the default retrieval (hybrid) on the real-docs eval set, embedded by ``embedder``."""
-    from benchmarks.retrieval_realdocs import SET, build_index, store_retriever
+    from benchmarks.retrieval_realdocs import SETS, build_index, docs_of, store_retriever
     from eval.retrieval import evaluate_retriever, read_evidence_set
 
-    index = build_index(workdir, f"realdocs-{embedder.backend}", embedder, chunker)
-    scores = evaluate_retriever(read_evidence_set(SET), store_retriever(index, weight))
+    index = build_index(workdir, docs_of(SETS[0]), f"realdocs-{embedder.backend}", embedder, chunker)
+    scores = evaluate_retriever(read_evidence_set(SETS[0]), store_retriever(index, weight))
     index.store.close()
     return scores["all"]["hit@4"]
 

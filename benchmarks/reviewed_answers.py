@@ -47,7 +47,7 @@ def indexed_half(item_id: str) -> bool:
 
 def best_matches(index: ReviewedAnswers, questions: list[str]) -> list[tuple[str | None, float]]:
     """(feedback id, similarity) of the closest reviewed answer per question, at any similarity."""
-    vectors = index.embedder.encode(questions)
+    vectors = index.embedder.encode_query(questions)
     out = []
     for v in vectors:
         found = index.match(v)

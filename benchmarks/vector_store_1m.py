@@ -67,7 +67,7 @@ def local_intrinsic_dim(x: np.ndarray, k: int = 20) -> float:
 
 def real_embeddings() -> np.ndarray:
     """all-MiniLM-L6-v2 vectors of the real-docs eval set's chunks (default chunking)."""
-    from benchmarks.retrieval_realdocs import DOCS
+    from benchmarks.retrieval_realdocs import SETS, docs_of
     from core.settings import Settings
     from rag.ingest import file_sha256
     from rag.loaders import load_pages
@@ -76,9 +76,8 @@ def real_embeddings() -> np.ndarray:
     settings = Settings()
     embedder = build_embedder(settings)
     chunker = build_chunker(settings, embedder)
-    texts = [
-        c.text for p in sorted(DOCS.iterdir()) for c in chunker.split(str(p), file_sha256(p), load_pages(p))
-    ]
+    files = sorted(docs_of(SETS[0]).iterdir())
+    texts = [c.text for p in files for c in chunker.split(str(p), file_sha256(p), load_pages(p))]
     return embedder.encode(texts)
 
 

@@ -36,7 +36,7 @@ class StoreRetriever(BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun
     ) -> list[Document]:
-        hits = self.store.search(self.embedder.encode_one(query), k=self.k)
+        hits = self.store.search(self.embedder.encode_query_one(query), k=self.k)
         return [
             Document(page_content=h.chunk.text, metadata={"source": h.chunk.source, "page": h.chunk.page})
             for h in hits

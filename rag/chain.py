@@ -176,7 +176,7 @@ class RagChain:
         """(reviewed answers close enough to the question, the top-k document chunks, the question's
         vector)."""
         self._check_embedding_model()
-        vector = self.embedder.encode_one(question)
+        vector = self.embedder.encode_query_one(question)
         hits = self.store.search(vector, text=question, k=k or self.config.top_k)
         reviewed = [m.hit for m in self.reviewed.match(vector)] if self.reviewed is not None else []
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.

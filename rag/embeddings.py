@@ -20,7 +20,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-BACKENDS = ("torch", "onnx-int8")
+BACKENDS = ("torch", "onnx-int8", "nomic-gguf")
 
 
 class Embedder:
@@ -79,6 +79,14 @@ class Embedder:
     def encode_one(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
 
+    # Questions (search queries). The same as ``encode`` for this model; an asymmetric model
+    # (rag.nomic_gguf) embeds queries and documents with different task prefixes.
+    def encode_query(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    def encode_query_one(self, text: str) -> np.ndarray:
+        return self.encode_query([text])[0]
+
 
 @lru_cache(maxsize=4)
 def get_embedder(
@@ -88,4 +96,13 @@ def get_embedder(
     backend: str = "torch",
     cache_dir: Path | str | None = None,
 ) -> Embedder:
+    """The embedder for ``backend``. ``nomic-gguf`` runs nomic-embed-text-v1.5 (``rag.nomic_gguf``,
+    prepared into ``cache_dir``) and counts chunk tokens with ``model``'s tokenizer."""
+    if backend == "nomic-gguf":
+        from rag.nomic_gguf import NomicEmbedder
+
+        if cache_dir is None:
+            raise ValueError("the nomic-gguf backend needs a cache_dir for its model file")
+        tokenizer = Embedder(model, device=device).tokenizer
+        return NomicEmbedder(Path(cache_dir), tokenizer, batch_size=min(batch_size, 32))  # type: ignore[return-value]
     return Embedder(model, device=device, batch_size=batch_size, backend=backend, cache_dir=cache_dir)

@@ -108,7 +108,7 @@ class ReviewedAnswers:
 
     def put(self, entry: ReviewedAnswer) -> None:
         """Add or replace the entry of ``entry.feedback_id`` (an edit replaces the text)."""
-        vector = self.embedder.encode([entry.question])
+        vector = self.embedder.encode_query([entry.question])
         self.store.delete_source(SOURCE_PREFIX + entry.feedback_id)
         self.store.add([entry.to_chunk()], vector)
 
@@ -132,7 +132,7 @@ class ReviewedAnswers:
         entries = [(e, h) for e, h in entries if e is not None]
         if not entries:
             return []
-        vectors = self.embedder.encode([e.question for e, _ in entries])
+        vectors = self.embedder.encode_query([e.question for e, _ in entries])
         sims = vectors @ np.asarray(question_vector, dtype=np.float32)
         found = [Match(e, float(s), h) for (e, h), s in zip(entries, sims, strict=True)]
         return sorted((m for m in found if m.similarity >= self.min_similarity), key=lambda m: -m.similarity)

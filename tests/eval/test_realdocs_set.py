@@ -25,6 +25,28 @@ def test_the_set_has_enough_real_documents_and_questions_of_each_type():
     assert len({q.id for q in questions}) == len(questions)
 
 
+SET2 = ROOT / "eval/sets/realdocs2.jsonl"
+DOCS2 = sorted((ROOT / "eval/sets/realdocs2").iterdir())
+
+
+def test_the_second_set_is_other_documents_with_references_and_cross_file_questions():
+    """The set never used for tuning (issue 30): 6+ other documents, 80+ questions, 20+ two-passage (some
+    across files), each with a reference answer so the loop can run on it."""
+    import json
+
+    questions = read_evidence_set(SET2)
+    rows = [json.loads(line) for line in SET2.read_text().splitlines() if line.strip()]
+    files = {p.name for p in DOCS2}
+    assert len(files) >= 6 and {Path(f).suffix for f in files} == {".pdf", ".html", ".md"}
+    assert not files & {p.name for p in DOCS}  # no document of the first set
+    assert len(questions) >= 80 and sum(q.type == "two-passage" for q in questions) >= 20
+    assert sum(len({e.source for e in q.evidence}) > 1 for q in questions) >= 10
+    assert {e.source for q in questions for e in q.evidence} == files
+    assert all(r["reference"] and r["source"] == r["evidence"][0]["source"] for r in rows)
+    pages = {p.name: {pg.page: pg.text for pg in load_pages(p)} for p in DOCS2}
+    assert unfound_evidence(questions, pages) == []
+
+
 def test_every_evidence_string_is_verbatim_in_its_file_and_page():
     questions = read_evidence_set(SET)
     pages = {p.name: {pg.page: pg.text for pg in load_pages(p)} for p in DOCS}
