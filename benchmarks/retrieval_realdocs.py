@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from eval.retrieval import evaluate_retriever, read_evidence_set
@@ -139,6 +140,56 @@ def decomposing_retriever(index: Index, weight: float) -> Callable[[str], Sequen
     return retrieve
 
 
+def diverse_retriever(
+    index: Index, weight: float, penalty: float, pool: int = 20
+) -> Callable[[str], Sequence[Chunk]]:
+    """Hybrid search, then a greedy re-rank of the top ``pool`` that lowers a chunk's (min-max
+    normalised) score by ``penalty`` for each chunk of its file already picked: questions whose
+    passages sit in two files get both files near the top (an MMR over files, no extra model)."""
+
+    def retrieve(question: str) -> list[Chunk]:
+        index.store.hybrid_weight = weight
+        vector = index.embedder.encode_query_one(question)
+        hits = index.store.search(vector, text=question, k=pool)
+        if not hits:
+            return []
+        top, low = hits[0].score, hits[-1].score
+        scale = (top - low) or 1.0
+        left = [(h.chunk, (h.score - low) / scale) for h in hits]
+        picked: list[Chunk] = []
+        while left and len(picked) < DEPTH:
+            used = [Path(c.source).name for c in picked]
+            best = max(
+                range(len(left)),
+                key=lambda i: left[i][1] - penalty * used.count(Path(left[i][0].source).name),
+            )
+            picked.append(left.pop(best)[0])
+        return picked
+
+    return retrieve
+
+
+def neighbour_retriever(index: Index, weight: float, seeds: int = 2) -> Callable[[str], Sequence[Chunk]]:
+    """The top ``seeds`` chunks, each followed by the next chunk of its file (passages that run past a
+    chunk boundary), then the rest of the ranking: the same number of chunks in the prompt."""
+    order = sorted(index.chunks, key=lambda c: (c.source, c.page or 0, c.start))
+    following = {a.chunk_id: b for a, b in pairwise(order) if a.source == b.source}
+    search = store_retriever(index, weight)
+
+    def retrieve(question: str) -> list[Chunk]:
+        ranked = search(question)
+        out: dict[str, Chunk] = {}
+        for chunk in ranked[:seeds]:
+            out.setdefault(chunk.chunk_id, chunk)
+            if chunk.chunk_id in following:
+                out.setdefault(following[chunk.chunk_id].chunk_id, following[chunk.chunk_id])
+        for chunk in ranked[seeds:]:
+            out.setdefault(chunk.chunk_id, chunk)
+        return list(out.values())[:DEPTH]
+
+    return retrieve
+
+
 def langchain_retriever(index: Index) -> Callable[[str], Sequence[Chunk]]:
     """LangChain's default: ``InMemoryVectorStore`` similarity search over the same chunks and embeddings."""
     from langchain_core.documents import Document
@@ -245,6 +296,11 @@ def variants(workdir: Path, docs: Path) -> dict[str, Callable[[], Callable[[str]
         "after: dense only": lambda: store_retriever(index("after"), 1.0),
         "after: BM25 only": lambda: store_retriever(index("after"), 0.0),
         f"after: hybrid {w} (defaults)": lambda: store_retriever(index("after"), w),
+        "+ file diversity 0.1": lambda: diverse_retriever(index("after"), w, 0.1),
+        "+ file diversity 0.2": lambda: diverse_retriever(index("after"), w, 0.2),
+        "+ file diversity 0.3": lambda: diverse_retriever(index("after"), w, 0.3),
+        "+ next-chunk expansion of top 2": lambda: neighbour_retriever(index("after"), w),
+        "+ structure + decomposition (defaults)": lambda: decomposing_retriever(index("after"), w),
         "nomic-embed-v1.5: dense only": lambda: store_retriever(index("nomic"), 1.0),
         f"nomic-embed-v1.5: hybrid {w}": lambda: store_retriever(index("nomic"), w),
     }

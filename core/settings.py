@@ -46,8 +46,11 @@ class EmbeddingSettings(BaseModel):
     model: str = Field(default_factory=default_embedding_model, description="sentence-transformers model dir")
     batch_size: int = Field(64, ge=1, description="texts per encode batch")
     device: str = Field("cpu", description="torch device for the embedding model")
-    backend: Literal["torch", "onnx-int8"] = Field(
-        "torch", description="torch: as shipped; onnx-int8: exported once to int8 ONNX (CPU, ~2.5x faster)"
+    backend: Literal["torch", "onnx-int8", "nomic-gguf"] = Field(
+        "torch",
+        description="torch: as shipped; onnx-int8: exported once to int8 ONNX (CPU, ~2.5x faster); "
+        "nomic-gguf: nomic-embed-text-v1.5 on llama.cpp (rag/nomic_gguf.py; `model` then only "
+        "supplies the tokenizer that sizes chunks)",
     )
 
 

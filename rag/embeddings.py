@@ -21,6 +21,19 @@ log = logging.getLogger(__name__)
 
 
 BACKENDS = ("torch", "onnx-int8", "nomic-gguf")
+# A fine-tuned embedder published by ``ragloop train embedder --publish``: models/embedders/<name>, named
+# in models/embedders/LIVE.
+EMBEDDERS = "embedders"
+LIVE = "LIVE"
+
+
+def live_embedder(models_dir: Path) -> Path | None:
+    """The published fine-tuned embedding model's folder, if one is live."""
+    pointer = Path(models_dir) / EMBEDDERS / LIVE
+    if not pointer.is_file():
+        return None
+    folder = pointer.parent / pointer.read_text().strip()
+    return folder if folder.is_dir() else None
 
 
 class Embedder:

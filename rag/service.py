@@ -9,15 +9,21 @@ from core.settings import Settings
 from rag.backends import get_llm, get_vector_store
 from rag.chain import ChainConfig, RagChain
 from rag.chunking import make_chunker
-from rag.embeddings import Embedder, get_embedder
+from rag.embeddings import Embedder, get_embedder, live_embedder
 from rag.ingest import Ingestor
 from rag.protocols import LLM, VectorStore
 from rag.reviewed import ReviewedAnswers
 
 
 def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder; a published fine-tuned one (``ragloop train embedder --publish``) when
+    ``embedding.model`` is not set explicitly."""
     cfg = settings.embedding
-    return get_embedder(cfg.model, cfg.device, cfg.batch_size, cfg.backend, settings.data_dir / "models")
+    models = settings.data_dir / "models"
+    model = cfg.model
+    if "model" not in cfg.model_fields_set and cfg.backend == "torch" and (live := live_embedder(models)):
+        model = str(live)
+    return get_embedder(model, cfg.device, cfg.batch_size, cfg.backend, models)
 
 
 def build_store(settings: Settings, embedder: Embedder) -> VectorStore:

@@ -44,11 +44,21 @@ def train(
         typer.Option("--corrections-only", help="sft: learn from approved corrections, not rated answers"),
     ] = False,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
+    chunks: Annotated[
+        int, typer.Option(min=0, help="embedder: chunks to draft a question from with the served model")
+    ] = 200,
+    publish: Annotated[
+        bool, typer.Option("--publish", help="embedder: make it live and re-index the corpus with it")
+    ] = False,
 ) -> None:
-    """Train a LoRA adapter (or reward model) from a feedback export; writes the adapter + manifest.json."""
+    """Train a LoRA adapter (or reward model) from a feedback export; writes the adapter + manifest.json.
+    ``embedder`` fine-tunes the embedding model on the indexed corpus instead (see --chunks, --publish)."""
     from training.data import BadExport, InsufficientData
     from training.run import JOBS, make_job, run
 
+    if method == "embedder":
+        train_embedder(chunks, output, publish)
+        return
     if method not in JOBS:
         raise RagloopError(f"unknown method {method!r}; one of {', '.join(sorted(JOBS))}")
     if corrections_only and method != "sft":
@@ -104,6 +114,33 @@ def judge(
         typer.secho(f"  not scored {item.get('id', '?')}: {item['error']}", fg=typer.colors.YELLOW, err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def train_embedder(chunks: int, output: str | None, publish: bool) -> None:
+    """Pairs from the corpus (drafted questions) and from users (answers rated >= 4 and the chunks they
+    cite) -> a fine-tuned embedding model (-> published with a re-index)."""
+    from feedback.service import get_feedback_store
+    from rag.service import build_chain, build_embedder
+    from ragloop.embedder import feedback_pairs, next_output, synthetic_pairs
+    from ragloop.embedder import publish as publish_embedder
+    from training.embedder import EmbedderJob, main, write_pairs
+
+    settings = get_settings()
+    embedder = build_embedder(settings)
+    chain = build_chain(settings)
+    dim = embedder.dim
+    pairs = synthetic_pairs(chain.store, dim, chain.llm, chunks) if chunks else []
+    store = get_feedback_store(settings)
+    pairs += feedback_pairs(list(store.list()), chain.store, dim)
+    if len(pairs) < 8:
+        raise RagloopError(f"only {len(pairs)} question-passage pairs; index more documents or draft more")
+    out = Path(output) if output else next_output(settings)
+    pairs_file = write_pairs(pairs, out.with_name(out.name + "-pairs.jsonl"))
+    manifest = main(EmbedderJob(pairs_file, embedder.model_name, out))
+    typer.echo(f"embedder trained on {manifest['pairs']} pairs {manifest['pairs_by_source']} -> {out}")
+    if publish:
+        report = publish_embedder(settings, out)
+        typer.echo(f"published {out.name}: {report.summary()}")
 
 
 data_app = typer.Typer(help="Training data before users arrive.", no_args_is_help=True)
