@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.attribution import citation_suffix, missing_citations
 from rag.embeddings import Embedder
-from rag.errors import EmptyCorpus, IndexVersionMismatch, InvalidQuestion
+from rag.errors import BackendUnavailable, EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.headings import REPAIR, heading_only
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
 from rag.reviewed import ReviewedAnswer, ReviewedAnswers, used_ids
@@ -294,10 +294,10 @@ class RagChain:
         hits, evidence = self.sources(question)
         retrieved = time.perf_counter()
         prompt, hits = self._fit_to_context(question, hits)
+        if self._silent(evidence):  # decided without the model: answered even while it is unreachable
+            return self._silent_stream(question, hits, prompt, adapter, evidence, started)
         model = self.llm.model_id(adapter)
         system = self.config.system_prompt
-        if self._silent(evidence):
-            return self._silent_stream(question, hits, prompt, model, adapter, evidence, started)
         messages = prompt_messages(system, prompt)
         tokens = self.llm.stream_chat(
             messages,
@@ -383,7 +383,6 @@ class RagChain:
         question: str,
         hits: list[SearchHit],
         prompt: str,
-        model: str,
         adapter: str | None,
         evidence: float | None,
         started: float,
@@ -392,6 +391,10 @@ class RagChain:
         sentence is close to the question. The trace keeps the chunks and the prompt that would have
         been sent, so the decision can be reproduced."""
         text = silent_answer(hits)
+        try:
+            model = self.llm.model_id(adapter)
+        except BackendUnavailable:  # the trace names the model that would have answered, if known
+            model = adapter or "unknown"
 
         def finish(_: str) -> Answer:
             done = (time.perf_counter() - started) * 1e3

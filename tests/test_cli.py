@@ -74,6 +74,14 @@ def test_ask_with_unreachable_llm(env, corpus):
     assert "is unreachable" in result.output and "Traceback" not in result.output
 
 
+def test_ask_a_question_the_documents_do_not_answer(env, corpus):
+    run("ingest", str(corpus), "-q")
+    result = run("ask", "Can I ride the bike in heavy rain, and what should I do afterwards?")
+    assert result.exit_code == 0, result.output  # the model (unreachable here) is never asked
+    assert "Your documents don't say." in result.output and "closest topics" in result.output
+    assert "Sources:" not in result.output
+
+
 def test_adapters_list_reads_the_configured_s3_registry(env, s3_registry_env):
     s3_registry_env("support", weight=0.25)
 

@@ -52,8 +52,11 @@ def ask(
         sys.stdout.flush()
     answer = stream.result()
     typer.echo("\n")
+    if answer.trace.silent == "model" or answer.trace.repaired_heading:  # the final text replaces the stream
+        typer.echo(answer.text + "\n")
     cited = answer.cited or answer.citations
-    typer.echo("Sources:")
+    if cited:
+        typer.echo("Sources:")
     for c in cited:
         page = f", page {c.page}" if c.page else ""
         typer.echo(f"  [{c.number}] {Path(c.source).name}{page}")
