@@ -66,19 +66,20 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
         "grounding": result["grounding"]["mean"],
         "unsafe": _or_nan(result_unsafe_share(result)),
         **refusal_shares(result),
-        "heading_only": result.get("answer_shape", {}).get("heading_only", math.nan),
+        "heading_only": result.get("answer_shape", {}).get("heading_only"),
         "p50_ms": result["latency_ms"]["p50"],
         "p95_ms": result["latency_ms"]["p95"],
     }
 
 
-def refusal_shares(result: dict[str, Any]) -> dict[str, float]:
+def refusal_shares(result: dict[str, Any]) -> dict[str, float | None]:
     """The designed "the documents don't say" answers: the share of unanswerable questions that got it
-    (correct) and of answerable ones (false); nan where the set had none of that kind."""
+    (correct) and of answerable ones (false); None (shown "n/a") where the set had none of that kind —
+    None, not nan, so the row survives a JSON round trip (adapter manifests keep it) unchanged."""
     counts = result.get("refusals") or {}
 
-    def share(hits: str, total: str) -> float:
-        return counts[hits] / counts[total] if counts.get(total) else math.nan
+    def share(hits: str, total: str) -> float | None:
+        return counts[hits] / counts[total] if counts.get(total) else None
 
     return {
         "correct_refusals": share("correct", "unanswerable"),
