@@ -84,7 +84,9 @@ def sentences(text: str) -> list[str]:
 # The evidence gate's threshold (all-MiniLM-L6-v2 cosine): the highest with at most 1 % false refusals on
 # the tuning set (`demo`: 14 unanswerable and 54 answerable questions, each with two paraphrases);
 # `python -m benchmarks.silence` prints the table and the confirmation on `demo-extra`. Set to refuse
-# rarely: a false "the documents don't say" hides an answer the user needed.
+# rarely: a false "the documents don't say" hides an answer the user needed. The value is in
+# all-MiniLM-L6-v2 cosine units: another embedder (nomic-gguf, a fine-tuned one) needs its own measurement
+# (`benchmarks.silence` runs with whatever embedder is configured).
 MIN_EVIDENCE_SIMILARITY = 0.38
 
 
