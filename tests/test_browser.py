@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -129,16 +130,28 @@ def need_chromium() -> None:
         pytest.skip("no system chromium (apt-get install chromium)")
 
 
-@pytest.mark.slow
-def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
+@contextmanager
+def chromium_page():
+    """A page of headless Chromium (90 s default timeout); the browser closes when the block ends."""
     need_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import sync_playwright
 
-    url, settings = streamlit_server
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page()
         page.set_default_timeout(90_000)
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
+    from playwright.sync_api import expect
+
+    url, settings = streamlit_server
+    with chromium_page() as page:
         page.goto(url)
         box = page.get_by_placeholder("Ask a question about your documents")
         box.fill("How long does a full charge take with the 2 A charger?")
@@ -174,7 +187,6 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
                 time.sleep(0.5)
         assert shown is not None, f"no AI score within {AI_SCORE_WITHIN_S} s of saving the rating"
         page.screenshot(path=str(settings.data_dir / "review-ai-score.png"), full_page=True)
-        browser.close()
 
     # the terminal stays quiet: no file watcher walking the imported modules (issue 31), no traceback
     output = app_output(settings)
@@ -190,14 +202,10 @@ def test_ask_rate_and_correct_in_a_real_browser(streamlit_server):
 def test_a_question_the_documents_do_not_answer_gets_a_plain_answer_in_a_real_browser(streamlit_server):
     """Issue 31: no garbled "you cannot find it in the documents", no citations pretending to support
     it, the closest topics the documents do cover, and no developer chrome."""
-    need_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, settings = streamlit_server
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(90_000)
+    with chromium_page() as page:
         page.goto(url)
         box = page.get_by_placeholder("Ask a question about your documents")
         box.fill("Can I ride the bike in heavy rain, and what should I do afterwards?")
@@ -211,7 +219,6 @@ def test_a_question_the_documents_do_not_answer_gets_a_plain_answer_in_a_real_br
         expect(page.get_by_test_id("stAppDeployButton")).to_have_count(0)
         expect(page.get_by_test_id("stMainMenu")).to_have_count(0)
         page.screenshot(path=str(settings.data_dir / "documents-silent.png"), full_page=True)
-        browser.close()
     [record] = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]
     assert record.citations == [] and record.trace["silent"] == "no-evidence"
 
@@ -230,15 +237,11 @@ def assert_nothing_ran(page) -> None:
 
 @pytest.mark.slow
 def test_untrusted_text_shows_as_text_and_never_runs(streamlit_server):
-    need_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, settings = streamlit_server
     expect.set_options(timeout=60_000)  # a page's first run on 2 busy cores takes seconds
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(90_000)
+    with chromium_page() as page:
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
@@ -277,14 +280,12 @@ def test_untrusted_text_shows_as_text_and_never_runs(streamlit_server):
         expect(grid.get_by_text(f"Charging question {IMG}", exact=False).first).to_be_attached()
         assert_nothing_ran(page)
         page.screenshot(path=str(settings.data_dir / "xss.png"), full_page=True)
-        browser.close()
     assert dialogs == []
 
 
 @pytest.mark.slow
 def test_reviewer_sorts_by_disagreement_and_bulk_approves_a_group_in_a_real_browser(streamlit_server):
-    need_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from tests.feedback.conftest import make_record
 
@@ -301,10 +302,7 @@ def test_reviewer_sorts_by_disagreement_and_bulk_approves_a_group_in_a_real_brow
     for question, record in seeded.items():
         store.put(record.model_copy(update={"question": question}))
     expect.set_options(timeout=60_000)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(90_000)
+    with chromium_page() as page:
         page.goto(f"{url}/review")
         page.get_by_text("all rated answers").click()
 
@@ -331,7 +329,6 @@ def test_reviewer_sorts_by_disagreement_and_bulk_approves_a_group_in_a_real_brow
         page.get_by_role("button", name="Yes, approve 2").click()
         expect(page.get_by_text("Approved 2 answer(s) in 'manual.pdf'")).to_be_visible()
         page.screenshot(path=str(settings.data_dir / "review.png"), full_page=True)
-        browser.close()
     states = {q: store.get(r.feedback_id).review_state for q, r in seeded.items()}
     assert states == {
         "Q1 rated 5, AI 0.5": "approved",
@@ -349,16 +346,12 @@ def test_an_approved_correction_answers_a_paraphrase_at_once_until_it_is_withdra
     chat asking a paraphrase gets the corrected content as its first source, cited as a reviewed answer;
     after the reviewer withdraws the approval the next answer does not use it. (The tiny random model's
     own words are noise; what the model is given, and what the app cites, is the point.)"""
-    need_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, settings = streamlit_server
     correction = "Yes: a dealer keys the frame lock and the battery lock alike for 15 euros."
     expect.set_options(timeout=90_000)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page()
-        page.set_default_timeout(90_000)
+    with chromium_page() as page:
 
         def ask(question: str) -> None:
             page.goto(url)
@@ -405,7 +398,6 @@ def test_an_approved_correction_answers_a_paraphrase_at_once_until_it_is_withdra
         # designed "documents don't say" answer (issue 31), and no reviewed-answer citation
         expect(page.get_by_text("Your documents don't say.").last).to_be_visible()
         expect(page.get_by_text(label)).to_have_count(0)
-        browser.close()
 
     records = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]
     used = [r for r in records if r.trace.get("reviewed_answers")]

@@ -12,21 +12,7 @@ from rag.backends.openai_llm import OpenAICompatibleLLM
 from rag.chain import PROMPT_TEMPLATE_VERSION, SYSTEM_PROMPT, ChainConfig, RagChain, build_prompt
 from rag.errors import BackendUnavailable, EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.ingest import Ingestor
-from ragloop.serve import free_port
-
-
-@pytest.fixture(scope="module")
-def indexed_store(tmp_path_factory, embedder, chunker):
-    from tests.conftest import DEMO_CORPUS
-
-    store = EmbeddedVectorStore(tmp_path_factory.mktemp("idx") / "s.sqlite3", dim=embedder.dim)
-    Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
-    yield store
-    store.close()
-
-
-def unreachable_llm() -> OpenAICompatibleLLM:
-    return OpenAICompatibleLLM(f"http://127.0.0.1:{free_port()}/v1", model="base", timeout_s=5)
+from tests.rag.conftest import unreachable_llm
 
 
 def make_chain(store, embedder, llm, **config) -> RagChain:

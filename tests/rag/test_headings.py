@@ -46,7 +46,7 @@ def test_an_answer_is_not_a_heading_path(text):
 
 
 @pytest.fixture(scope="module")
-def indexed_store(tmp_path_factory, embedder):
+def structured_store(tmp_path_factory, embedder):
     from rag.chunking import make_chunker
     from tests.conftest import DEMO_CORPUS
 
@@ -60,8 +60,8 @@ def indexed_store(tmp_path_factory, embedder):
 QUESTION = "How many days do I have to return a bike bought online?"
 
 
-def test_the_section_is_a_source_attribute_not_the_passages_first_line(indexed_store, embedder):
-    chain = RagChain(indexed_store, embedder, None, ChainConfig())
+def test_the_section_is_a_source_attribute_not_the_passages_first_line(structured_store, embedder):
+    chain = RagChain(structured_store, embedder, None, ChainConfig())
     [hit] = [h for h in chain.retrieve(QUESTION) if h.chunk.section][:1]
     prompt = build_prompt(QUESTION, [hit])
     assert prompt.startswith(
@@ -84,16 +84,16 @@ class Echoes:
         yield self.replies[len(self.requests) - 1]
 
 
-def test_a_heading_answer_is_asked_again_and_replaced(indexed_store, embedder):
-    top = RagChain(indexed_store, embedder, None, ChainConfig()).retrieve(QUESTION)[0].chunk.section
+def test_a_heading_answer_is_asked_again_and_replaced(structured_store, embedder):
+    top = RagChain(structured_store, embedder, None, ChainConfig()).retrieve(QUESTION)[0].chunk.section
     llm = Echoes(f"{top} [1]", "Within 30 days of delivery [1].")
-    answer = RagChain(indexed_store, embedder, llm, ChainConfig()).answer(QUESTION)
+    answer = RagChain(structured_store, embedder, llm, ChainConfig()).answer(QUESTION)
     assert answer.text == "Within 30 days of delivery [1]." and answer.trace.repaired_heading
     assert len(llm.requests) == 2 and llm.requests[1][-1].content == REPAIR
 
 
-def test_a_second_heading_answer_gives_the_designed_answer(indexed_store, embedder):
-    top = RagChain(indexed_store, embedder, None, ChainConfig()).retrieve(QUESTION)[0].chunk.section
+def test_a_second_heading_answer_gives_the_designed_answer(structured_store, embedder):
+    top = RagChain(structured_store, embedder, None, ChainConfig()).retrieve(QUESTION)[0].chunk.section
     llm = Echoes(f"{top} [1]", f"{top}.")
-    answer = RagChain(indexed_store, embedder, llm, ChainConfig()).answer(QUESTION)
+    answer = RagChain(structured_store, embedder, llm, ChainConfig()).answer(QUESTION)
     assert is_silent_answer(answer.text) and answer.citations == []

@@ -8,30 +8,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from rag.backends.embedded_store import EmbeddedVectorStore
-from rag.backends.openai_llm import OpenAICompatibleLLM
 from rag.chain import ChainConfig, RagChain
 from rag.errors import BackendUnavailable
-from rag.ingest import Ingestor
 from rag.silence import NOT_IN_DOCUMENTS, TOPICS_INTRO, is_refusal, is_silent_answer
-from ragloop.serve import free_port
+from tests.rag.conftest import unreachable_llm
 
 UNANSWERABLE = "Can I ride the bike in heavy rain, and what should I do afterwards?"  # issue 31's example
 ANSWERABLE = "How long does a full charge take with the supplied charger?"
-
-
-@pytest.fixture(scope="module")
-def indexed_store(tmp_path_factory, embedder, chunker):
-    from tests.conftest import DEMO_CORPUS
-
-    store = EmbeddedVectorStore(tmp_path_factory.mktemp("idx") / "s.sqlite3", dim=embedder.dim)
-    Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
-    yield store
-    store.close()
-
-
-def unreachable_llm() -> OpenAICompatibleLLM:
-    return OpenAICompatibleLLM(f"http://127.0.0.1:{free_port()}/v1", model="base", timeout_s=5)
 
 
 class SaysNotFound:
