@@ -16,7 +16,7 @@ from ragloop.cli.support import judge_from_options, user_errors
 @app.command()
 @user_errors
 def train(
-    method: Annotated[str, typer.Argument(help="sft | dpo | kto | rm | ppo")],
+    method: Annotated[str, typer.Argument(help="sft | dpo | kto | rm | ppo | embedder")],
     config: Annotated[
         Path | None, typer.Option(help="job file (YAML or JSON), fields as in training/config.py")
     ] = None,
