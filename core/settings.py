@@ -258,6 +258,14 @@ class ReviewedAnswerSettings(BaseModel):
         "benchmarks/reviewed_answers.py chose it on the demo set (paraphrase recall 94 %, false use 9 % "
         "on related but different questions) and confirmed it on demo-extra (100 %, 5 %)",
     )
+    direct_similarity: float | None = Field(
+        0.90,
+        ge=0.0,
+        le=1.0,
+        description="at or above this question similarity the approved text is the answer itself, "
+        "without asking the model (None: always through the model); benchmarks/reviewed_answers.py chose "
+        "it on the demo set as the lowest threshold no unrelated question reaches",
+    )
     k: int = Field(2, ge=1, le=10, description="at most this many reviewed answers per question")
     include_rated: bool = Field(
         False, description="also approved answers rated >= 4 (not only approved corrections)"

@@ -128,8 +128,10 @@ class ReferenceOverlapJudge:
     """A deterministic judge where no capable judge model can run (a laptop CPU, CI); the fact checks
     (``judge.facts``) on top of it catch what closeness cannot (a changed number, a flipped yes/no).
 
-    - Against a reference: half embedding cosine (0.2 -> 0, 0.6 -> full), half the share of the
-      reference's key terms (numbers, names, nouns; stemmed, prefix-matched) the answer contains.
+    - Against a reference: half closeness (the mean of the embedding cosine, 0.2 -> 0, 0.6 -> full,
+      and that of question + reference against question + answer, 0.4 -> 0, 0.8 -> full; v3), half
+      the share of the reference's key terms (numbers, names, nouns; stemmed, prefix-matched) the
+      answer contains.
     - Against sources: half how much of the answer the sources carry (best paragraph cosine, share of
       the answer's key terms in the sources), half how well it matches the three source sentences that
       answer the question best — so grounded text that answers another question scores lower.
@@ -139,8 +141,8 @@ class ReferenceOverlapJudge:
 
     ``encode`` maps a list of texts to unit vectors (the retrieval embedder's ``encode``)."""
 
-    model_id = "reference-overlap-v2"
-    prompt_version = "overlap-v2"
+    model_id = "reference-overlap-v3"
+    prompt_version = "overlap-v3"
 
     def __init__(self, encode, *, cache_size: int = 4096) -> None:
         self._encode = encode
@@ -168,16 +170,31 @@ class ReferenceOverlapJudge:
                 self._vectors.popitem(last=False)
             return np.stack([self._vectors[t] for t in texts])
 
-    def score(self, reference: str, answer: str) -> tuple[float, str]:
+    def score(self, reference: str, answer: str, question: str = "") -> tuple[float, str]:
+        """Against a reference. With the question, closeness is the mean of the bare cosine (0.2 -> 0,
+        0.6 -> full) and the cosine of "question + reference" against "question + answer" (0.4 -> 0,
+        0.8 -> full; the shared question lifts it): a terse reference ("About 7 hours.") carries little
+        meaning alone, so v2 scored a full sentence with its facts about 3.6; read as answers to the same
+        question they are close. Half of it stays bare so a short off-topic answer is not lifted by the
+        question alone. Chosen on the demo half of ``benchmarks.judge`` among ctx-only / mean, ramps."""
         import numpy as np
 
-        ref_vec, ans_vec = self.encode([reference, answer or " "])
-        cosine = float(np.dot(ref_vec, ans_vec))
+        texts = [reference, answer or " "]
+        if question:
+            texts += [f"{question} {reference}", f"{question} {answer or ' '}"]
+        vectors = self.encode(texts)
+        cosine = float(np.dot(vectors[0], vectors[1]))
+        closeness = _ramp(cosine, 0.2, 0.6)
+        reason = f"cosine {cosine:.2f}"
+        if question:
+            in_context = float(np.dot(vectors[2], vectors[3]))
+            closeness = 0.5 * (closeness + _ramp(in_context, 0.4, 0.8))
+            reason += f" ({in_context:.2f} with the question)"
         terms = stemmed_terms(reference)
         found = covered(terms, stemmed_terms(answer))
-        coverage = found / len(terms) if terms else _ramp(cosine, 0.2, 0.6)
-        score = round(5.0 * (0.5 * _ramp(cosine, 0.2, 0.6) + 0.5 * coverage), 2)
-        return score, f"cosine {cosine:.2f}; {found} of {len(terms)} key terms of the reference"
+        coverage = found / len(terms) if terms else closeness
+        score = round(5.0 * (0.5 * closeness + 0.5 * coverage), 2)
+        return score, f"{reason}; {found} of {len(terms)} key terms of the reference"
 
     def grounded(self, question: str, sources: str, answer: str) -> tuple[float, str]:
         import numpy as np
@@ -209,5 +226,5 @@ class ReferenceOverlapJudge:
         if basis == "sources":
             score, reason = self.grounded(question, reference, answer)
         else:
-            score, reason = self.score(reference, answer)
+            score, reason = self.score(reference, answer, question)
         return Judgement(score, reason, "reference overlap")

@@ -21,7 +21,7 @@ from rag.embeddings import Embedder
 from rag.errors import BackendUnavailable, EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.headings import REPAIR, heading_only
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
-from rag.reviewed import ReviewedAnswer, ReviewedAnswers, used_ids
+from rag.reviewed import Match, ReviewedAnswer, ReviewedAnswers, direct_text, used_ids
 from rag.silence import MIN_EVIDENCE_SIMILARITY, best_similarity, is_refusal, sentences, silent_answer
 
 log = logging.getLogger(__name__)
@@ -172,13 +172,13 @@ class RagChain:
 
     def _retrieve(
         self, question: str, k: int | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit], np.ndarray]:
+    ) -> tuple[list[Match], list[SearchHit], np.ndarray]:
         """(reviewed answers close enough to the question, the top-k document chunks, the question's
         vector)."""
         self._check_embedding_model()
         vector = self.embedder.encode_query_one(question)
         hits = self.store.search(vector, text=question, k=k or self.config.top_k)
-        reviewed = [m.hit for m in self.reviewed.match(vector)] if self.reviewed is not None else []
+        reviewed = self.reviewed.match(vector) if self.reviewed is not None else []
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.
         if not hits and not reviewed and self.store.count() == 0:
             raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")
@@ -188,12 +188,19 @@ class RagChain:
         """The prompt's sources (reviewed answers first, then the document chunks) and, when the
         evidence gate is on, the best question-sentence cosine over the document chunks (a matching
         reviewed answer is evidence enough: then None)."""
+        hits, evidence, _ = self._sources(question)
+        return hits, evidence
+
+    def _sources(self, question: str) -> tuple[list[SearchHit], float | None, Match | None]:
+        """``sources`` and the reviewed answer to give as the answer itself, if one is that close."""
         reviewed, hits, vector = self._retrieve(question)
+        direct = self.reviewed.direct(reviewed) if self.reviewed is not None else None
+        sources = [m.hit for m in reviewed] + hits
         if self.config.silence_min_similarity is None or reviewed:
-            return reviewed + hits, None
+            return sources, None, direct
         parts = [s for hit in hits for s in sentences(hit.chunk.body)]
         vectors = self.embedder.encode(parts) if parts else np.zeros((0, len(vector)))
-        return reviewed + hits, best_similarity(vector, vectors)
+        return sources, best_similarity(vector, vectors), direct
 
     def _silent(self, evidence: float | None) -> bool:
         limit = self.config.silence_min_similarity
@@ -291,9 +298,11 @@ class RagChain:
     def stream(self, question: str, adapter: str | None = None) -> AnswerStream:
         started = time.perf_counter()
         question = self.validate_question(question)
-        hits, evidence = self.sources(question)
+        hits, evidence, direct = self._sources(question)
         retrieved = time.perf_counter()
         prompt, hits = self._fit_to_context(question, hits)
+        if direct is not None:  # the same question again: the reviewer's words are the answer
+            return self._direct_stream(question, direct, hits, prompt, adapter, started)
         if self._silent(evidence):  # decided without the model: answered even while it is unreachable
             return self._silent_stream(question, hits, prompt, adapter, evidence, started)
         model = self.llm.model_id(adapter)
@@ -391,10 +400,7 @@ class RagChain:
         sentence is close to the question. The trace keeps the chunks and the prompt that would have
         been sent, so the decision can be reproduced."""
         text = silent_answer(hits)
-        try:
-            model = self.llm.model_id(adapter)
-        except BackendUnavailable:  # the trace names the model that would have answered, if known
-            model = adapter or "unknown"
+        model = self._model_or_unknown(adapter)
 
         def finish(_: str) -> Answer:
             done = (time.perf_counter() - started) * 1e3
@@ -409,6 +415,44 @@ class RagChain:
                 evidence_similarity=evidence,
             )
             return Answer(question=question, text=text, citations=[], trace=trace)
+
+        return AnswerStream(iter([text]), finish)
+
+    def _model_or_unknown(self, adapter: str | None) -> str:
+        """The model that would have answered, for a trace of an answer the model did not write."""
+        try:
+            return self.llm.model_id(adapter)
+        except BackendUnavailable:
+            return adapter or "unknown"
+
+    def _direct_stream(
+        self,
+        question: str,
+        match: Match,
+        hits: list[SearchHit],
+        prompt: str,
+        adapter: str | None,
+        started: float,
+    ) -> AnswerStream:
+        """A reviewed answer's approved text as the answer, without asking the model; it cites the
+        reviewed answer (the app labels it "reviewed answer · approved by …"). The trace keeps the
+        sources and the prompt the model would have got, so a rating of this answer trains like any."""
+        text = direct_text(match.answer)
+        model = self._model_or_unknown(adapter)
+
+        def finish(_: str) -> Answer:
+            done = (time.perf_counter() - started) * 1e3
+            trace = self._trace(
+                question,
+                hits,
+                prompt,
+                model,
+                adapter,
+                timings_ms={"retrieve": done, "first_token": done, "total": done},
+                reviewed_answers=[match.answer.feedback_id],
+                reviewed_direct=True,
+            )
+            return Answer(question=question, text=text, citations=self._citations([match.hit]), trace=trace)
 
         return AnswerStream(iter([text]), finish)
 

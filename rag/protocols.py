@@ -150,6 +150,8 @@ class Trace:
     reviewed_answers: list[str] = field(
         default_factory=list
     )  # feedback ids of reviewed answers used as sources
+    # The answer is a reviewed answer's approved text itself (rag.reviewed), the model was not asked.
+    reviewed_direct: bool = False
     # Why the answer is the designed "the documents don't say" (rag/silence.py): "no-evidence" (decided
     # before generation, the model was not asked) or "model" (the model said so); None: a normal answer.
     silent: str | None = None

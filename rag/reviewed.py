@@ -9,8 +9,12 @@ file, or a second OpenSearch index): ``ReviewedAnswers`` needs only the ``Vector
 At answer time ``match`` finds the entries whose question is close enough to the new one (cosine
 similarity of the question embeddings at least ``min_similarity``, recomputed here so that the
 threshold means the same on every backend); the chain puts them before the document chunks as sources
-labelled "reviewed answer". ``retract`` removes an entry at once. What is approved, edited, rejected or
-retracted is decided on the Review page; ``ragloop.reviewed`` keeps this index in step with it.
+labelled "reviewed answer". A match at least ``direct_similarity`` close is the same question asked
+again (measured: no unrelated question of the tuning set comes that close): then the approved text *is*
+the answer, given without asking the model, as customer-service "custom answers" do — the reviewer's
+words stick exactly, instead of a small model blending them with a document chunk. ``retract`` removes
+an entry at once. What is approved, edited, rejected or retracted is decided on the Review page;
+``ragloop.reviewed`` keeps this index in step with it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -100,11 +105,28 @@ class Match:
 class ReviewedAnswers:
     """The reviewed-answers index over any ``VectorStore``."""
 
-    def __init__(self, store: VectorStore, embedder: Embedder, *, min_similarity: float, k: int = 2) -> None:
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder: Embedder,
+        *,
+        min_similarity: float,
+        k: int = 2,
+        direct_similarity: float | None = None,
+    ) -> None:
         self.store = store
         self.embedder = embedder
         self.min_similarity = min_similarity
         self.k = k
+        self.direct_similarity = direct_similarity  # None: always through the model
+
+    def direct(self, matches: list[Match]) -> Match | None:
+        """The match whose approved text is the answer itself (the closest, when it is at least
+        ``direct_similarity`` close), else None."""
+        if self.direct_similarity is None or not matches:
+            return None
+        best = max(matches, key=lambda m: m.similarity)
+        return best if best.similarity >= self.direct_similarity else None
 
     def put(self, entry: ReviewedAnswer) -> None:
         """Add or replace the entry of ``entry.feedback_id`` (an edit replaces the text)."""
@@ -139,6 +161,18 @@ class ReviewedAnswers:
 
     def close(self) -> None:
         self.store.close()
+
+
+_CITATION_MARK = re.compile(r"\s*\[\d+\]")
+
+
+def direct_text(entry: ReviewedAnswer) -> str:
+    """The approved text as an answer that cites the reviewed answer itself as source [1]; its own [n]
+    marks pointed at the sources of the answer it corrected, so they go."""
+    text = _CITATION_MARK.sub("", entry.text).strip()
+    if text[-1:] in ".!?":
+        return f"{text[:-1]} [1]{text[-1]}"
+    return f"{text} [1]"
 
 
 def used_ids(hits: list[SearchHit]) -> list[str]:

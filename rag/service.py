@@ -54,7 +54,9 @@ def build_reviewed(settings: Settings, embedder: Embedder) -> ReviewedAnswers:
     """The reviewed-answers index beside the documents' (same backend, its own namespace)."""
     cfg = settings.reviewed
     store = get_vector_store(settings, embedder.dim, namespace="reviewed-answers")
-    return ReviewedAnswers(store, embedder, min_similarity=cfg.min_similarity, k=cfg.k)
+    return ReviewedAnswers(
+        store, embedder, min_similarity=cfg.min_similarity, k=cfg.k, direct_similarity=cfg.direct_similarity
+    )
 
 
 def build_chain(

@@ -402,10 +402,12 @@ class Loop:
         ]
         scores: dict[str, list[float]] = {"verbatim": [], "paraphrase": []}
         used: dict[str, int] = {"verbatim": 0, "paraphrase": 0}
+        direct: dict[str, int] = {"verbatim": 0, "paraphrase": 0}  # the approved text itself, no model
         for kind, question, correction in tqdm(asks, desc="reviewed answers", unit="question"):
             answer = chain.answer(question)
             scores[kind].append(judge.score(question, correction, answer.text).score)
             used[kind] += bool(answer.trace.reviewed_answers)
+            direct[kind] += answer.trace.reviewed_direct
         state.results["reviewed"] = evaluate(
             chain,
             state.holdout,
@@ -423,6 +425,7 @@ class Loop:
                 for kind, v in scores.items()
             },
             **{f"{kind}_used": used[kind] for kind in used},
+            **{f"{kind}_direct": direct[kind] for kind in direct},
             "holdout_used": sum(i.get("reviewed_answers", 0) > 0 for i in state.results["reviewed"]["items"]),
             "holdout_similarity_delta": diff.__dict__ if diff else None,
         }
@@ -430,7 +433,8 @@ class Loop:
         self.echo(
             f"      {built.entries} reviewed answers; judged >= 4 against the correction: "
             f"{r['verbatim_at_least_4'] or 0:.0%} of {r['verbatim_asked']} verbatim, "
-            f"{r['paraphrase_at_least_4'] or 0:.0%} of {r['paraphrase_asked']} paraphrased questions; "
+            f"{r['paraphrase_at_least_4'] or 0:.0%} of {r['paraphrase_asked']} paraphrased questions "
+            f"({r['verbatim_direct'] + r['paraphrase_direct']} given the approved text itself); "
             f"held-out: {r['holdout_used']} of {len(state.holdout)} used one" + (diff.note() if diff else "")
         )
 
@@ -596,8 +600,9 @@ class Loop:
             notes.append(
                 f"reviewed answers ({r['entries']} approved corrections, no training): judged >= 4 against "
                 f"the correction on {verbatim:.0%} of {r['verbatim_asked']} corrected questions asked "
-                f"verbatim and {para:.0%} of {r['paraphrase_asked']} paraphrases; "
-                f"{r['holdout_used']} of {len(state.holdout)} held-out questions used one"
+                f"verbatim and {para:.0%} of {r['paraphrase_asked']} paraphrases "
+                f"({r.get('verbatim_direct', 0) + r.get('paraphrase_direct', 0)} given the approved text "
+                f"itself); {r['holdout_used']} of {len(state.holdout)} held-out questions used one"
             )
         if state.training_rows:
             notes.append(

@@ -353,12 +353,12 @@ def test_an_approved_correction_answers_a_paraphrase_at_once_until_it_is_withdra
     expect.set_options(timeout=90_000)
     with chromium_page() as page:
 
-        def ask(question: str) -> None:
+        def ask(question: str, answered_by: str = "answered by base") -> None:
             page.goto(url)
             box = page.get_by_placeholder("Ask a question about your documents")
             box.fill(question)
             box.press("Enter")
-            expect(page.get_by_text("answered by base").last).to_be_visible(timeout=120_000)
+            expect(page.get_by_text(answered_by).last).to_be_visible(timeout=120_000)
 
         # 1. a user corrects an answer
         ask("Can the frame lock and battery lock use the same key?")
@@ -386,6 +386,11 @@ def test_an_approved_correction_answers_a_paraphrase_at_once_until_it_is_withdra
         expect(page.get_by_text(correction).last).to_be_visible()
         page.screenshot(path=str(settings.data_dir / "reviewed-answer.png"), full_page=True)
 
+        # 3b. the same question again gets the approved text itself, word for word, without the model
+        ask("Can the frame lock and battery lock use the same key?", "answered with a reviewed answer")
+        expect(page.get_by_text(correction.removesuffix(".") + " [1].").last).to_be_visible()
+        expect(page.get_by_text(f"[1] {label}").last).to_be_attached()
+
         # 4. the reviewer withdraws the approval; the next answer does not use it
         page.goto(f"{url}/review")
         page.get_by_text("all rated answers").click()
@@ -402,5 +407,6 @@ def test_an_approved_correction_answers_a_paraphrase_at_once_until_it_is_withdra
     records = [r for r in get_feedback_store(settings).list() if r.session_id != XSS_SESSION]
     used = [r for r in records if r.trace.get("reviewed_answers")]
     corrected = next(r for r in records if r.correction == correction)
-    assert [r.trace["reviewed_answers"] for r in used] == [[corrected.feedback_id]]
+    assert [r.trace["reviewed_answers"] for r in used] == [[corrected.feedback_id]] * 2
+    assert sorted(bool(r.trace.get("reviewed_direct")) for r in used) == [False, True]
     assert corrected.review_state == "rejected" and corrected.reviewer == "local"

@@ -86,6 +86,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     )
     assert reviewed["entries"] == corrections > 0
     assert reviewed["verbatim_asked"] == corrections and reviewed["verbatim_used"] == corrections, reviewed
+    assert reviewed["verbatim_direct"] == corrections  # asked again word for word: the approved text itself
     assert reviewed["paraphrase_asked"] == 2 * corrections
     assert "base + reviewed answers" in {
         row["model"] for row in json.loads((result.report_dir / "report.json").read_text())["summary"]
@@ -114,7 +115,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     # ... rewards came from the judge, one score per candidate
     scores = [json.loads(line) for line in (workdir / "rlaif-scores.jsonl").read_text().splitlines()]
     assert {s["id"] for s in scores} == {c["feedback_id"] for c in candidates}
-    assert {s["judge"] for s in scores} == {"reference-overlap-v2"}
+    assert {s["judge"] for s in scores} == {"reference-overlap-v3"}
     rlaif = json.loads((result.rlaif_dir / "manifest.json").read_text())
     assert (
         rlaif["method"] == "dpo"
@@ -133,8 +134,8 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     )
     assert rlaif["ai_feedback"]["judge"] == {
         "backend": "ReferenceOverlapJudge",
-        "model": "reference-overlap-v2",
-        "prompt_version": "overlap-v2",
+        "model": "reference-overlap-v3",
+        "prompt_version": "overlap-v3",
         "facts": "facts-v1",
     }
     assert rlaif["ai_feedback"]["sampling"]["adapter"] == "loop-sft-v1"

@@ -161,7 +161,10 @@ def _show_turn(record: FeedbackRecord, me: Identity) -> None:
         else:
             st.markdown(record.answer)
         render.citations(record.citations, record.answer)
-        st.caption(f"answered by {record.adapter or record.model}")
+        if (record.trace or {}).get("reviewed_direct"):  # the approved text itself (rag.reviewed)
+            st.caption("answered with a reviewed answer, word for word; the model was not asked")
+        else:
+            st.caption(f"answered by {record.adapter or record.model}")
         _feedback_form(record, me)
 
 

@@ -27,8 +27,7 @@ def test_every_wrong_twin_scores_below_the_reference(results, set_name):
     pairs, _ = results
     for kind in WRONG_KINDS:
         assert pairs[set_name][kind]["vs_reference"] >= 0.95, (kind, pairs[set_name][kind])
-    # target 0.5; the untuned half measures 0.51 (README), so this guards against regressions only
-    assert pairs[set_name]["paraphrase"]["mean_drop"] <= 0.55
+    assert pairs[set_name]["paraphrase"]["mean_drop"] <= 0.5  # v3 measures 0.37 / 0.39 (v2: 0.45 / 0.51)
     assert pairs[set_name]["padded"]["mean_drop"] <= 0.5
 
 
@@ -55,3 +54,14 @@ def test_against_sources_padding_is_not_a_claim_and_a_changed_number_is(embedder
     result = judge_pairs(judge, pairs, "sources", [])["demo"]
     assert result["padded"]["mean_drop"] <= 0.5
     assert result["numbers"]["vs_reference"] >= 0.95
+
+
+def test_a_terse_reference_and_a_full_sentence_with_its_facts_agree(embedder):
+    """v3 also reads the reference and the answer as answers to the question: a full sentence with a
+    terse reference's facts scores >= 4 (v2, comparing the bare texts, gave it 3.6), while a short
+    sentence about something else, with the same number, stays low."""
+    judge = Judge(ReferenceOverlapJudge(embedder.encode), fact_checks=False)
+    question = "How long does charging with the travel charger take?"
+    right = "The travel charger takes about 7 hours to charge the battery fully."
+    assert judge.score(question, "About 7 hours.", right).score >= 4
+    assert judge.score(question, "About 7 hours.", "Clean the chain every 7 days.").score < 3

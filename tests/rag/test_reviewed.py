@@ -136,3 +136,39 @@ def test_the_chain_puts_a_close_reviewed_answer_first_labelled_and_traced(
     reviewed.retract("fb-charge")
     again = chain.answer("how many hours to fully charge using the standard charger")
     assert again.trace.reviewed_answers == [] and len(again.citations) == 2
+
+
+def test_the_same_question_again_gets_the_approved_text_itself_without_the_model(
+    tmp_path, embedder, indexed_store
+):
+    """At or above ``direct_similarity`` the reviewer's words are the answer, citing the reviewed answer;
+    the model (here unreachable) is not asked. A paraphrase below it still goes to the model."""
+    from rag.chain import ChainConfig, RagChain
+    from rag.errors import BackendUnavailable
+    from tests.rag.conftest import unreachable_llm
+
+    reviewed = ReviewedAnswers(
+        EmbeddedVectorStore(tmp_path / "reviewed-answers.sqlite3", dim=embedder.dim),
+        embedder,
+        min_similarity=THRESHOLD,
+        direct_similarity=0.90,  # the configured default
+    )
+    reviewed.put(KEYS)
+    chain = RagChain(indexed_store, embedder, unreachable_llm(), ChainConfig(top_k=2), reviewed=reviewed)
+
+    answer = chain.answer("Can the frame lock and the battery lock use the same key?")
+    assert answer.text == "Yes. A dealer can key the frame lock and the battery lock alike for 15 euros [1]."
+    assert [c.source for c in answer.cited] == ["reviewed-answer/fb-keys"]
+    assert source_label(answer.cited[0].source, answer.cited[0].section).startswith(
+        "reviewed answer · approved by rita"
+    )
+    assert answer.trace.reviewed_direct and answer.trace.reviewed_answers == ["fb-keys"]
+    assert answer.trace.prompt.startswith('<source id="1" file="reviewed answer')  # what it would have got
+
+    with pytest.raises(BackendUnavailable):  # close enough to be a source, not to be the answer itself
+        chain.answer("can both locks be keyed alike")
+
+    reviewed.retract("fb-keys")  # this corpus lacks the accessories page: the documents don't say
+    again = chain.answer("Can the frame lock and the battery lock use the same key?")
+    assert not again.trace.reviewed_direct and again.trace.reviewed_answers == [] and again.trace.silent
+    reviewed.close()
