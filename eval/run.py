@@ -89,6 +89,19 @@ def read_set(path: Path, *, unanswerable: bool = False) -> list[dict[str, Any]]:
     return items
 
 
+def first(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    """The first ``limit`` answerable items and as many unanswerable ones as the set's mix gives (at
+    least one when it has any): a set lists its unanswerable questions last, so a plain slice would
+    drop every one of them and the refusal columns with them."""
+    if limit is None:
+        return items
+    answered = [i for i in items if answerable(i)][:limit]
+    silent = [i for i in items if not answerable(i)]
+    share = len(silent) / max(len(items) - len(silent), 1)
+    keep = min(len(silent), max(1, round(limit * share))) if silent else 0
+    return answered + silent[:keep]
+
+
 def evaluate(
     chain,
     items: list[dict[str, Any]],

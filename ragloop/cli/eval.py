@@ -53,14 +53,14 @@ def eval_run(
     from datetime import datetime
 
     from eval.report import text_table, write_report
-    from eval.run import evaluate, read_set, write
+    from eval.run import evaluate, first, read_set, write
     from rag.service import build_chain
 
     settings = get_settings()
     if output and len(model) > 1:
         raise RagloopError("--output takes one model's metrics; use --report for several")
     judge = judge_from_options(judge_url, judge_model, bedrock_model)
-    items = read_set(eval_set, unanswerable=True)[:limit]  # unanswerable ones count refusals
+    items = first(read_set(eval_set, unanswerable=True), limit)  # unanswerable ones count refusals
     chain = build_chain(settings)
     results, manifests, written = [], [], []
     for name in model:

@@ -36,3 +36,15 @@ def test_the_report_counts_correct_and_false_refusals(tmp_path, embedder, chunke
     row = summary_row(result)
     assert row["correct_refusals"] == 1.0 and row["false_refusals"] == 0.0 and row["heading_only"] == 0.0
     store.close()
+
+
+def test_a_limited_run_keeps_the_sets_unanswerable_questions_in_proportion():
+    """``eval run --limit N``: unanswerable questions come last in a set, so a plain slice would drop
+    them all and the refusal columns with them."""
+    from eval.run import answerable, first
+
+    items = read_set(REPO / "eval/sets/demo.jsonl", unanswerable=True)  # 54 answerable, 14 not
+    picked = first(items, 10)
+    assert sum(map(answerable, picked)) == 10 and sum(not answerable(i) for i in picked) == 3
+    assert first(items, None) == items
+    assert len(first(read_set(REPO / "eval/sets/demo.jsonl"), 10)) == 10  # none to keep
