@@ -94,7 +94,7 @@ def session(
         done.append(Request(finished - started, (first or finished) - started, model_s, tokens))
         record = answer_record(answer, sid, turn)
         writer.save(record)
-        writer.save(rated_record(record, 1 + turn % 5, "load test", "", lim))
+        writer.save(rated_record(record, 1 + turn % 5, note="load test", correction="", limits=lim))
         ids.append(record.feedback_id)
     return done, ids
 

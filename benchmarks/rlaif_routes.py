@@ -48,8 +48,8 @@ def train_route(settings: Settings, variant: str, workdir: Path, sft_dir: Path, 
         workdir / "rlaif-candidates.jsonl",
         workdir / "rlaif-scores.jsonl",
         out / variant,
-        settings.loop.batch_size,
-        settings.loop.max_tokens,
+        batch=settings.loop.batch_size,
+        max_tokens=settings.loop.max_tokens,
     )
     wall, cpu = time.perf_counter(), time.process_time()
     for m, job in jobs:

@@ -495,14 +495,14 @@ class Loop:
                 state.chain,
                 state.judge,
                 state.train_items,
-                state.published,
-                state.adapter_dir,
-                self.base_model,
-                self.settings.data_dir,
-                self.cfg.rlaif,
-                self.settings.llm.max_tokens,
-                self.cfg.batch_size,
-                self.echo,
+                sft_served=state.published,
+                sft_dir=state.adapter_dir,
+                base_model=self.base_model,
+                workdir=self.settings.data_dir,
+                cfg=self.cfg.rlaif,
+                max_tokens=self.settings.llm.max_tokens,
+                batch_size=self.cfg.batch_size,
+                echo=self.echo,
             )
         except InsufficientData as err:  # every question's candidates scored alike: nothing to prefer
             self.echo(f"      the AI feedback gave no training data: {err}")
@@ -690,7 +690,7 @@ class Loop:
             judgement = judge.score(item["question"], item["reference"], answer.text)
             rating = rating_from_score(judgement.score)
             correction = item["reference"] if rating <= self.cfg.correct_at_or_below else ""
-            record = rated_record(record, rating, judgement.reason, correction, limits)
+            record = rated_record(record, rating, note=judgement.reason, correction=correction, limits=limits)
             writer.save(record)
             if correction:
                 record = reviewed_record(record, "approved", REVIEWER)

@@ -139,6 +139,7 @@ def train_jobs(
     candidates: Path,
     scores: Path,
     out: Path,
+    *,
     batch: int,
     max_tokens: int,
 ) -> list[tuple[str, Any]]:
@@ -206,6 +207,7 @@ def run_stage(
     chain,
     judge,
     items: list[dict],
+    *,
     sft_served: str,
     sft_dir: Path,
     base_model: Path,
@@ -249,7 +251,14 @@ def run_stage(
     t = time.perf_counter()
     metrics: dict[str, Any] = {}
     jobs = train_jobs(
-        cfg, base_model, sft_dir, candidates_path, scores_path, workdir / "trained", batch_size, max_tokens
+        cfg,
+        base_model,
+        sft_dir,
+        candidates_path,
+        scores_path,
+        workdir / "trained",
+        batch=batch_size,
+        max_tokens=max_tokens,
     )
     for method, job in jobs:
         _, metrics[method] = train(method, job)

@@ -36,7 +36,7 @@ def answer_record(answer: Answer, session_id: str, turn: int, user_id: str | Non
 
 
 def rated_record(
-    record: FeedbackRecord, rating: int, note: str, correction: str, limits: FeedbackLimits
+    record: FeedbackRecord, rating: int, *, note: str, correction: str, limits: FeedbackLimits
 ) -> FeedbackRecord:
     """The record with the user's rating, note and correction. A changed correction goes back to review."""
     updated = FeedbackRecord.model_validate(

@@ -35,7 +35,7 @@ def corrected(answer: str = "No, they cannot.") -> FeedbackRecord:
         model="base",
         citations=[{"number": 1, "source": "/docs/accessories-and-parts.md", "page": None}],
     )
-    return rated_record(record, 2, "wrong", CORRECTION, LIMITS)
+    return rated_record(record, 2, note="wrong", correction=CORRECTION, limits=LIMITS)
 
 
 def close_to_question(index) -> list[str]:
@@ -62,7 +62,9 @@ def test_a_rejection_or_a_changed_correction_takes_it_out_at_once(parts):
     assert sync(index, reviewed_record(approved, "rejected", "rita")) == "removed"
     assert close_to_question(index) == []
     sync(index, approved)
-    changed = rated_record(approved, 2, "wrong", "Only at the factory.", LIMITS)  # back to review
+    changed = rated_record(
+        approved, 2, note="wrong", correction="Only at the factory.", limits=LIMITS
+    )  # back to review
     assert changed.review_state == "pending" and sync(index, changed) == "removed"
     assert close_to_question(index) == []
 

@@ -137,7 +137,9 @@ def _save_feedback(
         st.error("Pick a rating from 1 (strongly disagree) to 5 (strongly agree) first.")
         return
     try:
-        updated = rated_record(record, rating, note, correction, resources.feedback_limits())
+        updated = rated_record(
+            record, rating, note=note, correction=correction, limits=resources.feedback_limits()
+        )
     except FeedbackRejected as err:
         st.error(str(err))
         return

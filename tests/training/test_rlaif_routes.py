@@ -53,7 +53,9 @@ def test_each_route_trains_from_the_judge_scores_and_continues_the_sft_parent(
     cfg = RlaifSettings(
         method=method, ppo_episodes=6, learning_rate=1e-3, rm_learning_rate=1e-3, sft_weight=sft_weight
     )
-    jobs = train_jobs(cfg, tiny_model_dir, parent_adapter, export, scores, tmp_path / "trained", 6, 4)
+    jobs = train_jobs(
+        cfg, tiny_model_dir, parent_adapter, export, scores, tmp_path / "trained", batch=6, max_tokens=4
+    )
     assert [m for m, _ in jobs] == (["rm", "ppo"] if method == "ppo" else ["dpo"])
     for m, job in jobs:
         job.max_length, job.target_modules = 256, ["q_proj", "v_proj", "o_proj"]
