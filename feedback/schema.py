@@ -25,6 +25,7 @@ RATING_LABELS = {
     5: "strongly agree",
 }
 NEGATIVE_MAX = 2  # ratings <= this count as negative
+REVIEWED_ANSWER = "reviewed answer (word for word)"  # answered_by of an approved text given as the answer
 LOCAL_USER_ID = "local"  # the one user of an app without sign-in; owns records from before sign-in
 ReviewState = Literal["none", "pending", "approved", "rejected"]
 
@@ -110,7 +111,11 @@ class FeedbackRecord(BaseModel):
 
     @property
     def answered_by(self) -> str:
-        """The adapter that answered, or "<model> (base)": the label dashboards and the review group by."""
+        """The adapter that answered, or "<model> (base)": the label dashboards and the review group by.
+        A reviewed answer given word for word (``rag.reviewed``) is no model's work: its ratings must not
+        count for the adapter the session was routed to."""
+        if (self.trace or {}).get("reviewed_direct"):
+            return REVIEWED_ANSWER
         return self.adapter or f"{self.model} (base)"
 
     @property

@@ -60,3 +60,15 @@ def test_trend_per_day_and_adapter():
     ]
     assert rows[0]["above_3"] == 0.5 and rows[0]["below_3"] == 0.5 and rows[0]["mean"] == 3.0
     assert rows[1]["above_3"] == 0 and rows[1]["below_3"] == 0
+
+
+def test_a_reviewed_answer_given_word_for_word_counts_for_no_adapter():
+    """A session routed to an adapter that got an approved text as its answer (rag.reviewed) must not
+    credit or blame the adapter: the trend and the dashboard group it on its own."""
+    from feedback.schema import REVIEWED_ANSWER
+
+    direct = scored(None, 5.0, 0, adapter="sft-v1", trace={"reviewed_direct": True})
+    assert direct.answered_by == REVIEWED_ANSWER
+    assert [r["answered_by"] for r in trend([direct, scored(None, 2.0, 1, adapter="sft-v1")])] == sorted(
+        [REVIEWED_ANSWER, "sft-v1"]
+    )
