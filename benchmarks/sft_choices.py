@@ -9,7 +9,8 @@ confirm a choice on another set before calling it general.
         --variant e1='{"epochs": 1}' --variant e1-nosynth='{"epochs": 1, "without": ["synthetic"]}'
 
 Variant keys are SFT job fields (``training/config.py``: epochs, learning_rate, target_modules, ...)
-plus ``without``: row sources to leave out of the export (``synthetic``; ``rating``: keep corrections).
+plus ``without``: row sources to leave out of the export (``synthetic``; ``rating``: keep corrections),
+and ``ground``: check each correction against its prompt first (``ragloop.grounding``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,16 @@ def run_variant(
     export = filtered_export(
         settings.data_dir / "feedback-export.jsonl", set(params.pop("without", [])), out_dir / f"{name}.jsonl"
     )
+    grounding = None
+    if params.pop("ground", False):  # corrections checked against their prompts (ragloop.grounding)
+        from ragloop.grounding import ground_corrections
+
+        chain = build_chain(settings)
+        grounded = out_dir / f"{name}-grounded.jsonl"
+        grounding = ground_corrections(
+            export, grounded, chain, build_judge(settings, embedder=chain.embedder)
+        ).to_dict()
+        export = grounded
     job = {
         "export_path": str(export),
         "base_model": str(base_model),
@@ -75,6 +86,8 @@ def run_variant(
         "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
         "validation_share": cfg.validation_share,
+        "early_stopping_patience": cfg.early_stopping_patience if cfg.validation_share else None,
+        "rated_answers": cfg.sft_rated_answers,
         "min_rows": 2,
         "save_steps": 10_000,
         **params,
@@ -95,6 +108,7 @@ def run_variant(
         "params": params,
         "steps": metrics.get("steps"),
         "train_minutes": round(minutes, 1),
+        "corrections": grounding,  # carried / re-sourced / left out, with ground
     }
     for key in ("similarity", "judge_score", "grounding"):
         d = paired(result, base, key)

@@ -228,6 +228,11 @@ class LoopSettings(BaseModel):
     sft_rated_answers: bool = Field(
         True, description="SFT also learns from answers users rated >= 4 (off: corrections only)"
     )
+    ground_corrections: bool = Field(
+        True,
+        description="check each correction against its training prompt first: re-source it with the chunk "
+        "that carries it, or leave it out of SFT (ragloop.grounding; measured on realdocs2, see README)",
+    )
     min_similarity_gain: float = Field(
         0.0, description="gate: the similarity gain's paired 95 % interval must lie above this"
     )

@@ -75,6 +75,7 @@ class LoopResult:
     rlaif_dir: Path | None = None  # the RLAIF adapter (stages sft,rlaif), None if none was trained
     rlaif_gate_reasons: list[str] = field(default_factory=list)
     training_rows: dict[str, int] = field(default_factory=dict)  # SFT rows by source
+    grounding: dict[str, int] = field(default_factory=dict)  # corrections carried / re-sourced / left out
     synthetic: dict[str, int] = field(default_factory=dict)  # drafted / verified / refused / unusable
     reviewed: dict[str, Any] = field(default_factory=dict)  # the reviewed-answers check
 
@@ -89,6 +90,7 @@ class LoopResult:
             "live": self.live,
             "seconds": self.seconds,
             "training_rows": self.training_rows,
+            "grounding": self.grounding,
             "synthetic": self.synthetic,
             "reviewed": self.reviewed,
         }
@@ -145,6 +147,7 @@ class LoopState:
     records: list[Any] = field(default_factory=list)
     adapter_dir: Path | None = None
     training_rows: dict[str, int] = field(default_factory=dict)
+    grounding: dict[str, int] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     admin: Any = None
     publisher: Any = None
@@ -324,6 +327,14 @@ class Loop:
         export = self.settings.data_dir / "feedback-export.jsonl"
         wanted = {r.feedback_id for r in state.records} | set(state.synthetic_ids)
         n = export_records((r for r in writer.store.list() if r.feedback_id in wanted), export, "jsonl")
+        if cfg.ground_corrections:  # a correction its prompt does not carry teaches answering beyond sources
+            from ragloop.grounding import ground_corrections
+
+            grounded = self.settings.data_dir / "feedback-grounded.jsonl"
+            report = ground_corrections(export, grounded, state.chain, state.judge)
+            state.grounding = report.to_dict()
+            self.echo(f"      {report.summary()}")
+            export = grounded
         state.adapter_dir = self.settings.data_dir / "trained" / cfg.adapter_name
         job = make_job(
             "sft",
@@ -608,6 +619,12 @@ class Loop:
             notes.append(
                 "SFT rows by source: " + ", ".join(f"{k} {v}" for k, v in state.training_rows.items() if v)
             )
+        if state.grounding:
+            g = state.grounding
+            notes.append(
+                f"corrections checked against their prompts: {g['carried']} carried, {g['resourced']} "
+                f"re-sourced with the chunk that carries them, {g['unsupported']} left out of SFT"
+            )
         if state.published:
             notes.append(f"published as {state.published}")
         if state.live:
@@ -661,6 +678,7 @@ class Loop:
             rlaif_dir=state.rlaif.adapter_dir if "rlaif" in state.results else None,
             rlaif_gate_reasons=state.rlaif_gate.reasons if state.rlaif_gate is not None else [],
             training_rows=state.training_rows,
+            grounding=state.grounding,
             synthetic=state.synthetic,
             reviewed=state.reviewed,
         )

@@ -88,6 +88,13 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     assert reviewed["verbatim_asked"] == corrections and reviewed["verbatim_used"] == corrections, reviewed
     assert reviewed["verbatim_direct"] == corrections  # asked again word for word: the approved text itself
     assert reviewed["paraphrase_asked"] == 2 * corrections
+    # each correction was checked against its training prompt; only carried or re-sourced ones trained
+    g = result.grounding
+    assert g["corrections"] == corrections == g["carried"] + g["resourced"] + g["unsupported"], g
+    assert result.training_rows.get("correction", 0) == g["carried"] + g["resourced"], (
+        g,
+        result.training_rows,
+    )
     assert "base + reviewed answers" in {
         row["model"] for row in json.loads((result.report_dir / "report.json").read_text())["summary"]
     }
