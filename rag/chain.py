@@ -399,31 +399,17 @@ class RagChain:
         """The designed "the documents don't say" answer, without asking the model: no retrieved
         sentence is close to the question. The trace keeps the chunks and the prompt that would have
         been sent, so the decision can be reproduced."""
-        text = silent_answer(hits)
-        model = self._model_or_unknown(adapter)
-
-        def finish(_: str) -> Answer:
-            done = (time.perf_counter() - started) * 1e3
-            trace = self._trace(
-                question,
-                hits,
-                prompt,
-                model,
-                adapter,
-                timings_ms={"retrieve": done, "first_token": done, "total": done},
-                silent="no-evidence",
-                evidence_similarity=evidence,
-            )
-            return Answer(question=question, text=text, citations=[], trace=trace)
-
-        return AnswerStream(iter([text]), finish)
-
-    def _model_or_unknown(self, adapter: str | None) -> str:
-        """The model that would have answered, for a trace of an answer the model did not write."""
-        try:
-            return self.llm.model_id(adapter)
-        except BackendUnavailable:
-            return adapter or "unknown"
+        return self._stream_without_model(
+            question,
+            silent_answer(hits),
+            [],
+            hits,
+            prompt,
+            adapter,
+            started,
+            silent="no-evidence",
+            evidence_similarity=evidence,
+        )
 
     def _direct_stream(
         self,
@@ -437,8 +423,35 @@ class RagChain:
         """A reviewed answer's approved text as the answer, without asking the model; it cites the
         reviewed answer (the app labels it "reviewed answer · approved by …"). The trace keeps the
         sources and the prompt the model would have got, so a rating of this answer trains like any."""
-        text = direct_text(match.answer)
-        model = self._model_or_unknown(adapter)
+        return self._stream_without_model(
+            question,
+            direct_text(match.answer),
+            self._citations([match.hit]),
+            hits,
+            prompt,
+            adapter,
+            started,
+            reviewed_answers=[match.answer.feedback_id],
+            reviewed_direct=True,
+        )
+
+    def _stream_without_model(
+        self,
+        question: str,
+        text: str,
+        citations: list[Citation],
+        hits: list[SearchHit],
+        prompt: str,
+        adapter: str | None,
+        started: float,
+        **trace_fields,
+    ) -> AnswerStream:
+        """``text`` as a one-part stream, for an answer the model did not write; its trace names the model
+        that would have answered (the adapter, or "unknown", while the server is unreachable)."""
+        try:
+            model = self.llm.model_id(adapter)
+        except BackendUnavailable:
+            model = adapter or "unknown"
 
         def finish(_: str) -> Answer:
             done = (time.perf_counter() - started) * 1e3
@@ -449,10 +462,9 @@ class RagChain:
                 model,
                 adapter,
                 timings_ms={"retrieve": done, "first_token": done, "total": done},
-                reviewed_answers=[match.answer.feedback_id],
-                reviewed_direct=True,
+                **trace_fields,
             )
-            return Answer(question=question, text=text, citations=self._citations([match.hit]), trace=trace)
+            return Answer(question=question, text=text, citations=citations, trace=trace)
 
         return AnswerStream(iter([text]), finish)
 
