@@ -97,3 +97,19 @@ def ground_corrections(
     Path(out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
     log.info("grounding: %s", report.summary())
     return report
+
+
+def ground_export(settings, export: Path) -> tuple[Path, GroundingReport] | None:
+    """``ragloop train sft``'s step before training: ``export`` grounded against the configured index
+    and judge (prompts as served, ``retrieval.top_k`` sources), written beside it as
+    ``<name>-grounded.jsonl``. None when no document is indexed (nothing to check against)."""
+    from judge.factory import build_judge
+    from rag.service import build_chain
+
+    chain = build_chain(settings)
+    if chain.store.count() == 0:
+        return None
+    export = Path(export)
+    out = export.with_name(f"{export.stem}-grounded.jsonl")
+    judge = build_judge(settings, embedder=chain.embedder)
+    return out, ground_corrections(export, out, chain, judge)

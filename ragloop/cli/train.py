@@ -43,6 +43,14 @@ def train(
         bool,
         typer.Option("--corrections-only", help="sft: learn from approved corrections, not rated answers"),
     ] = False,
+    ground_corrections: Annotated[
+        bool,
+        typer.Option(
+            "--ground-corrections/--no-ground-corrections",
+            help="sft: keep a correction only with sources that carry it (re-sourced or left out; "
+            "ragloop.grounding)",
+        ),
+    ] = True,
     resume: Annotated[bool, typer.Option("--resume", help="continue from the last checkpoint")] = False,
     chunks: Annotated[
         int, typer.Option(min=0, help="embedder: chunks to draft a question from with the served model")
@@ -81,6 +89,8 @@ def train(
         )
         if job.ai_scores not in ("off", "approved", "all"):
             raise RagloopError(f"--ai-scores is off, approved or all, not {job.ai_scores!r}")
+        if method == "sft" and ground_corrections:
+            job = grounded_job(job)
         out, metrics = run(method, job, resume=resume)
     except (ValueError, FileNotFoundError) as err:
         if isinstance(err, BadExport | InsufficientData):
@@ -114,6 +124,28 @@ def judge(
         typer.secho(f"  not scored {item.get('id', '?')}: {item['error']}", fg=typer.colors.YELLOW, err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def grounded_job(job):
+    """The SFT job reading its export with every correction checked against its prompt's sources."""
+    import dataclasses
+
+    from ragloop.grounding import ground_export
+
+    if not Path(job.export_path).exists():
+        raise RagloopError(f"no feedback export at {job.export_path}; run `ragloop feedback export` first")
+    grounded = ground_export(get_settings(), Path(job.export_path))
+    if grounded is None:
+        typer.secho(
+            "no documents are indexed, so corrections are not checked against their sources "
+            "(--no-ground-corrections to skip this step)",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+        return job
+    out, report = grounded
+    typer.echo(f"grounding: {report.summary()} -> {out}")
+    return dataclasses.replace(job, export_path=str(out))
 
 
 def train_embedder(chunks: int, output: str | None, publish: bool) -> None:
