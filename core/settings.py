@@ -131,17 +131,27 @@ class ServeSettings(BaseModel):
 class RlaifSettings(BaseModel):
     """The loop's second stage: AI feedback on answers sampled from the SFT adapter, then training from it."""
 
-    method: Literal["dpo", "ppo"] = Field(
+    method: Literal["dpo", "ppo", "best_of_k"] = Field(
         "ppo",
         description="ppo: the reference recipe (reward model on judge-ranked pairs, then PPO); dpo: DPO on "
-        "those pairs. PPO is the default: on the demo it kept the held-out AI score (+0.002 in 30.9 CPU "
-        "min) where DPO lost 0.20 (23.3 CPU min); benchmarks/rlaif_routes.py",
+        "those pairs; best_of_k: rejection sampling (each question's best candidate, if the judge scores "
+        "it >= best_min_score, becomes an SFT row continuing the SFT adapter). PPO is the default: on the "
+        "demo it kept the held-out AI score (+0.002 in 30.9 CPU min) where DPO lost 0.20 (23.3 CPU min); "
+        "benchmarks/rlaif_routes.py",
     )
     adapter_name: str = "loop-rlaif"
     k: int = Field(4, ge=2, description="candidates sampled per training question (one request, n=k)")
     temperature: float = Field(1.0, gt=0.0, description="sampling temperature of the candidates")
     seed: int = 0
+    drafted_questions: bool = Field(
+        True,
+        description="also sample on the verified drafts' questions (fresh questions from the corpus, the "
+        "verified draft as the reference), not only on the users' training questions",
+    )
     min_margin: float = Field(0.5, ge=0.0, description="judge-score gap a pair needs (chosen over rejected)")
+    best_min_score: float = Field(
+        4.0, ge=0.0, le=5.0, description="best_of_k: the judge score a question's best candidate needs"
+    )
     pairs_per_question: int = Field(1, ge=1, description="pairs per question, best vs worst first")
     # one pass over the pairs: on 2 CPU cores a DPO pair costs ~30 s with the 0.5B default model
     learning_rate: float = 1e-4

@@ -10,7 +10,13 @@ better adapter.
      (best vs worst candidate per question, a minimum score gap), then PPO continuing the SFT adapter,
      the reward model scoring its rollouts;
    - ``dpo``: DPO on the same pairs, continuing the SFT adapter with a frozen copy of it as the
-     reference (cheaper; it lost held-out AI score on the demo, see benchmarks/rlaif_routes.py).
+     reference (cheaper; it lost held-out AI score on the demo, see benchmarks/rlaif_routes.py);
+   - ``best_of_k``: rejection sampling (expert iteration, ReST, RAFT-style reward-ranked fine-tuning):
+     each question's best candidate, when the judge scores it at least ``best_min_score``, becomes an
+     SFT row, and SFT continues the SFT adapter on those rows. No reward model, no reference model.
+
+The questions are the users' training questions and, with ``drafted_questions``, the questions of the
+verified synthetic drafts (fresh questions from the corpus; the verified draft is their reference).
 
 The adapter's manifest links its SFT parent, the judge (backend, model, prompt version) and the
 sampling settings. The loop (``ragloop.loop``) then evaluates it, gates it against the live SFT adapter
@@ -132,6 +138,37 @@ def plot_ai_feedback(scores_path: Path, path: Path, source: str) -> Path | None:
     return save(fig, path)
 
 
+def best_of_k_export(candidates: Path, scores: Path, out: Path, *, min_score: float) -> tuple[Path, int]:
+    """Rejection sampling's rows: per question the candidate the judge scored highest (the first of a
+    tie), kept when it scores at least ``min_score``, written as a feedback export whose records carry
+    that score as their AI score (so SFT reads them as ``ai_score`` rows). Returns (path, rows)."""
+    judged = {}
+    for line in Path(scores).read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            judged[row["id"]] = row
+    best: dict[str, tuple[float, dict]] = {}
+    for line in Path(candidates).read_text().splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        verdict = judged.get(record["feedback_id"])
+        if verdict is None:  # the judge gave no usable score
+            continue
+        question = record["question"].strip()
+        if question not in best or verdict["score"] > best[question][0]:
+            ai_judge = {
+                "model": str(verdict.get("judge", "")),
+                "prompt_version": str(verdict.get("judge_prompt_version", "")),
+                "basis": "reference",
+            }
+            scored = {**record, "ai_score": verdict["score"], "ai_judge": ai_judge}
+            best[question] = (verdict["score"], scored)
+    kept = [record for score, record in best.values() if score >= min_score]
+    write_jsonl(kept, out)
+    return out, len(kept)
+
+
 def train_jobs(
     cfg: RlaifSettings,
     base_model: Path,
@@ -159,6 +196,23 @@ def train_jobs(
         "save_steps": 10_000,
         "seed": cfg.seed,
     }
+    if cfg.method == "best_of_k":
+        rows = out / f"{cfg.adapter_name}-best-of-{cfg.k}.jsonl"
+        export, _ = best_of_k_export(candidates, scores, rows, min_score=cfg.best_min_score)
+        job = make_job(
+            "sft",
+            **{**common, "export_path": str(export)},
+            output_dir=str(out / cfg.adapter_name),
+            name=cfg.adapter_name,
+            init_adapter=str(sft_dir),
+            learning_rate=cfg.learning_rate,
+            epochs=cfg.epochs,
+            batch_size=batch,
+            ai_scores="all",
+            ai_good_score=cfg.best_min_score,
+            rated_answers=False,
+        )
+        return [("sft", job)]
     if cfg.method == "dpo":
         job = make_job(
             "dpo",
@@ -277,7 +331,11 @@ def run_stage(
             "max_tokens": max_tokens,
             "n_per_request": cfg.k,
         },
-        "pairing": {"min_margin": cfg.min_margin, "per_question": cfg.pairs_per_question},
+        "pairing": (
+            {"best_min_score": cfg.best_min_score}
+            if cfg.method == "best_of_k"
+            else {"min_margin": cfg.min_margin, "per_question": cfg.pairs_per_question}
+        ),
         "candidates": stats,
         "reward_model": (
             {"path": jobs[0][1].output_dir, **{k: v for k, v in metrics["rm"].items() if "accuracy" in k}}

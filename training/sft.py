@@ -9,7 +9,8 @@ vLLM and carries manifest.json with the data hash, feedback ids and the train lo
 loss of the base (``eval_loss_before``) and of the adapter (``eval_loss``). With
 ``early_stopping_patience`` the validation loss is checked every half epoch, training stops once it
 stops improving, and the best checkpoint is the adapter (``best_step`` in the manifest); the validation
-rows are training rows split off by a stable hash, never the eval set's held-out questions.
+rows are training rows split off by a stable hash, never the eval set's held-out questions. With
+``init_adapter`` (RLAIF's best-of-k route) the parent adapter is trained further instead of a new one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from typing import Any
 from training.common import (
     common_args,
     feedback_range,
-    load_base,
-    lora_config,
+    load_policy,
     loss_metrics,
+    peft_config,
     prepare_data,
     save_adapter,
 )
@@ -61,7 +62,7 @@ def main(job: SFTJob, resume: bool = False):
     from trl import SFTConfig, SFTTrainer
 
     # -- model ----------------------------------------------------------------------------------
-    model, tokenizer = load_base(job.base_model, job.seed)
+    model, tokenizer = load_policy(job)  # the base, or the base with ``init_adapter`` to continue
     # -- dataset --------------------------------------------------------------------------------
     rows, data, train, val = prepare_data(job, "sft")
     # -- training -------------------------------------------------------------------------------
@@ -77,7 +78,7 @@ def main(job: SFTJob, resume: bool = False):
         train_dataset=train,
         eval_dataset=val,
         processing_class=tokenizer,
-        peft_config=lora_config(job),
+        peft_config=peft_config(job),
         callbacks=[EarlyStoppingCallback(job.early_stopping_patience)] if early else None,
     )
     before = trainer.evaluate()["eval_loss"] if val is not None else None  # the base, on held-out rows
