@@ -495,13 +495,15 @@ class Loop:
 
     def rlaif_train(self, state: LoopState) -> None:
         """Sample from the live SFT adapter, judge the samples, train on that AI feedback."""
-        from ragloop.rlaif import run_stage
+        from ragloop.rlaif import drafted_items, run_stage
         from training.data import InsufficientData
 
         if not state.published:
             self.echo("      skipped: RLAIF samples from the live SFT adapter, and none was published")
             return
-        items = state.train_items + (self.drafted_items(state) if self.cfg.rlaif.drafted_questions else [])
+        items = list(state.train_items)
+        if self.cfg.rlaif.drafted_questions:  # fresh questions: the verified drafts', never held-out ones
+            items += drafted_items(state.writer.store.list())
         try:
             state.rlaif = run_stage(
                 state.chain,
@@ -520,23 +522,6 @@ class Loop:
             self.echo(f"      the AI feedback gave no training data: {err}")
             return
         self.seconds.update({f"rlaif_{k}": v for k, v in state.rlaif.seconds.items()})
-
-    @staticmethod
-    def drafted_items(state: LoopState) -> list[dict]:
-        """The verified drafts as questions to sample on: fresh questions from the corpus, each with its
-        verified draft (citation marks removed) as the reference. Never from the held-out questions."""
-        import re
-
-        wanted = set(state.synthetic_ids)
-        records = [r for r in state.writer.store.list() if r.feedback_id in wanted and r.correction]
-        return [
-            {
-                "id": r.feedback_id,
-                "question": r.question,
-                "reference": re.sub(r"\s*\[\d+\]", "", r.correction).strip(),
-            }
-            for r in records
-        ]
 
     def rlaif_evaluate(self, state: LoopState) -> None:
         from eval.run import evaluate

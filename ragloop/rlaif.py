@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from core.settings import RlaifSettings
 log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "rlaif-candidates"
+_CITATION = re.compile(r"\s*\[\d+\]")
 
 
 @dataclass
@@ -257,6 +259,60 @@ def train_jobs(
     return [("rm", reward), ("ppo", ppo)]
 
 
+@dataclass
+class AIFeedback:
+    """The sampled candidates (a feedback export), the judge's scores of them, and what they hold."""
+
+    candidates_path: Path
+    scores_path: Path
+    stats: dict[str, Any]
+    seconds: dict[str, float]
+
+
+def collect_feedback(
+    chain, judge, items: list[dict], *, sft_served: str, workdir: Path, cfg: RlaifSettings, echo=log.info
+) -> AIFeedback:
+    """Sample ``cfg.k`` candidates per item from the served SFT adapter and score them against the items'
+    references; both written to ``workdir`` (``rlaif-candidates.jsonl``, ``rlaif-scores.jsonl``)."""
+    from feedback.export import export_records
+
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    records = sample_candidates(chain, items, sft_served, cfg)
+    seconds["sample"] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    scored, failed = score_candidates(judge, records, items)
+    seconds["score"] = round(time.perf_counter() - t, 1)
+    if failed:
+        echo(f"      the judge gave no usable score for {len(failed)} candidates; they are left out")
+    candidates_path = workdir / "rlaif-candidates.jsonl"
+    export_records(records, candidates_path, "jsonl")
+    scores_path = write_jsonl(scored, workdir / "rlaif-scores.jsonl")
+    write_jsonl(failed, workdir / "rlaif-judge-failures.jsonl")
+    stats: dict[str, Any] = {
+        "questions": len(items),
+        "candidates": len(records),
+        "scored": len(scored),
+        "failed": len(failed),
+        **score_spread(scored),
+    }
+    echo(
+        f"      {len(records)} candidates from {sft_served} ({cfg.k} per question), judge mean "
+        f"{stats['candidate_mean']:.2f}, score spread within a question {stats['spread_mean']:.2f}"
+    )
+    return AIFeedback(candidates_path, scores_path, stats, seconds)
+
+
+def drafted_items(records) -> list[dict]:
+    """Approved synthetic drafts (feedback records) as questions to sample on: fresh questions from the
+    corpus, each with its verified draft (citation marks removed) as the reference."""
+    return [
+        {"id": r.feedback_id, "question": r.question, "reference": _CITATION.sub("", r.correction).strip()}
+        for r in records
+        if r.session_id == "synthetic" and r.review_state == "approved" and r.correction
+    ]
+
+
 def run_stage(
     chain,
     judge,
@@ -274,34 +330,11 @@ def run_stage(
     """Sample from the served SFT adapter, score, train; returns the new adapter with its lineage."""
     from training.run import run as train
 
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    records = sample_candidates(chain, items, sft_served, cfg)
-    seconds["sample"] = round(time.perf_counter() - t, 1)
-    t = time.perf_counter()
-    scored, failed = score_candidates(judge, records, items)
-    seconds["score"] = round(time.perf_counter() - t, 1)
-    if failed:
-        echo(f"      the judge gave no usable score for {len(failed)} candidates; they are left out")
-
-    from feedback.export import export_records
-
-    candidates_path = workdir / "rlaif-candidates.jsonl"
-    export_records(records, candidates_path, "jsonl")
-    scores_path = write_jsonl(scored, workdir / "rlaif-scores.jsonl")
-    write_jsonl(failed, workdir / "rlaif-judge-failures.jsonl")
-    stats: dict[str, Any] = {
-        "questions": len(items),
-        "candidates": len(records),
-        "scored": len(scored),
-        "failed": len(failed),
-        **score_spread(scored),
-    }
-    echo(
-        f"      {len(records)} candidates from {sft_served} ({cfg.k} per question), judge mean "
-        f"{stats['candidate_mean']:.2f}, score spread within a question {stats['spread_mean']:.2f}"
+    feedback = collect_feedback(
+        chain, judge, items, sft_served=sft_served, workdir=workdir, cfg=cfg, echo=echo
     )
-
+    candidates_path, scores_path = feedback.candidates_path, feedback.scores_path
+    stats, seconds = feedback.stats, feedback.seconds
     t = time.perf_counter()
     metrics: dict[str, Any] = {}
     jobs = train_jobs(
