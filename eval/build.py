@@ -16,8 +16,8 @@ import json
 import re
 from pathlib import Path
 
+from drafting.drafts import drafts
 from rag.protocols import LLM, ChatMessage, VectorStore
-from ragloop.synth import drafts
 
 PARAPHRASE_PROMPT = """Rewrite this question two different ways, as a customer might type it: other words,
 same meaning. One per line, numbered 1. and 2., nothing else.

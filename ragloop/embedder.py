@@ -1,7 +1,7 @@
 """Retrieval that learns the user's corpus: (question, passage) pairs from the corpus and from users,
 a fine-tuned embedding model (``training.embedder``), and publishing it with a re-index.
 
-- synthetic pairs: the served model drafts a question per chunk (``ragloop.synth.drafts``, the same
+- synthetic pairs: the served model drafts a question per chunk (``drafting.drafts``, the same
   drafting as the loop's synthetic SFT rows); the pair is (question, that chunk's text). Drafts come
   from chunks only, never from eval questions;
 - feedback pairs: every answer users rated >= 4, paired with the chunks its text cites.
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from core.settings import Settings
+from drafting.drafts import all_chunks, drafts
 from feedback.schema import FeedbackRecord
 from rag.embeddings import EMBEDDERS, LIVE
 from rag.protocols import LLM, VectorStore
-from ragloop.synth import all_chunks, drafts
 from training.data import GOOD_RATING
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings, default_embedding_model
+from drafting.drafts import all_chunks
 from feedback.schema import FeedbackRecord
 from rag.chain import RagChain
 from rag.errors import IndexVersionMismatch
 from rag.service import build_embedder, build_ingestor, build_store
 from ragloop.embedder import feedback_pairs, next_output, publish
-from ragloop.synth import all_chunks
 from tests.conftest import DEMO_CORPUS
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from drafting.drafts import parse_draft, passages
 from feedback.protocols import FeedbackQuery
 from feedback.service import build_writer
 from rag.chain import SYSTEM_PROMPT
-from ragloop.synth import parse_draft, passages, synthesize
+from ragloop.synth import synthesize
 
 
 def test_parse_draft():

@@ -34,9 +34,10 @@ def test_sft_can_learn_from_corrections_only(export_file):
 def test_approved_synthetic_drafts_are_sft_rows_of_their_own_source(tmp_path):
     """What ``ragloop data synth`` saves (via the real draft record and export path): an approved draft
     trains as a ``synthetic`` row, a pending or rejected one not at all."""
+    from drafting.drafts import Draft
     from feedback.export import export_records
     from rag.protocols import Chunk, SearchHit
-    from ragloop.synth import Draft, draft_record
+    from ragloop.synth import draft_record
     from ragloop.turns import reviewed_record
 
     text = "Charging takes about 5 hours."
