@@ -87,6 +87,7 @@ def run_variant(
         "batch_size": cfg.batch_size,
         "validation_share": cfg.validation_share,
         "early_stopping_patience": cfg.early_stopping_patience if cfg.validation_share else None,
+        "max_minutes": cfg.train_minutes,  # the loop's budget ('{"max_minutes": null}': none)
         "rated_answers": cfg.sft_rated_answers,
         "min_rows": 2,
         "save_steps": 10_000,

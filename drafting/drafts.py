@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import random
 import re
+import time
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -77,11 +79,14 @@ def drafts(
     desc: str = "drafting",
     workers: int = 1,
     per_chunk: int = 1,
+    max_minutes: float | None = None,
 ) -> Iterator[Draft]:
     """Drafted question/answer pairs from up to ``count`` sampled chunks (a stable shuffled order):
     ``per_chunk`` per chunk, each from its own run of the chunk's sentences (``passages``). ``workers``
     requests run at once (vLLM batches them: on 2 CPU cores 4 at once drafted 8 pairs in 4.9 s against
-    13.0 s one at a time); drafts come back in a stable order either way."""
+    13.0 s one at a time); drafts come back in a stable order either way. With ``max_minutes`` no new
+    request starts once that much wall time has passed (those in flight finish): on a large corpus the
+    drafts are the first chunks of the shuffled order that fit the budget."""
     hits = all_chunks(store, dim)
     random.Random(seed).shuffle(hits)
     jobs = [
@@ -106,12 +111,31 @@ def drafts(
             log.info("unusable draft for %s: %r", where, reply[:80])
         return Draft(index, hit, where, qa)
 
+    deadline = time.monotonic() + max_minutes * 60 if max_minutes else float("inf")
     seen: set[tuple[int, str]] = set()
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for result in tqdm(pool.map(draft, jobs), total=len(jobs), desc=desc, unit="draft"):
+    todo, pending = iter(jobs), deque()
+    with (
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+        tqdm(total=len(jobs), desc=desc, unit="draft") as bar,
+    ):
+
+        def submit() -> None:  # keep ``workers`` requests in flight while the budget lasts
+            while len(pending) < max(1, workers) and time.monotonic() < deadline:
+                job = next(todo, None)
+                if job is None:
+                    return
+                pending.append(pool.submit(draft, job))
+
+        submit()
+        while pending:
+            result = pending.popleft().result()
+            submit()
+            bar.update()
             key = (result.index, result.qa[0].lower()) if result.qa else None
             if key in seen:
                 result.qa = None  # the same question from another passage of the chunk
             elif key:
                 seen.add(key)
             yield result
+    if bar.n < len(jobs):
+        log.info("drafting budget of %g min reached after %d of %d drafts", max_minutes, bar.n, len(jobs))

@@ -292,6 +292,7 @@ class Loop:
             min_score=cfg.min_score,
             retrieve=chain.retrieve,
             reviewer=REVIEWER,
+            max_minutes=cfg.minutes,
         )
         state.writer.drain()
         state.synthetic_ids = [
@@ -350,6 +351,7 @@ class Loop:
             batch_size=cfg.batch_size,
             validation_share=cfg.validation_share,
             early_stopping_patience=cfg.early_stopping_patience if cfg.validation_share else None,
+            max_minutes=cfg.train_minutes,
             min_rows=2,
             save_steps=10_000,
             rated_answers=cfg.sft_rated_answers,
@@ -359,6 +361,8 @@ class Loop:
         state.training_rows = dict(data.get("by_source", {}))
         rows = ", ".join(f"{v} {k}" for k, v in state.training_rows.items() if v)
         stopped = f"; best at step {metrics['best_step']}" if metrics.get("best_step") else ""
+        if metrics.get("stopped_by_time_budget_at"):
+            stopped += f"; the {cfg.train_minutes:g}-minute budget ended it at step {metrics['steps']}"
         self.echo(
             f"      {n} records exported -> {data.get('train', '?')} training rows ({rows}), "
             f"{data.get('validation', 0)} for validation; train loss "

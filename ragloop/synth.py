@@ -94,16 +94,25 @@ def synthesize(
     min_score: float = 4.0,
     retrieve: Callable[[str], Sequence[SearchHit]] | None = None,
     reviewer: str = "synthetic-data verifier",
+    max_minutes: float | None = None,
 ) -> SynthReport:
     """Draft from ``count`` chunks and save each usable draft: pending review, or — with ``verify`` —
     approved by ``reviewer`` when the judge scores the drafted answer against its chunk (basis
     ``sources``) at ``min_score`` or above and, with ``retrieve``, the drafted question finds its own
     chunk (round-trip consistency, as in PAQ and Promptagator: a question only its chunk answers);
-    else rejected with the reason as the note."""
+    else rejected with the reason as the note. ``max_minutes``: the drafting budget (``drafts``)."""
     report = SynthReport()
     model = llm.model_id()
     for draft in drafts(
-        store, dim, llm, count, seed=seed, max_tokens=max_tokens, workers=workers, per_chunk=per_chunk
+        store,
+        dim,
+        llm,
+        count,
+        seed=seed,
+        max_tokens=max_tokens,
+        workers=workers,
+        per_chunk=per_chunk,
+        max_minutes=max_minutes,
     ):
         if draft.qa is None:
             report.unusable += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from drafting.drafts import parse_draft, passages
@@ -51,6 +53,27 @@ def test_drafts_land_in_the_review_queue(settings, corpus):
     trace = pending[0].trace
     assert trace["system"] == SYSTEM_PROMPT and trace["synthetic"]
     assert trace["prompt"].startswith('<source id="1"')
+
+
+class SlowDraftingLLM(DraftingLLM):
+    """A drafting model that takes 0.2 s per reply: longer than the test's drafting budget."""
+
+    def stream_chat(self, messages, **_):
+        time.sleep(0.2)
+        yield self.reply
+
+
+def test_drafting_stops_starting_drafts_once_its_budget_is_spent(settings, corpus):
+    from rag.service import build_ingestor
+
+    ingestor = build_ingestor(settings)
+    ingestor.ingest([corpus], progress=False)
+    llm = SlowDraftingLLM("Question: What does error code E07 mean?\nAnswer: The motor overheated.")
+    store, dim = ingestor.store, ingestor.embedder.dim
+    # a 60 ms budget: the first draft starts inside it and ends after it, so no second one starts
+    budgeted = synthesize(store, dim, llm, build_writer(settings), count=3, max_minutes=0.001)
+    unbudgeted = synthesize(store, dim, llm, build_writer(settings), count=3)
+    assert (budgeted.drafted, unbudgeted.drafted) == (1, 3)
 
 
 def test_passages_split_a_chunk_into_runs_of_whole_sentences():

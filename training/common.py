@@ -98,6 +98,43 @@ def common_args(job: LoraJob) -> dict[str, Any]:
     }
 
 
+def time_budget(job: LoraJob) -> list:
+    """A callback that ends training once ``job.max_minutes`` of wall time have passed ([] without a
+    budget): the step that crosses it is the last, evaluated and checkpointed when the job evaluates, so
+    early stopping can still keep the best checkpoint. Its ``stopped_at`` is that step (None: not hit)."""
+    if not job.max_minutes:
+        return []
+    import time
+
+    from transformers import TrainerCallback
+
+    class TimeBudget(TrainerCallback):
+        def __init__(self, minutes: float) -> None:
+            self.minutes, self.deadline, self.stopped_at = minutes, float("inf"), None
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.deadline = time.monotonic() + self.minutes * 60
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time.monotonic() >= self.deadline and state.global_step < state.max_steps:
+                control.should_training_stop = True
+                if args.eval_strategy != "no":
+                    control.should_evaluate = control.should_save = True
+                self.stopped_at = state.global_step
+                log.info("time budget of %.1f min reached at step %d", self.minutes, state.global_step)
+            return control
+
+    return [TimeBudget(job.max_minutes)]
+
+
+def budget_metrics(callbacks: list) -> dict[str, Any]:
+    """The manifest's record of the time budget: where it stopped training, if it did."""
+    budget = next((c for c in callbacks if hasattr(c, "stopped_at")), None)
+    if budget is None:
+        return {}
+    return {"max_minutes": budget.minutes, "stopped_by_time_budget_at": budget.stopped_at}
+
+
 def _no_gpu() -> bool:
     import torch
 

@@ -25,6 +25,13 @@ class LoraJob:
     learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate"})
     epochs: float = field(default=3, metadata={"help": "passes over the training rows"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: use epochs)"})
+    max_minutes: float | None = field(
+        default=None,
+        metadata={
+            "help": "stop after this many minutes of wall time, at the end of a step (None: no budget); "
+            "the best checkpoint so far (early stopping) or the last step is the adapter"
+        },
+    )
     batch_size: int = field(default=4, metadata={"help": "per-device batch size"})
     gradient_accumulation: int = field(default=1, metadata={"help": "steps to accumulate per update"})
     max_length: int = field(default=2048, metadata={"help": "token limit per training example"})

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from training.common import (
+    budget_metrics,
     common_args,
     feedback_range,
     first_last,
@@ -23,6 +24,7 @@ from training.common import (
     preference_accuracy,
     prepare_data,
     save_adapter,
+    time_budget,
 )
 from training.config import DPOJob
 
@@ -46,6 +48,7 @@ def main(job: DPOJob, resume: bool = False):
         max_length=job.max_length,
         eval_strategy="epoch" if val is not None else "no",
     )
+    callbacks = time_budget(job)
     trainer = DPOTrainer(
         model=model,
         args=args,
@@ -53,6 +56,7 @@ def main(job: DPOJob, resume: bool = False):
         eval_dataset=val,
         processing_class=tokenizer,
         peft_config=peft_config(job),
+        callbacks=callbacks or None,
     )
     pairs = data.records("validation") if val is not None else []
     before = None
@@ -61,6 +65,7 @@ def main(job: DPOJob, resume: bool = False):
     trainer.train(resume_from_checkpoint=resume or None)
     metrics = {
         **loss_metrics(trainer),
+        **budget_metrics(callbacks),
         **first_last(trainer, "rewards/margins", "margin"),
         "accuracy_last": first_last(trainer, "rewards/accuracies", "accuracy")["accuracy_last"],
     }

@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from training.common import (
+    budget_metrics,
     common_args,
     completion_logps,
     feedback_range,
@@ -22,6 +23,7 @@ from training.common import (
     loss_metrics,
     prepare_data,
     save_adapter,
+    time_budget,
 )
 from training.config import KTOJob
 
@@ -65,6 +67,7 @@ def main(job: KTOJob, resume: bool = False):
         undesirable_weight=desirable / undesirable,
         eval_strategy="epoch" if val is not None else "no",
     )
+    callbacks = time_budget(job)
     trainer = KTOTrainer(
         model=model,
         args=args,
@@ -72,10 +75,12 @@ def main(job: KTOJob, resume: bool = False):
         eval_dataset=val,
         processing_class=tokenizer,
         peft_config=lora_config(job),
+        callbacks=callbacks or None,
     )
     trainer.train(resume_from_checkpoint=resume or None)
     metrics = {
         **loss_metrics(trainer),
+        **budget_metrics(callbacks),
         **first_last(trainer, "rewards/chosen", "reward_chosen"),
         **first_last(trainer, "rewards/rejected", "reward_rejected"),
     }

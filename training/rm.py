@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import logging
 
-from training.common import common_args, feedback_range, lora_config, loss_metrics, prepare_data, save_adapter
+from training.common import (
+    budget_metrics,
+    common_args,
+    feedback_range,
+    lora_config,
+    loss_metrics,
+    prepare_data,
+    save_adapter,
+    time_budget,
+)
 from training.config import RMJob
 
 log = logging.getLogger(__name__)
@@ -55,15 +64,17 @@ def main(job: RMJob, resume: bool = False):
     rows, data, train, val = prepare_data(job, "rm")
     # -- training -------------------------------------------------------------------------------
     args = RewardConfig(**common_args(job), max_length=job.max_length)
+    callbacks = time_budget(job)
     trainer = RewardTrainer(
         model=model,
         args=args,
         train_dataset=train,
         processing_class=tokenizer,
         peft_config=lora_config(job, task_type="SEQ_CLS") if job.use_lora else None,
+        callbacks=callbacks or None,
     )
     trainer.train(resume_from_checkpoint=resume or None)
-    metrics = loss_metrics(trainer)
+    metrics = {**loss_metrics(trainer), **budget_metrics(callbacks)}
     if val is not None:
         metrics["pairwise_accuracy"] = pairwise_accuracy(trainer, val)
     metrics["pairwise_accuracy_train"] = pairwise_accuracy(trainer, train)

@@ -20,6 +20,7 @@ import math
 from typing import Any
 
 from training.common import (
+    budget_metrics,
     common_args,
     feedback_range,
     load_policy,
@@ -27,6 +28,7 @@ from training.common import (
     peft_config,
     prepare_data,
     save_adapter,
+    time_budget,
 )
 from training.config import SFTJob
 
@@ -67,6 +69,8 @@ def main(job: SFTJob, resume: bool = False):
     rows, data, train, val = prepare_data(job, "sft")
     # -- training -------------------------------------------------------------------------------
     early = early_stopping(job, len(train)) if val is not None else {}
+    callbacks = [EarlyStoppingCallback(job.early_stopping_patience)] if early else []
+    callbacks += time_budget(job)
     args = SFTConfig(
         **{**common_args(job), "eval_strategy": "epoch" if val is not None else "no", **early},
         max_length=job.max_length,
@@ -79,11 +83,11 @@ def main(job: SFTJob, resume: bool = False):
         eval_dataset=val,
         processing_class=tokenizer,
         peft_config=peft_config(job),
-        callbacks=[EarlyStoppingCallback(job.early_stopping_patience)] if early else None,
+        callbacks=callbacks or None,
     )
     before = trainer.evaluate()["eval_loss"] if val is not None else None  # the base, on held-out rows
     trainer.train(resume_from_checkpoint=resume or None)
-    metrics = loss_metrics(trainer)
+    metrics = {**loss_metrics(trainer), **budget_metrics(callbacks)}
     if early:
         metrics["best_step"] = best_step(trainer)
     if val is not None:

@@ -84,6 +84,40 @@ def test_sft_early_stopping_keeps_the_checkpoint_with_the_best_validation_loss(
     assert metrics["eval_loss"] == pytest.approx(best_loss, rel=1e-4), (metrics, evals)
 
 
+def test_sft_stops_at_its_time_budget_and_evaluates_the_step_it_stopped_at(
+    toy_preference_export, tiny_model_dir, tmp_path
+):
+    """A budget of a few milliseconds ends a 30-epoch run after its first step, whatever the machine's
+    speed (one step of the tiny model takes far longer); that step is evaluated and checkpointed, so
+    the adapter is a real one and the manifest says why training stopped. Without the budget the same
+    job runs on (asserted on the planned steps)."""
+    from training import sft
+
+    job = SFTJob(
+        export_path=str(toy_preference_export),
+        base_model=str(tiny_model_dir),
+        output_dir=str(tmp_path / "sft"),
+        name="sft-budget",
+        lora_r=8,
+        lora_alpha=16,
+        epochs=30,
+        batch_size=8,
+        validation_share=0.3,
+        target_modules=["q_proj", "v_proj", "o_proj"],
+        max_length=256,
+        early_stopping_patience=2,
+        max_minutes=1e-4,
+    )
+    out, metrics = sft.main(job)
+    manifest = AdapterManifest.read(out)
+    planned = 30 * -(-manifest.metrics["data"]["train"] // 8)
+    assert planned > 1 and metrics["steps"] == 1, metrics
+    assert metrics["stopped_by_time_budget_at"] == 1 and metrics["max_minutes"] == 1e-4
+    assert {step for step, _ in manifest.metrics["history"]["eval_loss"]} == {1}  # evaluated at the stop
+    assert metrics["best_step"] == 1
+    reload_with_peft(tiny_model_dir, out)
+
+
 def test_dpo_raises_the_preference_accuracy_on_held_out_pairs(
     toy_preference_export, tiny_model_dir, tmp_path
 ):
