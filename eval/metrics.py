@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.attribution import CITATION, SENTENCE, WORD  # one definition of sentence and citation
+from core.citations import cited_numbers, strip_citations
+from rag.attribution import SENTENCE, WORD  # one definition of a sentence
 
 
 def source_matches(source: str, page: int | None, expected_source: str, expected_page: int | None) -> bool:
@@ -112,7 +113,7 @@ def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
 
 def citation_only(answer: str) -> bool:
     """True when the answer is nothing but citation markers ("[1]", "[1] [2] [3]") or empty."""
-    return not WORD.search(CITATION.sub(" ", answer))
+    return not WORD.search(strip_citations(answer, " "))
 
 
 def pastes_source(answer: str, sources: str, min_words: int = PASTE_WORDS) -> bool:
@@ -130,5 +131,5 @@ def pastes_source(answer: str, sources: str, min_words: int = PASTE_WORDS) -> bo
 
 def valid_citation(answer: str, n_sources: int) -> bool:
     """True when the answer cites at least one source and every [n] it cites was given to it."""
-    cited = [int(n) for n in CITATION.findall(answer)]
+    cited = cited_numbers(answer)
     return bool(cited) and all(1 <= n <= n_sources for n in cited)

@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.citations import strip_citations
 from judge.overlap import STOP_WORDS
 
 FACTS_VERSION = "facts-v1"
@@ -144,7 +145,6 @@ _QUANTITY = re.compile(
 )
 _RANGE_JOIN = re.compile(r"^\s*(?:-|–|to|and|or)\s*$", re.IGNORECASE)
 _FREQUENCY = re.compile(r"^\s*(?:a|an|per|every)\b", re.IGNORECASE)  # "once a year": a rate, not a count
-_CITATION = re.compile(r"\[\d+(?:\s*[,-]\s*\d+)*\]")
 _VERSIONISH = re.compile(r"\b[A-Za-z]+\d+[A-Za-z\d]*\b")  # E01, v2, ES2020: names, not quantities
 
 
@@ -156,7 +156,7 @@ class Quantity:
 
 
 def _strip(text: str) -> str:
-    return _CITATION.sub(" ", text or "")
+    return strip_citations(text, " ")
 
 
 def quantities(text: str) -> list[Quantity]:

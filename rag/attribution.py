@@ -11,9 +11,9 @@ import re
 
 import numpy as np
 
+from core.citations import cited_numbers, has_citation
 from rag.embeddings import Embedder
 
-CITATION = re.compile(r"\[(\d+)\]")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 WORD = re.compile(r"\w+")
 STOP = frozenset(
@@ -88,7 +88,7 @@ def missing_citations(
     embedding is closest to (cosine >= MIN_COSINE); a terse one ("The answer is 30 days.") that
     matches no source that way is attributed to the best-ranked source containing every content word
     it adds to the question ("30"). A refusal adds words no source contains, so it cites nothing."""
-    uncited = [s for s in SENTENCE.split(answer.strip()) if s.strip() and not CITATION.search(s)]
+    uncited = [s for s in SENTENCE.split(answer.strip()) if s.strip() and not has_citation(s)]
     if not uncited or len(source_vectors) == 0:
         return []
     sims = np.asarray(embedder.encode(uncited)) @ np.asarray(source_vectors).T
@@ -104,4 +104,4 @@ def missing_citations(
         supporting = [n for n, words in enumerate(source_words, start=1) if added and added <= words]
         if supporting:
             best.add(supporting[0])
-    return sorted(best - {int(n) for n in CITATION.findall(answer)})
+    return sorted(best - set(cited_numbers(answer)))

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from core.citations import strip_citations
 from rag.chunking import SECTION_SEPARATOR
 
 REPAIR = (
     "That is a section heading, not an answer. Answer the question itself in one to three short "
     "sentences, citing the source like [1]."
 )
-_CITATION = re.compile(r"\s*\[\d+(?:,\s*\d+)*\]")
 _SEPARATOR = SECTION_SEPARATOR.strip()
 
 
@@ -27,7 +27,7 @@ def _norm(text: str) -> str:
 def heading_only(text: str, sections: Iterable[str]) -> bool:
     """Whether ``text``, without its citations, is nothing but a heading path: one of the sources'
     section paths or a tail of one, or a run of " › "-joined parts with no sentence in it."""
-    core = _norm(_CITATION.sub("", text))
+    core = _norm(strip_citations(text))
     if not core:
         return False
     for section in sections:

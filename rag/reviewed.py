@@ -22,11 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from core.citations import strip_citations
 from rag.embeddings import Embedder
 from rag.protocols import Chunk, SearchHit, VectorStore
 
@@ -163,13 +163,10 @@ class ReviewedAnswers:
         self.store.close()
 
 
-_CITATION_MARK = re.compile(r"\s*\[\d+\]")
-
-
 def direct_text(entry: ReviewedAnswer) -> str:
     """The approved text as an answer that cites the reviewed answer itself as source [1]; its own [n]
     marks pointed at the sources of the answer it corrected, so they go."""
-    text = _CITATION_MARK.sub("", entry.text).strip()
+    text = strip_citations(entry.text).strip()
     if text[-1:] in ".!?":
         return f"{text[:-1]} [1]{text[-1]}"
     return f"{text} [1]"

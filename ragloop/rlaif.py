@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +34,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from core.citations import strip_citations
 from core.manifest import AdapterManifest
 from core.settings import RlaifSettings
 
 log = logging.getLogger(__name__)
 
 SESSION_PREFIX = "rlaif-candidates"
-_CITATION = re.compile(r"\s*\[\d+\]")
 
 
 @dataclass
@@ -307,7 +306,7 @@ def drafted_items(records) -> list[dict]:
     """Approved synthetic drafts (feedback records) as questions to sample on: fresh questions from the
     corpus, each with its verified draft (citation marks removed) as the reference."""
     return [
-        {"id": r.feedback_id, "question": r.question, "reference": _CITATION.sub("", r.correction).strip()}
+        {"id": r.feedback_id, "question": r.question, "reference": strip_citations(r.correction).strip()}
         for r in records
         if r.session_id == "synthetic" and r.review_state == "approved" and r.correction
     ]

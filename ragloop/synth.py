@@ -11,10 +11,10 @@ reason below it.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core.citations import has_citation
 from drafting.drafts import Draft, drafts
 from feedback.schema import FeedbackRecord
 from feedback.scoring import Scorer
@@ -24,8 +24,6 @@ from rag.protocols import LLM, SearchHit, VectorStore
 from ragloop.turns import reviewed_record
 
 log = logging.getLogger(__name__)
-
-CITATION = re.compile(r"\[\d+\]")
 
 
 @dataclass
@@ -48,7 +46,7 @@ def draft_record(draft: Draft, model: str) -> FeedbackRecord:
     assert draft.qa is not None
     (question, answer), hit = draft.qa, draft.hit
     chunk = hit.chunk
-    if not CITATION.search(answer):
+    if not has_citation(answer):
         answer += " [1]"  # the chunk is source 1 of the prompt: the answer cites it as served answers do
     return FeedbackRecord(
         session_id="synthetic",
