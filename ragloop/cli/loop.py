@@ -24,7 +24,10 @@ def loop_cmd(
         str | None, typer.Option(help="sft, or sft,rlaif: a second stage on AI feedback (default: settings)")
     ] = None,
     rlaif_method: Annotated[
-        str | None, typer.Option(help="RLAIF route: ppo (reward model + PPO, default) or dpo")
+        str | None,
+        typer.Option(
+            help="RLAIF route: ppo (reward model + PPO, default), dpo, or best_of_k (rejection sampling)"
+        ),
     ] = None,
     corpus: Annotated[
         list[Path] | None,
