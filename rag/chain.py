@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +127,8 @@ class RagChain:
         config: ChainConfig,
         *,
         reviewed: ReviewedAnswers | None = None,
+        embedder_for: Callable[[str], Embedder | None] | None = None,
+        recheck_s: float = 30.0,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -134,7 +136,12 @@ class RagChain:
         self.config = config
         self.reviewed = reviewed  # approved answers that go before the document chunks (rag.reviewed)
         self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-attribution")
-        self._embedding_checked = False
+        # The index can be re-embedded under a running chain (``ragloop train embedder --publish``): its
+        # model is checked again every ``recheck_s`` seconds, and ``embedder_for`` may give the chain the
+        # model that embedded it (the published one) instead of refusing.
+        self.embedder_for = embedder_for
+        self.recheck_s = recheck_s
+        self._embedding_checked_at: float | None = None
 
     def validate_question(self, question: str) -> str:
         question = (question or "").strip()
@@ -154,17 +161,27 @@ class RagChain:
         return question
 
     def _check_embedding_model(self) -> None:
-        """Once per chain: the question must be embedded by the model that embedded the index."""
-        if self._embedding_checked:
+        """The question must be embedded by the model that embedded the index; checked on the first
+        question and again every ``recheck_s`` seconds. When the index was re-embedded by the published
+        model (``embedder_for`` gives it), the chain and its reviewed answers switch to it."""
+        now = time.monotonic()
+        if self._embedding_checked_at is not None and now - self._embedding_checked_at < self.recheck_s:
             return
         recorded = (self.store.index_version() or {}).get("embedding_model")
         current = self.embedder.model_id
         if recorded and recorded != current:
-            raise IndexVersionMismatch(
-                f"the index was embedded with {recorded!r} but questions would be embedded with "
-                f"{current!r}; re-index with `ragloop ingest --reindex` or configure {recorded!r} again"
-            )
-        self._embedding_checked = True
+            swapped = self.embedder_for(recorded) if self.embedder_for else None
+            if swapped is None or swapped.model_id != recorded:
+                self._embedding_checked_at = None  # refuse every question until it matches
+                raise IndexVersionMismatch(
+                    f"the index was embedded with {recorded!r} but questions would be embedded with "
+                    f"{current!r}; re-index with `ragloop ingest --reindex` or configure {recorded!r} again"
+                )
+            log.info("the index was re-embedded with %s; questions are now embedded with it", recorded)
+            self.embedder = swapped
+            if self.reviewed is not None:
+                self.reviewed.embedder = swapped
+        self._embedding_checked_at = now
 
     def retrieve(self, question: str, k: int | None = None) -> list[SearchHit]:
         """The top-k document chunks for ``question`` (no reviewed answers)."""

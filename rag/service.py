@@ -73,4 +73,16 @@ def build_chain(
         llm or get_llm(settings),
         chain_config(settings),
         reviewed=reviewed if settings.reviewed.enabled else None,
+        embedder_for=lambda model_id: published_embedder(settings, model_id),
     )
+
+
+def published_embedder(settings: Settings, model_id: str) -> Embedder | None:
+    """The published fine-tuned embedder when it is ``model_id`` (the model that re-embedded the index
+    under a running chain), else None; never when ``embedding.model`` is set explicitly."""
+    if "model" in settings.embedding.model_fields_set:
+        return None
+    live = live_embedder(settings.data_dir / "models")
+    if live is None or live.name != model_id:
+        return None
+    return build_embedder(settings)

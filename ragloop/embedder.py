@@ -76,15 +76,33 @@ def next_output(settings: Settings, name: str = "embedder") -> Path:
     return root / f"{name}-v{n}"
 
 
+def reembed_reviewed(settings: Settings, embedder) -> int:
+    """Every reviewed answer's question embedded again with ``embedder`` (the reviewed-answers index
+    finds its candidates by those vectors); the number of entries."""
+    from rag.reviewed import ReviewedAnswer
+    from rag.service import build_reviewed
+
+    index = build_reviewed(settings, embedder)
+    entries = [ReviewedAnswer.from_chunk(h.chunk) for h in all_chunks(index.store, embedder.dim)]
+    entries = [e for e in entries if e is not None]
+    for entry in entries:
+        index.put(entry)
+    index.close()
+    return len(entries)
+
+
 def publish(settings: Settings, model_dir: Path):
-    """Make ``model_dir`` the live embedder and re-index every indexed file with it (one commit point:
-    the pointer is written after the re-index succeeded)."""
+    """Make ``model_dir`` the live embedder and re-index every indexed file — and re-embed every reviewed
+    answer's question — with it (one commit point: the pointer is written after both succeeded). A
+    running chain switches to it at its next embedding-model check (``RagChain.recheck_s``)."""
     from rag.service import build_ingestor
 
     chosen = settings.embedding.model_copy(update={"model": str(model_dir)})  # explicit: not the LIVE one
     ingestor = build_ingestor(settings.model_copy(update={"embedding": chosen}))
     files = [Path(source) for source in ingestor.store.sources()]
     report = ingestor.ingest(files, reindex=True)
+    if settings.reviewed.enabled:
+        reembed_reviewed(settings, ingestor.embedder)
     pointer = embedders_dir(settings) / LIVE
     pointer.parent.mkdir(parents=True, exist_ok=True)
     pointer.write_text(Path(model_dir).name + "\n")

@@ -65,3 +65,39 @@ def test_publishing_an_embedder_reindexes_and_makes_it_the_default(tmp_path):
     explicit = Settings(data_dir=tmp_path / "data", embedding={"model": default_embedding_model()})
     assert build_embedder(explicit).model_id == old.model_id
     store.close()
+
+
+def test_a_running_chain_switches_to_the_published_embedder_and_reviewed_answers_follow(tmp_path):
+    """The app's chain was built before the publish: at its next check it embeds questions with the
+    model that re-embedded the index, instead of searching new vectors with the old model's questions;
+    the reviewed answers were re-embedded too and are still found. An explicit model refuses instead."""
+    from sentence_transformers import SentenceTransformer
+
+    from rag.reviewed import ReviewedAnswer
+    from rag.service import build_chain, build_reviewed
+
+    settings = Settings(data_dir=tmp_path / "data")
+    build_ingestor(settings).ingest([DEMO_CORPUS], progress=False)
+    question = "How long does a full charge take?"
+    reviewed = build_reviewed(settings, build_embedder(settings))
+    reviewed.put(ReviewedAnswer("fb-1", question, "About 5 hours.", "rita", "2026-11-26T05:00:00+00:00"))
+    reviewed.close()
+    chain = build_chain(settings, llm=None)  # type: ignore[arg-type]
+    chain.recheck_s = 0.0  # check the index's model at every question (the app: every 30 s)
+    before = [h.chunk.chunk_id for h in chain.retrieve(question)]
+    assert chain.embedder.model_id == Path(default_embedding_model()).name
+
+    out = next_output(settings)
+    SentenceTransformer(default_embedding_model(), device="cpu").save(str(out))  # stands in for a trained one
+    publish(settings, out)
+
+    after = [h.chunk.chunk_id for h in chain.retrieve(question)]
+    assert chain.embedder.model_id == "embedder-v1" and chain.reviewed.embedder is chain.embedder
+    assert after == before  # the same weights under a new name: the same chunks, found again
+    matches = chain.reviewed.match(chain.embedder.encode_query_one("How long does a full charge take?"))
+    assert [m.answer.feedback_id for m in matches] == ["fb-1"]
+
+    explicit = Settings(data_dir=tmp_path / "data", embedding={"model": default_embedding_model()})
+    pinned = build_chain(explicit, llm=None)  # type: ignore[arg-type]
+    with pytest.raises(IndexVersionMismatch, match="embedder-v1"):
+        pinned.retrieve(question)

@@ -121,6 +121,7 @@ class EmbeddedVectorStore:
         self._ann = ann or AnnParams()
         self._index = self._open_index()
         self._keywords = None  # (bm25s.BM25, rowids in corpus order); None: stale, rebuild on demand
+        self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
 
     # -- setup -------------------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -253,8 +254,23 @@ class EmbeddedVectorStore:
         return ids
 
     # -- reads -------------------------------------------------------------------------------
+    def _catch_up(self) -> None:
+        """Take in what other connections committed since the last read — another process's ingest, an
+        embedder publish's re-index, another app replica on the same file: SQLite's ``data_version``
+        changes only then (one cheap pragma per read). Rows they added join the dense index, rows they
+        deleted leave it, and the keyword index is rebuilt on demand."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._data_version:
+            return
+        self._data_version = version
+        truth = np.fromiter((r[0] for r in self._db.execute("SELECT rowid FROM chunks")), dtype=np.int64)
+        self._add_rows(self._index, self._index.reconcile(truth))
+        self._keywords = None
+
     def count(self) -> int:
-        return len(self._index)
+        with self._lock:
+            self._catch_up()
+            return len(self._index)
 
     @property
     def index_kind(self) -> str:
@@ -272,6 +288,7 @@ class EmbeddedVectorStore:
             raise ValueError("k must be >= 1")
         query = np.ascontiguousarray(np.asarray(vector, dtype=np.float32).reshape(1, self.dim))
         with self._lock:
+            self._catch_up()
             if len(self._index) == 0:
                 return []
             allowed = self._filtered_ids(filters) if filters else None

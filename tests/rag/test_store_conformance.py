@@ -137,6 +137,31 @@ def test_embedded_store_persists_across_reopen(tmp_path):
         EmbeddedVectorStore(path, dim=8)
 
 
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_an_open_embedded_store_sees_what_another_connection_wrote(tmp_path, kind):
+    """The app's store stays open while `ragloop ingest` or an embedder publish writes the same file from
+    another process: its next read takes their additions, replacements and deletions (dense and
+    keyword), instead of searching a stale index or losing the deleted rows' hits."""
+    path = tmp_path / "shared.sqlite3"
+    ann = AnnParams(kind=kind)
+    app = EmbeddedVectorStore(path, dim=DIM, ann=ann)
+    app.add([chunk(i) for i in range(3)], np.vstack([unit(i) for i in range(3)]))
+    assert app.count() == 3
+    cli = EmbeddedVectorStore(path, dim=DIM, ann=ann)
+    cli.add([chunk(i, source="b.pdf") for i in range(3, 6)], np.vstack([unit(i) for i in range(3, 6)]))
+    cli.delete_source("a.pdf")
+    cli.add([chunk(0, source="c.pdf", text="replaced words about topicnew")], unit(9)[None, :])
+    cli.close()
+
+    assert app.count() == 4  # a.pdf's three went; id-0 came back from c.pdf; b.pdf's three came
+    assert app.search(unit(4), k=1)[0].chunk.chunk_id == "id-4"
+    assert app.search(unit(4), text="topic4", k=1)[0].chunk.chunk_id == "id-4"
+    assert app.search(unit(9), k=1)[0].chunk.chunk_id == "id-0"  # its new vector
+    assert app.search(unit(0), text="topicnew", k=1)[0].chunk.text.startswith("replaced")
+    assert {h.chunk.chunk_id for h in app.search(unit(1), k=10)} == {"id-0", "id-3", "id-4", "id-5"}
+    app.close()
+
+
 def test_a_chunks_section_comes_back_with_it(store):
     c = Chunk(
         "sec-1",
