@@ -183,6 +183,9 @@ app.add_typer(data_app, name="data")
 def data_synth(
     count: Annotated[int, typer.Option(help="chunks to draft from")] = 50,
     workers: Annotated[int, typer.Option(min=1, help="drafts requested at once (vLLM batches them)")] = 4,
+    minutes: Annotated[
+        float | None, typer.Option(min=0.01, help="stop starting drafts after this many minutes")
+    ] = None,
 ) -> None:
     """Draft question/answer pairs from the indexed corpus with the LLM, for approval in the Review page."""
     from feedback.service import build_writer
@@ -192,6 +195,12 @@ def data_synth(
     settings = get_settings()
     chain = build_chain(settings)
     report = synthesize(
-        chain.store, chain.embedder.dim, chain.llm, build_writer(settings), count, workers=workers
+        chain.store,
+        chain.embedder.dim,
+        chain.llm,
+        build_writer(settings),
+        count,
+        workers=workers,
+        max_minutes=minutes,
     )
     typer.echo(f"drafted {report.drafted} pairs for review ({report.unusable} replies unusable)")
