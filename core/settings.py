@@ -174,7 +174,11 @@ class SyntheticSettings(BaseModel):
 
     chunks: int = Field(200, ge=0, description="chunks to draft from (0: no synthetic rows)")
     per_chunk: int = Field(
-        3, ge=1, description="drafts per chunk, each on a detail the earlier ones did not ask"
+        3,
+        ge=1,
+        description="drafts per chunk, each on a detail the earlier ones did not ask, when the corpus has "
+        "fewer chunks than `chunks`; a larger corpus gets one draft per whole chunk (more verified drafts "
+        "per minute there)",
     )
     min_score: float = Field(
         4.0, ge=0.0, le=5.0, description="the judge's score against the chunk a draft needs to be approved"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from drafting.drafts import parse_draft, passages
+from drafting.drafts import drafts, parse_draft, passages
 from feedback.protocols import FeedbackQuery
 from feedback.service import build_writer
 from rag.chain import SYSTEM_PROMPT
@@ -63,6 +63,19 @@ class SlowDraftingLLM(DraftingLLM):
         yield self.reply
 
 
+def test_a_corpus_with_chunks_enough_gets_one_draft_per_whole_chunk(settings, corpus):
+    from rag.service import build_ingestor
+
+    ingestor = build_ingestor(settings)
+    ingestor.ingest([corpus], progress=False)
+    store, dim = ingestor.store, ingestor.embedder.dim
+    llm = DraftingLLM("Question: What does error code E07 mean?\nAnswer: The motor overheated.")
+    many = list(drafts(store, dim, llm, store.count() + 1, per_chunk=3))  # fewer chunks than asked: passages
+    few = list(drafts(store, dim, llm, 2, per_chunk=3))  # chunks enough: one per whole chunk
+    assert len(many) > store.count() + 1 and len({d.index for d in many}) == store.count()
+    assert len(few) == 2
+
+
 def test_drafting_stops_starting_drafts_once_its_budget_is_spent(settings, corpus):
     from rag.service import build_ingestor
 
@@ -113,7 +126,7 @@ def test_verified_drafts_are_approved_and_the_rest_rejected_with_the_reason(sett
         chain.embedder.dim,
         PassageLLM(),
         writer,
-        count=4,
+        count=100,  # more than the corpus has chunks: passages of each chunk
         per_chunk=2,
         workers=3,
         verify=judge,
@@ -122,7 +135,8 @@ def test_verified_drafts_are_approved_and_the_rest_rejected_with_the_reason(sett
     )
     writer.drain()
     records = list(writer.store.list())
-    assert report.drafted == len(records) > 4  # two passages per chunk: more drafts than chunks
+    chunks = {r.citations[0]["chunk_id"] for r in records}
+    assert report.drafted == len(records) > len(chunks)  # two passages per chunk: more drafts than chunks
     assert len({(r.citations[0]["chunk_id"], r.question) for r in records}) == len(records)
     approved = [r for r in records if r.review_state == "approved"]
     rejected = [r for r in records if r.review_state == "rejected"]
