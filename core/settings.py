@@ -218,6 +218,11 @@ class LoopSettings(BaseModel):
     )
     limit: int | None = Field(None, ge=4, description="use only the first N eval items (CI)")
     holdout_share: float = Field(0.34, gt=0.0, lt=1.0, description="items never used for training")
+    seed: int = Field(
+        0,
+        description="the run's seed: which chunks are drafted from, in what order, and the SFT job's seed "
+        "(LoRA initialisation, row order). The held-out split is by item id and does not change with it",
+    )
     top_k: int = Field(2, ge=1, description="chunks per prompt (short prompts keep CPU training fast)")
     max_tokens: int = Field(64, ge=1, description="answer length")
     adapter_name: str = "loop-sft"

@@ -52,6 +52,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
         loop=LoopSettings(
             limit=24,
             holdout_share=0.4,
+            seed=5,
             max_tokens=12,
             lora_r=8,
             lora_alpha=16,
@@ -113,6 +114,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     assert sft_manifest["metrics"]["eval"]["baseline"] == by_model["base"]
     assert sft_manifest["metrics"]["train_loss_last"] < sft_manifest["metrics"]["train_loss_first"]
     assert sft_manifest["feedback_ids"]
+    assert sft_manifest["hyperparameters"]["seed"] == 5  # the run's seed reached the SFT job
 
     # RLAIF: candidates were sampled from the live SFT adapter, k per training question, in one request each
     candidates = [json.loads(line) for line in (workdir / "rlaif-candidates.jsonl").read_text().splitlines()]

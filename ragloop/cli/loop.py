@@ -43,6 +43,10 @@ def loop_cmd(
     synthetic_chunks: Annotated[
         int | None, typer.Option(help="chunks to draft synthetic QA pairs from (0: none; default: settings)")
     ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(help="the run's seed: drafted chunks and SFT initialisation (held-out split unchanged)"),
+    ] = None,
 ) -> None:
     """The whole loop: synthetic QA from the corpus, users rate -> train -> eval + gate -> hot-load.
 
@@ -72,6 +76,8 @@ def loop_cmd(
             loop_update[name] = [p.resolve() for p in paths]
     if synthetic_chunks is not None:
         loop_update["synthetic"] = {**settings.loop.synthetic.model_dump(), "chunks": synthetic_chunks}
+    if seed is not None:
+        loop_update["seed"] = seed
     if loop_update:
         try:
             loop = LoopSettings.model_validate({**settings.loop.model_dump(), **loop_update})
