@@ -178,9 +178,9 @@ class Judge:
 def apply_fact_checks(
     verdict: Judgement, question: str, reference: str, answer: str, basis: str
 ) -> Judgement:
-    """The verdict with its score capped by what the fact checks found, and their sentences first."""
-    limit, reasons = facts.cap(facts.check(question, reference, answer, basis))
-    if verdict.score <= limit:
+    """The verdict with its score lowered by what the fact checks found, and their sentences first."""
+    score, reasons = facts.adjust(verdict.score, facts.check(question, reference, answer, basis))
+    if score >= verdict.score:
         return verdict
     reason = "; ".join(reasons) + f" (the {verdict.score:.1f} before the fact checks: {verdict.reason})"
-    return Judgement(round(limit, 2), reason, verdict.thinking)
+    return Judgement(round(score, 2), reason, verdict.thinking)

@@ -6,12 +6,18 @@ fact. They run in microseconds, need no model, and are the same for both bases:
 
 - ``reference``: the facts of the reference answer must reappear in the answer, and the answer must not
   state a different value, unit, yes/no or polarity for them.
-- ``sources``: every number and name in the answer must appear in the sources, and a sentence of the
-  answer must not flip the polarity of the source sentence it restates.
+- ``sources``: every number and name in the answer must appear in the sources (the ``<source>`` blocks
+  of the prompt; a question, the user's or an FAQ heading, states nothing), a sentence of the answer
+  must not flip the polarity of the source sentence it restates, a yes/no must agree with the source
+  clause that restates the question, and a qualifier of a number ("up to 25 kg") must not be dropped.
+- both: an answer must state what a wh-question asks for ("How heavy?" -> a weight; not a bare yes/no)
+  where what it is judged against states such a value.
 
-``check`` returns the findings; ``cap`` turns them into the highest score the answer may get, with one
-sentence per finding. ``judge.core.Judge`` applies the cap to whatever score its backend gave, so the
-layer combines with any judge (the reference-overlap scorer, a served model, Bedrock).
+``check`` returns the findings; ``adjust`` lowers a score by them (caps for contradictions, answers to
+another question and unsupported claims, a point off per omission), with one sentence per finding;
+``cap`` is the highest score an answer with those findings may get. ``judge.core.Judge`` adjusts
+whatever score its backend gave, so the layer combines with any judge (the reference-overlap scorer, a
+served model, Bedrock).
 """
 
 from __future__ import annotations
@@ -21,9 +27,32 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.citations import strip_citations
-from judge.overlap import STOP_WORDS
+from judge.overlap import STOP_WORDS, covered
 
-FACTS_VERSION = "facts-v1"
+# v2: questions are not evidence; yes/no, qualifiers of numbers and answer types against sources; an
+# omission takes a point off the score (v1: a cap at 4)
+FACTS_VERSION = "facts-v2"
+
+# ---- what the sources state -------------------------------------------------------------------------
+
+_SOURCE_BLOCK = re.compile(r"<source\b[^>]*>(.*?)(?:</source>|$)", re.DOTALL)
+_QUESTION_LINE = re.compile(r"^\s*Question:.*$", re.MULTILINE)
+
+
+def source_text(sources: str) -> str:
+    """What the sources state: the bodies of the ``<source>`` blocks of a prompt (the app judges an
+    answer against its prompt, which ends with the user's question), less the ``Question:`` lines (a
+    reviewed answer's block names its question too): a question asserts nothing. Text without blocks
+    is kept, less its ``Question:`` lines."""
+    blocks = _SOURCE_BLOCK.findall(sources)
+    text = "\n\n".join(b.strip() for b in blocks) if blocks else sources
+    return _QUESTION_LINE.sub("", text).strip()
+
+
+def is_question(sentence: str) -> bool:
+    """A sentence that asks (an FAQ heading, "Can I fit a child seat?"): it states nothing."""
+    return sentence.rstrip().endswith("?")
+
 
 # ---- quantities ------------------------------------------------------------------------------------
 
@@ -92,6 +121,8 @@ _UNIT_ALIASES: dict[str, str] = {
     "second": "s",
     "s": "s",
     "ms": "ms",
+    "working days": "day",
+    "business days": "day",
     "days": "day",
     "day": "day",
     "weeks": "week",
@@ -418,9 +449,10 @@ def _best_match(sentence: str, candidates: Sequence[str]) -> tuple[str, float]:
 def _polarity_flips(claims: list[str], other: str, min_overlap: float) -> list[tuple[str, str]]:
     """(claim, the passage of ``other`` restating it) where one is negated and the other not — both
     sentence by sentence and clause by clause, so a comma list or a 'which' clause does not fool it."""
-    other_sentences, other_clauses = sentences(other), clauses(other)
+    other_sentences = [s for s in sentences(other) if not is_question(s)]  # a question asserts nothing
+    other_clauses = clauses(" ".join(other_sentences))
     flips = []
-    for claim in claims:
+    for claim in (c for c in claims if not is_question(c)):
         match, overlap = _best_match(claim, other_sentences)
         if overlap < min_overlap or negated(claim) == negated(match):
             continue
@@ -435,21 +467,177 @@ def _polarity_flips(claims: list[str], other: str, min_overlap: float) -> list[t
     return flips
 
 
+# ---- what the question asks for ------------------------------------------------------------------
+
+# (what a wh-question asks for, the words that ask it, the units an answer to it states, words that
+# state it without a number)
+_TYPES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("speed", r"\b(?:speed|how fast)\b", ("km/h", "mph"), ()),
+    ("price", r"\b(?:cost|costs|price|fee)\b", ("EUR", "USD"), ("free", "no charge", "nothing")),
+    ("weight", r"\b(?:how heavy|weigh|weighs|weight)\b", ("kg", "g", "lb"), ()),
+    ("temperature", r"\btemperatures?\b", ("°C", "°F"), ("room temperature",)),
+    ("pressure", r"\bpressure\b", ("bar", "psi"), ()),
+    # "range" only as a question's word: "the Range Extender" is a name
+    (
+        "distance",
+        r"\b(?:[Ww]hat|[Hh]ow much) range\b|\b[Hh]ow (?:far|high|deep|tall)\b|\b(?:distance|height|depth)\b",
+        ("km", "mile", "m", "cm", "mm", "inch", "percent"),
+        (),
+    ),
+    (
+        "duration",
+        r"\bhow long\b",
+        ("h", "min", "s", "day", "week", "month", "year", "cycle", "mm", "cm", "m", "km", "inch"),
+        ("lifetime", "forever", "unlimited", "indefinitely", "overnight"),
+    ),
+    (
+        "size",
+        r"\b(?:what size|how big|how large|dimensions?)\b",
+        ("mm", "cm", "m", "inch", "l", "Wh", "kWh", "Ah"),
+        (),
+    ),
+    ("power", r"\b(?:power|how powerful|wattage)\b", ("W", "kW"), ()),
+)
+ANSWER_TYPES = tuple(
+    (
+        name,
+        re.compile(pattern, 0 if name == "distance" else re.IGNORECASE),
+        frozenset(units),
+        words,
+    )
+    for name, pattern, units, words in _TYPES
+)
+_WH_QUESTION = re.compile(r"^\W*(?:what|which|where|when|who|whom|whose|why|how)\b", re.IGNORECASE)
+
+
+def asked_for(question: str) -> list[tuple[str, frozenset[str], tuple[str, ...]]]:
+    """What a wh-question asks for, by the units its answer states: "What is the top speed?" -> speed
+    (km/h, mph). Empty for a yes/no question or one no type covers."""
+    if not _WH_QUESTION.match(question):
+        return []
+    return [(name, units, words) for name, pattern, units, words in ANSWER_TYPES if pattern.search(question)]
+
+
+def states_type(text: str, units: frozenset[str], words: tuple[str, ...] = ()) -> bool:
+    low = text.lower()
+    return any(q.unit in units for q in quantities(text)) or any(
+        re.search(rf"\b{re.escape(w)}\b", low) for w in words
+    )
+
+
+def _off_question(question: str, against: str, answer: str, f: Findings) -> None:
+    """An answer that does not state what the question asks for — a wh-question answered with a bare
+    yes/no, a speed question with a power — answers another question. Only where what it is judged
+    against states that kind of value (else the right answer may not either)."""
+    if _WH_QUESTION.match(question) and leading_yes_no(answer):
+        f.off_question.append(f"the question asks {question.split()[0].lower()!r}, the answer says yes/no")
+        return
+    wanted = [(name, u, w) for name, u, w in asked_for(question) if states_type(against, u, w)]
+    if wanted and not any(states_type(answer, u, w) for _, u, w in wanted):
+        f.off_question.append(f"the question asks for a {wanted[0][0]}; the answer states none")
+
+
+def _question_coverage(question: str, text: str) -> float:
+    """Share of the question's content words the text has (same stem or first five letters)."""
+    words = content_words(question)
+    return covered(words, content_words(text)) / len(words) if words else 0.0
+
+
+_BUT = re.compile(r"^\W*(?:but|except|unless|only|though|although|however)\b", re.IGNORECASE)
+
+
+def _yes_no_against_sources(question: str, sources: str, answer: str, f: Findings) -> None:
+    """A yes/no answer whose own words or whose sources say the opposite. Sources rarely say "yes" or
+    "no": the expected answer is the polarity of the source clause that restates the question (most of
+    its words); "Yes, ... must not ..." contradicts itself."""
+    said = leading_yes_no(answer)
+    if not said or _WH_QUESTION.match(question):
+        return
+    body = _LEADING.sub(" ", _strip(answer)).strip(" ,.;:")
+    parts = clauses(body)
+    if said == "yes" and parts and negated(parts[0]) and not _BUT.match(parts[0]):
+        f.contradictions.append(f"the answer says 'yes', then {parts[0][:60]!r}")
+        return
+    restated = [c for c in parts if _question_coverage(question, c) >= _RESTATES_ALL]
+    if said == "no" and restated and not negated(body) and negated(restated[0]) == negated(question):
+        f.contradictions.append(f"the answer says 'no', then {restated[0][:60]!r}")
+        return
+    statements = [c for c in clauses(" ".join(s for s in sentences(sources) if not is_question(s)))]
+    best = max(statements, key=lambda c: _question_coverage(question, c), default="")
+    if not best or _question_coverage(question, best) < _RESTATES:
+        return
+    expected = "no" if negated(best) != negated(question) else "yes"
+    if said != expected and not (said == "no" and negated(body)):
+        f.contradictions.append(f"the answer says {said!r} where the source says {best[:60]!r}")
+
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
+_SUFFIX_QUALIFIERS = frozenset(["whichever comes first"])
+
+
+def _governed_number(tokens: list[str]) -> list[str]:
+    """The number (and its unit) a qualifier governs: "up to 25 kg" -> ["25", "kg"]; [] when the
+    qualifier is not about a number ("only with the carrier rack", "every Trail 500")."""
+    if not tokens or not tokens[0][0].isdigit():
+        return []
+    return tokens[:2] if len(tokens) > 1 and tokens[1] in _UNIT_ALIASES else tokens[:1]
+
+
+def _dropped_source_qualifiers(question: str, sources: str, answer: str, f: Findings) -> None:
+    """A qualifier of a number in the sources ("up to 25 kg", "within 30 days", "every 3 months",
+    "800 cycles, whichever comes first") that an answer sentence restating that source sentence drops
+    (with its synonyms): the answer overstates the sources."""
+    answer_sentences = [(s, set(_TOKEN.findall(s.lower()))) for s in sentences(answer)]
+    dropped = set()
+    for sentence in sentences(sources):
+        low = " " + _strip(sentence).lower() + " "
+        for qualifier in QUALIFIERS:
+            if (
+                qualifier in dropped
+                or keeps_qualifier(qualifier, answer)
+                or keeps_qualifier(qualifier, question)
+            ):
+                continue
+            for m in re.finditer(rf"(?<![a-z]){re.escape(qualifier)}(?![a-z])", low):
+                if qualifier in _SUFFIX_QUALIFIERS:  # the last number before it
+                    before = _TOKEN.findall(low[: m.start()])[-4:]
+                    at = max((i for i, t in enumerate(before) if t[0].isdigit()), default=None)
+                    governed = _governed_number(before[at:]) if at is not None else []
+                else:
+                    governed = _governed_number(_TOKEN.findall(low[m.end() :])[:2])
+                restating = [
+                    s
+                    for s, tokens in answer_sentences
+                    if set(governed) <= tokens and _best_match(s, [sentence])[1] >= _RESTATES_SOURCE
+                ]
+                if governed and restating:
+                    dropped.add(qualifier)
+                    f.omissions.append(f"the answer drops the sources' {qualifier!r} ({' '.join(governed)})")
+                    break
+
+
+_RESTATES_SOURCE = 0.25  # content-word overlap (Jaccard) of an answer sentence restating a source sentence
+_RESTATES = 0.6  # share of the question's words a source clause needs to count as answering it
+_RESTATES_ALL = 0.8  # ... and an answer's own clause after "No," to count as affirming the question
+
+
 # ---- the check ----------------------------------------------------------------------------------------
 
 
 @dataclass
 class Findings:
     """What the checks found. ``contradictions`` make an answer wrong; ``omissions`` incomplete;
-    ``unsupported`` (sources basis) claims the sources do not carry."""
+    ``unsupported`` (sources basis) claims the sources do not carry; ``off_question`` an answer that does
+    not state what the question asks for."""
 
     contradictions: list[str] = field(default_factory=list)
     omissions: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    off_question: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not (self.contradictions or self.omissions or self.unsupported)
+        return not (self.contradictions or self.omissions or self.unsupported or self.off_question)
 
 
 def _quantity_findings(ref_q: list[Quantity], ans_q: list[Quantity], allowed: list[Quantity], f: Findings):
@@ -497,6 +685,8 @@ def check_reference(question: str, reference: str, answer: str) -> Findings:
     for qualifier in sorted(qualifiers(reference)):
         if not keeps_qualifier(qualifier, answer) and not keeps_qualifier(qualifier, question):
             f.omissions.append(f"the answer drops the reference's {qualifier!r}")
+    if not f.contradictions:
+        _off_question(question, reference, answer, f)
     return f
 
 
@@ -504,6 +694,7 @@ def check_sources(question: str, sources: str, answer: str) -> Findings:
     """The answer against the sources it was written from: its numbers and names must be there, and
     no sentence may flip the polarity of the source sentence it restates."""
     f = Findings()
+    sources = source_text(sources)
     src_q, q_q = quantities(sources), quantities(question)
     for a in quantities(answer):
         if any(
@@ -519,6 +710,11 @@ def check_sources(question: str, sources: str, answer: str) -> Findings:
     for sentence, match in _polarity_flips(sentences(answer), sources, 0.3):
         which = "denies" if negated(sentence) else "affirms"
         f.contradictions.append(f"the answer {which} what the source says in {match[:60]!r}")
+    _dropped_source_qualifiers(question, sources, answer, f)
+    if not f.contradictions:
+        _yes_no_against_sources(question, sources, answer, f)
+    if not f.contradictions:
+        _off_question(question, sources, answer, f)
     return f
 
 
@@ -530,18 +726,31 @@ def check(question: str, reference: str, answer: str, basis: str = "reference") 
 
 CONTRADICTION_CAP = 1.0
 UNSUPPORTED_CAP = 2.0
+OFF_QUESTION_CAP = 2.0
 OMISSION_PENALTY = 1.0
 OMISSION_FLOOR = 2.0
 
 
-def cap(findings: Findings) -> tuple[float, list[str]]:
-    """The highest score an answer with these findings may get (0-5), and one sentence per finding."""
-    reasons = findings.contradictions + findings.unsupported + findings.omissions
+def adjust(score: float, findings: Findings) -> tuple[float, list[str]]:
+    """The score after the findings, and one sentence per finding: a contradiction caps it at 1.0, an
+    unsupported claim or an answer to another question at 2.0; each omission takes a point off, not
+    below 2.0 (nor below the score itself). Taking the point off the score, rather than capping at 4,
+    lets an omission count where the backend already scored the answer below 4 (sources basis:
+    a dropped "up to" measured on the demo half of ``benchmarks.judge``)."""
+    reasons = findings.contradictions + findings.off_question + findings.unsupported + findings.omissions
     limit = 5.0
     if findings.contradictions:
         limit = CONTRADICTION_CAP
-    elif findings.unsupported:
-        limit = UNSUPPORTED_CAP
+    else:
+        if findings.unsupported:
+            limit = min(limit, UNSUPPORTED_CAP)
+        if findings.off_question:
+            limit = min(limit, OFF_QUESTION_CAP)
     if findings.omissions:
-        limit = min(limit, max(OMISSION_FLOOR, 5.0 - OMISSION_PENALTY * len(findings.omissions)))
-    return limit, reasons
+        score = max(min(score, OMISSION_FLOOR), score - OMISSION_PENALTY * len(findings.omissions))
+    return min(score, limit), reasons
+
+
+def cap(findings: Findings) -> tuple[float, list[str]]:
+    """The highest score an answer with these findings may get (0-5), and one sentence per finding."""
+    return adjust(5.0, findings)

@@ -17,6 +17,7 @@ from feedback.scoring import AIScorer, needs_score
 from feedback.service import build_writer
 from feedback.sqlite_store import SQLiteFeedbackStore
 from judge.core import Judge
+from judge.facts import FACTS_VERSION
 from judge.overlap import ReferenceOverlapJudge
 from ragloop.ai_feedback import build_ai_scorer
 from ragloop.cli import app
@@ -205,7 +206,7 @@ def test_the_apps_background_scorer_scores_with_the_configured_cached_judge(tmp_
     finally:
         scorer.stop()
     assert not scorer.judge_down
-    assert store.get(record.feedback_id).ai_judge["facts"] == "facts-v1"
+    assert store.get(record.feedback_id).ai_judge["facts"] == FACTS_VERSION
 
 
 def test_the_background_scorer_stops_promptly(store, backend):

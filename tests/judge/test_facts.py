@@ -96,3 +96,65 @@ def test_against_sources_numbers_and_names_must_be_there():
     assert any("15 kg" in u for u in invented.unsupported)
     assert any("hydra" in u for u in invented.unsupported)
     assert facts.cap(invented)[0] <= facts.UNSUPPORTED_CAP
+
+
+# ---- against sources: the app passes the prompt (sources in tags, then the user's question) --------------
+
+PROMPT = (
+    '<source id="1" file="pump-manual.pdf, page 2">\n'
+    "The pump lifts water up to 8 m. It must not run dry: the seal is not rated for it.\n"
+    "Service it every 500 operating hours. The inlet filter can be washed in warm water.\n"
+    "</source>\n\n"
+    '<source id="2" file="faq.md" section="FAQ › Can I use the pump for a pool?">\n'
+    "Can I use the pump for a pool?\nThe pump is approved for garden water, not for pools.\n"
+    "</source>\n\n"
+    "Question: Can the pump run dry?"
+)
+
+
+def test_a_question_in_the_prompt_is_not_evidence():
+    """The trailing 'Question:' line and an FAQ heading ask; they state nothing, so a negated answer does
+    not 'deny' them."""
+    answer = "No, the pump cannot run dry. [1]"
+    assert facts.check("Can the pump run dry?", PROMPT, answer, basis="sources").clean
+    pool = "You cannot use the pump for a pool. [2]"
+    assert not facts.check("Can I use the pump for a pool?", PROMPT, pool, basis="sources").contradictions
+
+
+@pytest.mark.parametrize(
+    "question, answer, finding",
+    [
+        # its own words say the opposite of its yes/no
+        ("Can the pump run dry?", "Yes, it must not run dry: the seal is not rated for it.", "'yes'"),
+        # the source clause restating the question (most of its words) says the opposite
+        ("Can the inlet filter be washed?", "No, it is a wear part.", "source says"),
+    ],
+)
+def test_against_sources_a_yes_no_the_sources_contradict(question, answer, finding):
+    found = facts.check(question, PROMPT, answer, basis="sources")
+    assert any(finding in c for c in found.contradictions), found
+    right = "Yes, the inlet filter can be washed in warm water."
+    assert not facts.check("Can the inlet filter be washed?", PROMPT, right, basis="sources").contradictions
+
+
+def test_against_sources_a_dropped_qualifier_of_a_number_costs_a_point():
+    found = facts.check(
+        "How high does the pump lift water?", PROMPT, "The pump lifts water 8 m.", basis="sources"
+    )
+    assert any("'up to' (8 m)" in o for o in found.omissions), found
+    assert facts.adjust(3.5, found)[0] == 2.5  # a point off the score itself, not a cap at 4
+    kept = facts.check("How high?", PROMPT, "It lifts water at most 8 m high.", basis="sources")
+    assert not kept.omissions
+
+
+def test_an_answer_to_another_question_is_capped():
+    """A wh-question answered with a bare yes/no, or without the kind of value it asks for (where what
+    the answer is judged against states one)."""
+    height = "How high does the pump lift water?"
+    other = facts.check(height, PROMPT, "Service it every 500 operating hours.", basis="sources")
+    assert any("asks for a distance" in o for o in other.off_question), other
+    assert facts.adjust(4.8, other)[0] <= facts.OFF_QUESTION_CAP
+    assert not facts.check(height, PROMPT, "Up to 8 m.", basis="sources").off_question
+    for basis, against in (("sources", PROMPT), ("reference", "Every 500 operating hours.")):
+        found = facts.check("How often should I service the pump?", against, "Yes, service it.", basis=basis)
+        assert any("yes/no" in o for o in found.off_question), (basis, found)

@@ -6,6 +6,7 @@ import pytest
 
 from judge.clients import BedrockJudge, expected_digit
 from judge.core import Judge, JudgeCache
+from judge.facts import FACTS_VERSION
 from judge.prompts import JudgeFailed, JudgeParseError, parse_judgement
 
 
@@ -156,7 +157,7 @@ def test_bedrock_judge_scores_rlaif_candidates_through_the_converse_contract():
     assert failed == []
     assert [(s["id"], s["score"]) for s in scored] == [("c1", 4.8), ("c2", 0.5)]
     assert {(s["judge"], s["judge_prompt_version"], s["judge_facts"]) for s in scored} == {
-        ("mistral.mistral-large-2407-v1:0", "judge-v1+grounded-v1", "facts-v1")
+        ("mistral.mistral-large-2407-v1:0", "judge-v1+grounded-v1", FACTS_VERSION)
     }
 
 
