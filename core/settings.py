@@ -273,7 +273,9 @@ class LoopSettings(BaseModel):
         ge=0.0,
         description="gate: refused when the judge's paired 95 % interval lies wholly below -this",
     )
-    max_grounding_drop: float = Field(0.05, ge=0.0, description="gate: grounding may fall at most this")
+    max_grounding_drop: float = Field(
+        0.05, ge=0.0, description="gate: grounding may fall at most this (SFT vs base, RLAIF vs SFT)"
+    )
     gate_intervals: bool = Field(
         True, description="gate on paired 95 % intervals (eval.gate); off: on the mean differences"
     )

@@ -559,7 +559,11 @@ class Loop:
             self.echo("      skipped: no RLAIF candidate")
             return
         cfg = self.cfg.rlaif
-        margins = GateMargins(similarity=-cfg.max_similarity_drop, judge_mean=cfg.min_judge_gain)
+        margins = GateMargins(  # against the live SFT adapter; grounding holds as for SFT
+            similarity=-cfg.max_similarity_drop,
+            judge_mean=cfg.min_judge_gain,
+            grounding_drop=self.cfg.max_grounding_drop,
+        )
         state.rlaif_gate = check(state.results["rlaif"], state.results["adapter"], margins)
         for reason in state.rlaif_gate.reasons:
             self.echo(f"      {reason}")

@@ -197,18 +197,21 @@ def train_jobs(
         "save_steps": 10_000,
         "seed": cfg.seed,
     }
+    # the adapter this route makes continues the SFT parent (best-of-k and DPO alike; PPO at its own rate)
+    continuing = {
+        "output_dir": str(out / cfg.adapter_name),
+        "name": cfg.adapter_name,
+        "init_adapter": str(sft_dir),
+    }
+    one_pass = {"learning_rate": cfg.learning_rate, "epochs": cfg.epochs, "batch_size": batch}
     if cfg.method == "best_of_k":
         rows = out / f"{cfg.adapter_name}-best-of-{cfg.k}.jsonl"
         export, _ = best_of_k_export(candidates, scores, rows, min_score=cfg.best_min_score)
         job = make_job(
             "sft",
             **{**common, "export_path": str(export)},
-            output_dir=str(out / cfg.adapter_name),
-            name=cfg.adapter_name,
-            init_adapter=str(sft_dir),
-            learning_rate=cfg.learning_rate,
-            epochs=cfg.epochs,
-            batch_size=batch,
+            **continuing,
+            **one_pass,
             ai_scores="all",
             ai_good_score=cfg.best_min_score,
             rated_answers=False,
@@ -219,14 +222,10 @@ def train_jobs(
             "dpo",
             **common,
             **pairs,
-            output_dir=str(out / cfg.adapter_name),
-            name=cfg.adapter_name,
-            init_adapter=str(sft_dir),
-            learning_rate=cfg.learning_rate,
-            epochs=cfg.epochs,
+            **continuing,
+            **one_pass,
             beta=cfg.beta,
             sft_weight=cfg.sft_weight,
-            batch_size=batch,
         )
         return [("dpo", job)]
     rm_dir = out / f"{cfg.adapter_name}-reward-model"
@@ -243,9 +242,7 @@ def train_jobs(
     ppo = make_job(
         "ppo",
         **common,
-        output_dir=str(out / cfg.adapter_name),
-        name=cfg.adapter_name,
-        init_adapter=str(sft_dir),
+        **continuing,
         reward_model=str(rm_dir),
         learning_rate=cfg.ppo_learning_rate,
         total_episodes=cfg.ppo_episodes,

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from core.settings import LoopSettings, RlaifSettings, Settings, SyntheticSettings
+from judge.facts import FACTS_VERSION
 from ragloop.loop import Loop, is_holdout, loop_settings, rating_from_score
 
 
@@ -136,6 +137,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     assert rlaif["metrics"]["eval"]["candidate"] == by_model["loop-rlaif"]
     assert rlaif["metrics"]["eval"]["baseline_adapter"] == "loop-sft-v1"
     assert any("judge mean" in reason for reason in result.rlaif_gate_reasons)
+    assert any(reason.startswith("grounding") for reason in result.rlaif_gate_reasons)  # as for SFT
     # ... and the lineage is complete: SFT parent, judge, sampling settings
     assert (
         rlaif["parent"]["name"] == "loop-sft"
@@ -145,7 +147,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
         "backend": "ReferenceOverlapJudge",
         "model": "reference-overlap-v3",
         "prompt_version": "overlap-v3",
-        "facts": "facts-v1",
+        "facts": FACTS_VERSION,
     }
     assert rlaif["ai_feedback"]["sampling"]["adapter"] == "loop-sft-v1"
     assert rlaif["ai_feedback"]["sampling"]["k"] == 3

@@ -51,6 +51,24 @@ def test_sft_lowers_the_loss_on_held_out_rows(toy_preference_export, tiny_model_
     reload_with_peft(tiny_model_dir, out)
 
 
+def early_stopping_job(export, base_model, tmp_path, **overrides) -> SFTJob:
+    """A 30-epoch SFT job on the tiny model with 30 % of the rows for validation and early stopping."""
+    values = {
+        "export_path": str(export),
+        "base_model": str(base_model),
+        "output_dir": str(tmp_path / "sft"),
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "epochs": 30,
+        "batch_size": 8,
+        "validation_share": 0.3,
+        "target_modules": ["q_proj", "v_proj", "o_proj"],
+        "max_length": 256,
+        "early_stopping_patience": 2,
+    }
+    return SFTJob(**(values | overrides))
+
+
 def test_sft_early_stopping_keeps_the_checkpoint_with_the_best_validation_loss(
     toy_preference_export, tiny_model_dir, tmp_path
 ):
@@ -59,20 +77,8 @@ def test_sft_early_stopping_keeps_the_checkpoint_with_the_best_validation_loss(
     best checkpoint's: its validation loss is the lowest one logged, not the last."""
     from training import sft
 
-    job = SFTJob(
-        export_path=str(toy_preference_export),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / "sft"),
-        name="sft-early",
-        lora_r=8,
-        lora_alpha=16,
-        learning_rate=0.5,
-        epochs=30,
-        batch_size=8,
-        validation_share=0.3,
-        target_modules=["q_proj", "v_proj", "o_proj"],
-        max_length=256,
-        early_stopping_patience=2,
+    job = early_stopping_job(
+        toy_preference_export, tiny_model_dir, tmp_path, name="sft-early", learning_rate=0.5
     )
     out, metrics = sft.main(job)
     manifest = AdapterManifest.read(out)
@@ -93,20 +99,8 @@ def test_sft_stops_at_its_time_budget_and_evaluates_the_step_it_stopped_at(
     job runs on (asserted on the planned steps)."""
     from training import sft
 
-    job = SFTJob(
-        export_path=str(toy_preference_export),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / "sft"),
-        name="sft-budget",
-        lora_r=8,
-        lora_alpha=16,
-        epochs=30,
-        batch_size=8,
-        validation_share=0.3,
-        target_modules=["q_proj", "v_proj", "o_proj"],
-        max_length=256,
-        early_stopping_patience=2,
-        max_minutes=1e-4,
+    job = early_stopping_job(
+        toy_preference_export, tiny_model_dir, tmp_path, name="sft-budget", max_minutes=1e-4
     )
     out, metrics = sft.main(job)
     manifest = AdapterManifest.read(out)
