@@ -132,8 +132,14 @@ def evaluate(
                 }
             )
             continue
-        documents = [c for c in answer.citations if not is_reviewed(c.source)]  # retrieval is of documents
-        hits = [source_matches(c.source, c.page, item["source"], item.get("page")) for c in documents]
+        # retrieval is of documents; a designed "not found" answer shows no sources, but retrieval ran
+        # and is measured all the same (else a model's refusal would count as a retrieval miss)
+        documents = (
+            [(c.source, c.page) for c in answer.citations if not is_reviewed(c.source)]
+            if not answer.trace.silent
+            else [(h.chunk.source, h.chunk.page) for h in chain.retrieve(item["question"])]
+        )
+        hits = [source_matches(source, page, item["source"], item.get("page")) for source, page in documents]
         answer_vec, ref_vec = embedder.encode([answer.text or " ", item["reference"]])
         sentences = answer_sentences(answer.text)
         row = {

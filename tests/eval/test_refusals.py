@@ -21,6 +21,24 @@ class AlwaysAnswers:
         yield "About 5 hours with the supplied charger [1]."
 
 
+class AlwaysRefuses(AlwaysAnswers):
+    def stream_chat(self, messages, **kwargs) -> Iterator[str]:
+        yield "I cannot find that in the documents."
+
+
+def test_retrieval_is_measured_when_the_model_says_the_documents_are_silent(tmp_path, embedder, chunker):
+    """A "not found" answer shows no sources; its retrieval still counts (else an adapter that refuses
+    less would seem to retrieve better)."""
+    store = EmbeddedVectorStore(tmp_path / "s.sqlite3", dim=embedder.dim)
+    Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
+    picked = [i for i in read_set(REPO / "eval/sets/demo.jsonl") if i["id"] in ("demo-009", "demo-040")]
+    answered = evaluate(RagChain(store, embedder, AlwaysAnswers(), ChainConfig()), picked, safety=None)
+    refused = evaluate(RagChain(store, embedder, AlwaysRefuses(), ChainConfig()), picked, safety=None)
+    assert refused["refusals"]["false"] == 2  # both answers were the designed "not found"
+    assert refused["retrieval"] == answered["retrieval"] and answered["retrieval"]["mrr"] > 0
+    store.close()
+
+
 def test_the_report_counts_correct_and_false_refusals(tmp_path, embedder, chunker):
     store = EmbeddedVectorStore(tmp_path / "s.sqlite3", dim=embedder.dim)
     Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
