@@ -37,16 +37,20 @@ FACTS_VERSION = "facts-v2"
 
 _SOURCE_BLOCK = re.compile(r"<source\b[^>]*>(.*?)(?:</source>|$)", re.DOTALL)
 _QUESTION_LINE = re.compile(r"^\s*Question:.*$", re.MULTILINE)
+# a line break inside a sentence (wrapped Markdown, PDF lines): not after an end mark, not before a list
+# item, a heading or a blank line
+_WRAPPED = re.compile(r"(?<=[^.!?:;\n])[ \t]*\n(?![ \t]*(?:\n|[-*•#>|]|\d+[.)]\s))[ \t]*")
 
 
 def source_text(sources: str) -> str:
     """What the sources state: the bodies of the ``<source>`` blocks of a prompt (the app judges an
     answer against its prompt, which ends with the user's question), less the ``Question:`` lines (a
     reviewed answer's block names its question too): a question asserts nothing. Text without blocks
-    is kept, less its ``Question:`` lines."""
+    is kept, less its ``Question:`` lines. Lines wrapped inside a sentence are joined, so a sentence
+    ("..., whichever comes\nfirst.") is read whole."""
     blocks = _SOURCE_BLOCK.findall(sources)
     text = "\n\n".join(b.strip() for b in blocks) if blocks else sources
-    return _QUESTION_LINE.sub("", text).strip()
+    return _WRAPPED.sub(" ", _QUESTION_LINE.sub("", text)).strip()
 
 
 def is_question(sentence: str) -> bool:
@@ -255,6 +259,17 @@ QUALIFIERS: dict[str, tuple[str, ...]] = {
     "above": ("above", "over", "more than", "higher than"),
     "more than": ("more than", "over", "above", "longer than", "exceeds", "or more"),
     "less than": ("less than", "under", "below", "fewer than", "shorter than"),
+    "longer than": ("longer than", "more than", "over", "exceeds", "beyond"),
+    "or newer": (
+        "or newer",
+        "or later",
+        "or higher",
+        "or above",
+        "and up",
+        "and later",
+        "at least",
+        "minimum",
+    ),
     "before": ("before", "prior to", "earlier than", "ahead of"),
     "unless": ("unless", "except", "if not"),
     "except": ("except", "unless", "other than", "apart from", "but not"),
@@ -507,7 +522,10 @@ ANSWER_TYPES = tuple(
     )
     for name, pattern, units, words in _TYPES
 )
-_WH_QUESTION = re.compile(r"^\W*(?:what|which|where|when|who|whom|whose|why|how)\b", re.IGNORECASE)
+_WH_QUESTION = re.compile(
+    r"^\W*(?:(?:at|in|on|for|from|to|by|with|under|after|before)\s+)?(?:what|which|where|when|who|whom|whose|why|how)\b",
+    re.IGNORECASE,
+)
 
 
 def asked_for(question: str) -> list[tuple[str, frozenset[str], tuple[str, ...]]]:
@@ -572,7 +590,7 @@ def _yes_no_against_sources(question: str, sources: str, answer: str, f: Finding
 
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
-_SUFFIX_QUALIFIERS = frozenset(["whichever comes first"])
+_SUFFIX_QUALIFIERS = frozenset(["whichever comes first", "or newer"])
 
 
 def _governed_number(tokens: list[str]) -> list[str]:

@@ -158,3 +158,27 @@ def test_an_answer_to_another_question_is_capped():
     for basis, against in (("sources", PROMPT), ("reference", "Every 500 operating hours.")):
         found = facts.check("How often should I service the pump?", against, "Yes, service it.", basis=basis)
         assert any("yes/no" in o for o in found.off_question), (basis, found)
+
+
+def test_a_sentence_wrapped_over_lines_in_the_sources_is_read_whole():
+    """Markdown and PDF text breaks lines inside sentences; "whichever comes\\nfirst" is one qualifier."""
+    wrapped = (
+        '<source id="1" file="warranty.md">\n'
+        "The pump is covered for 3 years or 10,000 operating hours, whichever comes\n"
+        "first.\n</source>\n\nQuestion: How long is the pump covered?"
+    )
+    found = facts.check(
+        "How long is the pump covered?", wrapped, "3 years or 10,000 operating hours.", "sources"
+    )
+    assert any("'whichever comes first'" in o for o in found.omissions), found
+    assert (
+        facts.source_text("- one item\n- another\n\nA sentence\nwrapped.")
+        == "- one item\n- another\n\nA sentence wrapped."
+    )
+
+
+def test_more_ways_to_miss_the_question_or_a_qualifier():
+    stored = facts.check("At what temperature should the pump be stored?", "Between 5 °C and 25 °C.", "No.")
+    assert any("yes/no" in o for o in stored.off_question), stored  # a wh-question after "At"
+    firmware = facts.check("Which firmware does the pump need?", "Firmware 2.4 or newer.", "Firmware 2.4.")
+    assert any("'or newer'" in o for o in firmware.omissions), firmware
