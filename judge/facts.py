@@ -561,6 +561,9 @@ def _question_coverage(question: str, text: str) -> float:
     return covered(words, content_words(text)) / len(words) if words else 0.0
 
 
+_RESTATES_SOURCE = 0.25  # content-word overlap (Jaccard) of an answer sentence restating a source sentence
+_RESTATES = 0.6  # share of the question's words a source clause needs to count as answering it
+_RESTATES_ALL = 0.8  # ... and an answer's own clause after "No," to count as affirming the question
 _BUT = re.compile(r"^\W*(?:but|except|unless|only|though|although|however)\b", re.IGNORECASE)
 
 
@@ -580,7 +583,7 @@ def _yes_no_against_sources(question: str, sources: str, answer: str, f: Finding
     if said == "no" and restated and not negated(body) and negated(restated[0]) == negated(question):
         f.contradictions.append(f"the answer says 'no', then {restated[0][:60]!r}")
         return
-    statements = [c for c in clauses(" ".join(s for s in sentences(sources) if not is_question(s)))]
+    statements = clauses(" ".join(s for s in sentences(sources) if not is_question(s)))
     best = max(statements, key=lambda c: _question_coverage(question, c), default="")
     if not best or _question_coverage(question, best) < _RESTATES:
         return
@@ -632,11 +635,6 @@ def _dropped_source_qualifiers(question: str, sources: str, answer: str, f: Find
                     dropped.add(qualifier)
                     f.omissions.append(f"the answer drops the sources' {qualifier!r} ({' '.join(governed)})")
                     break
-
-
-_RESTATES_SOURCE = 0.25  # content-word overlap (Jaccard) of an answer sentence restating a source sentence
-_RESTATES = 0.6  # share of the question's words a source clause needs to count as answering it
-_RESTATES_ALL = 0.8  # ... and an answer's own clause after "No," to count as affirming the question
 
 
 # ---- the check ----------------------------------------------------------------------------------------
