@@ -492,10 +492,10 @@ _TYPES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("weight", r"\b(?:how heavy|weigh|weighs|weight)\b", ("kg", "g", "lb"), ()),
     ("temperature", r"\btemperatures?\b", ("°C", "°F"), ("room temperature",)),
     ("pressure", r"\bpressure\b", ("bar", "psi"), ()),
-    # "range" only as a question's word: "the Range Extender" is a name
+    # "range" only lower-case, a question's word: "the Range Extender" is a name
     (
         "distance",
-        r"\b(?:[Ww]hat|[Hh]ow much) range\b|\b[Hh]ow (?:far|high|deep|tall)\b|\b(?:distance|height|depth)\b",
+        r"\b(?:what|how much) (?-i:range)\b|\bhow (?:far|high|deep|tall)\b|\b(?-i:distance|height|depth)\b",
         ("km", "mile", "m", "cm", "mm", "inch", "percent"),
         (),
     ),
@@ -516,7 +516,7 @@ _TYPES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 ANSWER_TYPES = tuple(
     (
         name,
-        re.compile(pattern, 0 if name == "distance" else re.IGNORECASE),
+        re.compile(pattern, re.IGNORECASE),
         frozenset(units),
         words,
     )
