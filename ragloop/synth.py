@@ -32,6 +32,7 @@ class SynthReport:
     unusable: int = 0  # replies that were not a question and an answer
     verified: int = 0  # drafts the verifying judge approved (with ``verify``)
     refused: int = 0  # drafts it rejected
+    model: str = ""  # the model that drafted
 
     def summary(self) -> str:
         text = f"{self.drafted} drafted ({self.unusable} replies unusable)"
@@ -100,7 +101,7 @@ def synthesize(
     chunk (round-trip consistency, as in PAQ and Promptagator: a question only its chunk answers);
     else rejected with the reason as the note. ``max_minutes``: the drafting budget (``drafts``)."""
     report = SynthReport()
-    model = llm.model_id()
+    model = report.model = llm.model_id()
     for draft in drafts(
         store,
         dim,
