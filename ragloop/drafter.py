@@ -21,12 +21,15 @@ log = logging.getLogger(__name__)
 
 def drafter_model_dir(settings: Settings, drafter: str) -> Path:
     """The model directory for ``drafter``: a packaged model's name (converted once into the data
-    folder's ``models/``) or a directory."""
+    folder's ``models/``), a directory named like a packaged model (converted there once), or any model
+    directory."""
     from ragloop.models import PACKAGED, prepare_packaged_model
 
     if drafter in PACKAGED:
         return prepare_packaged_model(drafter, settings.data_dir / "models" / drafter)
     path = Path(drafter).expanduser()
+    if path.name in PACKAGED:  # a packaged model's place (the loop's): converted there on first use
+        return prepare_packaged_model(path.name, path)
     if not (path / "config.json").is_file():
         from core.errors import RagloopError
 

@@ -747,13 +747,20 @@ def loop_settings(settings: Settings, llm_base_url: str, fresh: bool = True) -> 
     run's, kept), the embedded stores and a local adapter registry in it (a demo never touches
     production stores or a shared S3 registry), short prompts and answers (so CPU training stays in
     minutes), and the given vLLM."""
+    from ragloop.models import PACKAGED
+
     workdir = settings.data_dir / settings.loop.workdir
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    loop = settings.loop
+    if loop.synthetic.drafter in PACKAGED:  # converted once beside the default model, not in each workdir
+        drafter = str(settings.data_dir / "models" / loop.synthetic.drafter)
+        loop = loop.model_copy(update={"synthetic": loop.synthetic.model_copy(update={"drafter": drafter})})
     return settings.model_copy(
         update={
             "data_dir": workdir,
+            "loop": loop,
             "llm": settings.llm.model_copy(
                 update={"base_url": llm_base_url, "max_tokens": settings.loop.max_tokens}
             ),

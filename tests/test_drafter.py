@@ -66,3 +66,12 @@ def test_a_drafter_directory_is_served_for_the_stage_drafts_and_is_stopped_after
     assert report.model == tiny_model_dir.name
     assert report.unusable == 2
     assert not is_healthy(url)
+
+
+def test_the_loop_keeps_a_packaged_drafter_beside_the_default_model_not_in_its_fresh_workdir(tmp_path):
+    from ragloop.loop import loop_settings
+
+    root = drafter_settings(tmp_path, "qwen2.5-coder-1.5b-instruct")
+    loop = loop_settings(root, "http://127.0.0.1:1/v1")
+    assert loop.data_dir == root.data_dir / root.loop.workdir
+    assert loop.loop.synthetic.drafter == str(root.data_dir / "models" / "qwen2.5-coder-1.5b-instruct")
