@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--llm-url", required=True, help="the running vLLM (LoRA enabled) the loop used")
     parser.add_argument(
-        "--loop-dir", type=Path, help="the finished loop's directory (default: data_dir/loop-demo)"
+        "--loop-dir", type=Path, help="the finished loop's directory (default: data_dir/<loop.workdir>)"
     )
-    parser.add_argument("--report", type=Path, help="its report.json (default: reports_dir/loop-demo)")
+    parser.add_argument("--report", type=Path, help="its report.json (default: reports_dir/<loop.workdir>)")
     parser.add_argument("--variant", action="append", required=True, help="NAME=JSON of job fields")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     from ragloop.loop import loop_settings
 
     root = get_settings()
-    report = json.loads((args.report or root.reports_dir / "loop-demo" / "report.json").read_text())
+    report = json.loads((args.report or root.reports_dir / root.loop.workdir / "report.json").read_text())
     settings = loop_settings(root, args.llm_url, fresh=False)
     if args.loop_dir:
         settings = settings.model_copy(update={"data_dir": args.loop_dir})
