@@ -27,10 +27,8 @@ def drafter_model_dir(settings: Settings, drafter: str) -> Path:
     directory."""
     from ragloop.models import PACKAGED, prepare_packaged_model
 
-    if drafter in PACKAGED:
-        return prepare_packaged_model(drafter, settings.data_dir / "models" / drafter)
-    path = Path(drafter).expanduser()
-    if path.name in PACKAGED:  # a packaged model's place (the loop's): converted there on first use
+    path = settings.data_dir / "models" / drafter if drafter in PACKAGED else Path(drafter).expanduser()
+    if path.name in PACKAGED:  # a packaged model's place: converted there on first use
         return prepare_packaged_model(path.name, path)
     if not (path / "config.json").is_file():
         from core.errors import RagloopError

@@ -67,9 +67,6 @@ PACKAGED = {
     ),
 }
 DEFAULT = PACKAGED[DEFAULT_MODEL_NAME]
-PART_DISTRIBUTIONS = list(DEFAULT.distributions)
-GGUF_BYTES = DEFAULT.size
-GGUF_SHA256 = DEFAULT.sha256
 
 
 class ModelPackageError(RagloopError):

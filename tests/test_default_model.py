@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from core.settings import DEFAULT_MODEL_NAME, Settings
-from ragloop.models import GGUF_BYTES, GGUF_SHA256, ModelPackageError, check_gguf, part_files
+from ragloop.models import DEFAULT, ModelPackageError, check_gguf, part_files
 from tests.conftest import DEMO_CORPUS, REPO
 
 # (question, a key fact every correct answer states, the file that holds it)
@@ -23,15 +23,15 @@ QUESTIONS = [
 def test_the_six_parts_are_found_in_order_as_data_files():
     parts = part_files()
     assert [p.name for p in parts] == [f"part{n:02d}.bin" for n in range(1, 7)]
-    assert sum(p.stat().st_size for p in parts) == GGUF_BYTES
+    assert sum(p.stat().st_size for p in parts) == DEFAULT.size
 
 
 def test_a_file_that_is_not_the_verified_one_is_refused_with_a_clear_error():
-    check_gguf(GGUF_BYTES, GGUF_SHA256)
+    check_gguf(DEFAULT.size, DEFAULT.sha256)
     with pytest.raises(ModelPackageError, match=r"not the verified file.*refusing to convert it"):
-        check_gguf(GGUF_BYTES, "0" * 64)
+        check_gguf(DEFAULT.size, "0" * 64)
     with pytest.raises(ModelPackageError, match="not the verified file"):
-        check_gguf(GGUF_BYTES - 1, GGUF_SHA256)
+        check_gguf(DEFAULT.size - 1, DEFAULT.sha256)
 
 
 @pytest.fixture(scope="module")
