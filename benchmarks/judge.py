@@ -15,7 +15,8 @@ sources the answer was written from):
 - AUC on the real labels (correct against wrong; correct against partial or wrong);
 - seconds per judgement, p50 and p90, uncached, on this machine.
 
-Sets are reported separately: ``demo`` is where the fact checks were tuned, ``demo-extra`` is not.
+Sets are reported separately: ``demo`` is where the fact checks were tuned, ``demo-extra`` is not;
+``realdocs2`` (technical docs) in two halves by item number, ``-a`` read for facts-v3, ``-b`` never.
 
     python -m benchmarks.judge                       # overlap, overlap + facts; 'served' if an LLM answers
     python -m benchmarks.judge --judges overlap+facts,served+facts --served-url http://127.0.0.1:8000/v1
@@ -43,8 +44,18 @@ SETS = REPO_ROOT / "eval" / "sets"
 PAIRS = SETS / "judge-pairs.jsonl"
 REAL = SETS / "judge-real.jsonl"
 PARAPHRASES = SETS / "judge-paraphrases.jsonl"
-SOURCE_SETS = ("demo", "demo-extra")  # the sets with reference answers
+SOURCE_SETS = ("demo", "demo-extra", "realdocs2")  # the sets with reference answers
 TUNED_ON = "demo"
+# Technical docs (HTTPX, FastAPI, the Rust book), split by item number: the judge's misses on the odd
+# half ("-a") were read while building facts-v3; the even half ("-b") was never read.
+CORPUS_OF = {"realdocs2": SETS / "realdocs2"}
+
+
+def reported_set(set_name: str, item: str) -> str:
+    """The name a row is reported under: realdocs2's items by the parity of their number."""
+    if set_name != "realdocs2":
+        return set_name
+    return f"{set_name}-{'a' if int(item.rsplit('-', 1)[1]) % 2 else 'b'}"
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -53,7 +64,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def build_pairs(settings: Settings) -> Path:
     """Pairs from every set with references; sources = what the base chain retrieved for the question
-    (taken from the labelled real answers, so the pairs need no index)."""
+    (taken from the labelled real answers where there is one, else retrieved from the set's corpus)."""
     from rag.service import build_embedder
 
     encode = build_embedder(settings).encode
@@ -62,10 +73,36 @@ def build_pairs(settings: Settings) -> Path:
     rows = []
     for name in SOURCE_SETS:
         items = [i for i in read_jsonl(SETS / f"{name}.jsonl") if answerable(i)]
+        missing = [i["question"] for i in items if i["id"] not in sources]
+        if missing and name in CORPUS_OF:
+            retrieved = retrieved_prompts(settings, CORPUS_OF[name], missing)
+            sources |= {i["id"]: retrieved[i["question"]] for i in items if i["id"] not in sources}
         rows += make_pairs(items, encode, paraphrases, name)
     for row in rows:
         row["sources"] = sources.get(row["item"], "")
+        row["set"] = reported_set(row["set"], row["item"])
     return write_jsonl(rows, PAIRS)
+
+
+def retrieved_prompts(settings: Settings, corpus: Path, questions: list[str]) -> dict[str, str]:
+    """The chain's prompt (sources, then the question) per question, over ``corpus`` indexed afresh
+    with the default retrieval settings in a scratch data directory. No model answers."""
+    import tempfile
+
+    from rag.chain import build_prompt
+    from rag.service import build_chain, build_ingestor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = settings.model_copy(
+            update={
+                "data_dir": Path(tmp),
+                "reviewed": settings.reviewed.model_copy(update={"enabled": False}),
+                "vector_store": settings.vector_store.model_copy(update={"kind": "embedded"}),
+            }
+        )
+        build_ingestor(scratch).ingest(sorted(p for p in corpus.iterdir() if p.is_file()), progress=False)
+        chain = build_chain(scratch)
+        return {q: build_prompt(q, chain.sources(q)[0]) for q in questions}
 
 
 # ---- judges --------------------------------------------------------------------------------------------

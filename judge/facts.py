@@ -5,7 +5,8 @@ A judge's score says how close an answer is; these checks say whether it *contra
 fact. They run in microseconds, need no model, and are the same for both bases:
 
 - ``reference``: the facts of the reference answer must reappear in the answer, and the answer must not
-  state a different value, unit, yes/no or polarity for them.
+  state a different value, unit, yes/no or polarity for them, nor restate a sentence of it with another
+  name in place of one of its names or identifiers ("base_url on the Drop" for "on the Client").
 - ``sources``: every number and name in the answer must appear in the sources (the ``<source>`` blocks
   of the prompt; a question, the user's or an FAQ heading, states nothing), a sentence of the answer
   must not flip the polarity of the source sentence it restates, a yes/no must agree with the source
@@ -25,13 +26,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from core.citations import strip_citations
 from judge.overlap import STOP_WORDS, covered
 
 # v2: questions are not evidence; yes/no, qualifiers of numbers and answer types against sources; an
-# omission takes a point off the score (v1: a cap at 4)
-FACTS_VERSION = "facts-v2"
+# omission takes a point off the score (v1: a cap at 4). v3: a name swapped in a restated sentence.
+FACTS_VERSION = "facts-v3"
 
 # ---- what the sources state -------------------------------------------------------------------------
 
@@ -482,6 +484,67 @@ def _polarity_flips(claims: list[str], other: str, min_overlap: float) -> list[t
     return flips
 
 
+_CODE_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?|\S")
+# token similarity (difflib ratio) of an answer sentence that restates a reference sentence
+_RESTATES_WORDING = 0.5
+
+
+def _is_name(tokens: list[str], k: int, capitalised: set[str]) -> bool:
+    """Whether ``tokens[k]`` is a name or an identifier: code (``snake_case``, ``camelCase``, a word
+    before ``(``, ``<`` or ``::``), an acronym, or a capitalised word that is not a common one — as a
+    sentence's first word only when it is capitalised elsewhere too (``capitalised``)."""
+    token = tokens[k]
+    following = tokens[k + 1] if k + 1 < len(tokens) else ""
+    if not token[:1].isalpha() and token[:1] != "_":
+        return False
+    if "_" in token.strip("_") or re.search(r"[a-z][A-Z]", token) or following in ("(", "<", ":"):
+        return True
+    if not token[:1].isupper() or token in _COMMON_CAPS:
+        return False
+    return k > 0 or token in capitalised or any(c.isupper() or c.isdigit() for c in token[1:])
+
+
+def _same_name(a: str, b: str) -> bool:
+    """One is the other or its plural, in any case (an acronym is excused by the caller)."""
+    a, b = a.lower(), b.lower()
+    return a == b or a.rstrip("s") == b.rstrip("s")
+
+
+def _swapped_names(reference: str, answer: str, question: str) -> list[tuple[str, str]]:
+    """(the reference's name, the answer's) where an answer sentence restates a reference sentence word
+    for word but for a name — "base_url on the Drop" for "base_url on the Client" — and the answer's name
+    is nowhere in the reference or the question. Word lists, not sets: a name the reference states
+    twice ("handler for X with @app.exception_handler(X)") is still swapped when one copy changes."""
+    known_tokens = _CODE_TOKEN.findall(_strip(reference) + " " + question)
+    known = {t.lower() for t in known_tokens}
+    capitalised = {t for k, t in enumerate(known_tokens) if k and t[:1].isupper()}
+    initials = {"".join(w[0] for w in n.split()) for n in entities(reference) if " " in n}  # "EU"
+    swaps = []
+    answer_sentences = [_CODE_TOKEN.findall(s) for s in sentences(answer)]
+    for ref_sentence in sentences(reference):
+        ref_tokens = _CODE_TOKEN.findall(ref_sentence)
+        for ans_tokens in answer_sentences:
+            matcher = SequenceMatcher(None, [t.lower() for t in ref_tokens], [t.lower() for t in ans_tokens])
+            if matcher.ratio() < _RESTATES_WORDING:
+                continue
+            for op, i1, i2, j1, j2 in matcher.get_opcodes():
+                if op != "replace":
+                    continue
+                old = [ref_tokens[k] for k in range(i1, i2) if _is_name(ref_tokens, k, capitalised)]
+                new = [
+                    ans_tokens[k]
+                    for k in range(j1, j2)
+                    if ans_tokens[k].lower() not in known | initials
+                    and (
+                        _is_name(ans_tokens, k, capitalised)
+                        or (k == 0 and ans_tokens[k][:1].isupper() and old)
+                    )
+                ]
+                if old and new and not any(_same_name(o, n) for o in old for n in new):
+                    swaps.append((old[0], new[0]))
+    return swaps
+
+
 # ---- what the question asks for ------------------------------------------------------------------
 
 # (what a wh-question asks for, the words that ask it, the units an answer to it states, words that
@@ -695,6 +758,8 @@ def check_reference(question: str, reference: str, answer: str) -> Findings:
     bare = ref_yn and not ans_yn and not f.contradictions and not (ref_yn == "yes" and negated(reference))
     if bare and negated(answer) != (ref_yn == "no"):
         f.contradictions.append(f"the answer's polarity differs from the reference's {ref_yn!r}")
+    for old, new in _swapped_names(reference, answer, question):
+        f.contradictions.append(f"the answer names {new!r} where the reference names {old!r}")
     for name in sorted(entities(reference)):
         if not names_entity(name, answer) and not names_entity(name, question):
             f.omissions.append(f"the answer does not name {name!r}")

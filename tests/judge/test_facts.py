@@ -182,3 +182,42 @@ def test_more_ways_to_miss_the_question_or_a_qualifier():
     assert any("yes/no" in o for o in stored.off_question), stored  # a wh-question after "At"
     firmware = facts.check("Which firmware does the pump need?", "Firmware 2.4 or newer.", "Firmware 2.4.")
     assert any("'or newer'" in o for o in firmware.omissions), firmware
+
+
+@pytest.mark.parametrize(
+    "reference, answer, swapped",
+    [
+        # an identifier in code, a name that the reference states twice, a capitalised first word
+        (
+            "Pass the limit with pool.resize(PoolLimits).",
+            "Pass the limit with pool.resize(TaskQueue).",
+            "TaskQueue",
+        ),
+        (
+            "Catch ParseFailure in the handler for ParseFailure.",
+            "Catch ParseFailure in the handler for ValueWarning.",
+            "ValueWarning",
+        ),
+        (
+            "Set max_idle on the Pool, then call pool.get().",
+            "Set max_idle on the Cache, then call pool.get().",
+            "Cache",
+        ),
+    ],
+)
+def test_a_name_swapped_in_a_restated_sentence_contradicts(reference, answer, swapped):
+    found = facts.check("How is the pool configured?", reference, answer)
+    assert any(repr(swapped) in c for c in found.contradictions), found
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Call pool.resize(PoolLimits) with the limit.",  # reordered, same names
+        "Set max_idle on the pool and then call pool.get().",  # a name lower-cased
+        "Set max_idle on the Pools, then call pool.get().",  # a plural
+    ],
+)
+def test_the_same_names_in_other_words_are_not_swaps(answer):
+    reference = "Pass the limit with pool.resize(PoolLimits). Set max_idle on the Pool, then call pool.get()."
+    assert not facts.check("How is the pool configured?", reference, answer).contradictions
