@@ -46,6 +46,7 @@ REAL = SETS / "judge-real.jsonl"
 PARAPHRASES = SETS / "judge-paraphrases.jsonl"
 SOURCE_SETS = ("demo", "demo-extra", "realdocs2")  # the sets with reference answers
 TUNED_ON = "demo"
+CARRIED = 3.0  # the score the loop's grounding check needs to keep a correction (ragloop.grounding)
 # Technical docs (HTTPX, FastAPI, the Rust book), split by item number: the judge's misses on the odd
 # half ("-a") were read while building facts-v3; the even half ("-b") was never read.
 CORPUS_OF = {"realdocs2": SETS / "realdocs2"}
@@ -78,10 +79,24 @@ def build_pairs(settings: Settings) -> Path:
             retrieved = retrieved_prompts(settings, CORPUS_OF[name], missing)
             sources |= {i["id"]: retrieved[i["question"]] for i in items if i["id"] not in sources}
         rows += make_pairs(items, encode, paraphrases, name)
+    evidence = {
+        i["id"]: [e["text"] for e in i["evidence"]]
+        for name in SOURCE_SETS
+        for i in read_jsonl(SETS / f"{name}.jsonl")
+        if i.get("evidence")
+    }
     for row in rows:
         row["sources"] = sources.get(row["item"], "")
         row["set"] = reported_set(row["set"], row["item"])
+        if row["item"] in evidence:  # does the prompt hold the passage that answers? (realdocs2 only)
+            row["evidence_in_sources"] = all(
+                _spaces(text) in _spaces(row["sources"]) for text in evidence[row["item"]]
+            )
     return write_jsonl(rows, PAIRS)
+
+
+def _spaces(text: str) -> str:
+    return " ".join(text.split())
 
 
 def retrieved_prompts(settings: Settings, corpus: Path, questions: list[str]) -> dict[str, str]:
@@ -145,9 +160,11 @@ def judge_pairs(judge: Judge, pairs: list[dict], basis: str, timings: list[float
 
     by_item: dict[str, dict[str, float]] = defaultdict(dict)
     set_of: dict[str, str] = {}
+    evidence_held: dict[str, bool] = {}
     for row in tqdm(pairs, desc=f"{judge.name} / {basis}", unit="answer", disable=None):
         item = row["item"]
         set_of[item] = row["set"]
+        evidence_held[item] = bool(row.get("evidence_in_sources"))
         if "reference" not in by_item[item]:
             by_item[item]["reference"] = score(row, row["reference"])
         by_item[item][row["kind"]] = score(row, row["answer"])
@@ -173,6 +190,13 @@ def judge_pairs(judge: Judge, pairs: list[dict], basis: str, timings: list[float
                 "mean": _mean(s[kind] for s in have),
             }
         metrics["reference_mean"] = _mean(s["reference"] for s in items)
+        # the loop's grounding check keeps a correction its prompt carries (score >= 3, sources basis):
+        # the share of right answers it keeps where the prompt does hold their evidence
+        held = [i for i, s in by_item.items() if set_of[i] == set_name and evidence_held.get(i)]
+        metrics["carried"] = {
+            "n": len(held),
+            "share": _share(by_item[i]["reference"] >= CARRIED for i in held),
+        }
         out[set_name] = metrics
     return out
 
@@ -243,7 +267,8 @@ def table(results: dict[str, dict]) -> str:
         head = (
             "| judge | set | "
             + " | ".join(WRONG_KINDS)
-            + " | paraphrase drop (≤0.5) | padded drop (≤0.5) | AUC c/w | AUC c/rest | s/judgement p50 |"
+            + " | paraphrase drop (≤0.5) | padded drop (≤0.5) | carried"
+            + " | AUC c/w | AUC c/rest | s/judgement p50 |"
         )
         lines += [head, "|" + "---|" * (head.count("|") - 1)]
         for name, res in results.items():
@@ -258,12 +283,14 @@ def table(results: dict[str, dict]) -> str:
                     + " | ".join(pair_cells)
                     + f" | {f(m['paraphrase']['mean_drop'])} ({f(m['paraphrase']['within_0.5'])}) | "
                     f"{f(m['padded']['mean_drop'])} ({f(m['padded']['within_0.5'])}) | "
+                    f"{f(m['carried']['share'])} ({m['carried']['n']}) | "
                     f"{f(real.get('auc_correct_vs_wrong'))} | {f(real.get('auc_correct_vs_rest'))} | "
                     f"{f(r['seconds_p50'], 4)} |"
                 )
     lines.append(
         "\nPairwise cells: accuracy with the reference / with the paraphrase as the right answer. Drops: "
-        "mean score below the reference itself (share within 0.5). AUC on the labelled real answers: "
+        "mean score below the reference itself (share within 0.5). Carried: share of references scored "
+        f">= {CARRIED:g} where the sources hold their evidence (n). AUC on the labelled real answers: "
         "correct vs wrong / correct vs partial or wrong. Seconds: uncached, judge warm, this machine."
     )
     return "\n".join(lines)

@@ -32,7 +32,8 @@ from core.citations import strip_citations
 from judge.overlap import STOP_WORDS, covered
 
 # v2: questions are not evidence; yes/no, qualifiers of numbers and answer types against sources; an
-# omission takes a point off the score (v1: a cap at 4). v3: a name swapped in a restated sentence.
+# omission takes a point off the score (v1: a cap at 4). v3: a name swapped in a restated sentence; a
+# typographic apostrophe ("don’t") negates; a list of names is no statement; plural and hyphenated names.
 FACTS_VERSION = "facts-v3"
 
 # ---- what the sources state -------------------------------------------------------------------------
@@ -192,8 +193,13 @@ class Quantity:
     text: str
 
 
+_CURLY_APOSTROPHE = re.compile("[\u2018\u2019\u02bc]")
+
+
 def _strip(text: str) -> str:
-    return strip_citations(text, " ")
+    """Without citation marks, with typographic apostrophes made plain (PDF and HTML sources write
+    "don\u2019t": a negation all the same)."""
+    return _CURLY_APOSTROPHE.sub("'", strip_citations(text, " "))
 
 
 def quantities(text: str) -> list[Quantity]:
@@ -431,10 +437,19 @@ def entities(text: str) -> set[str]:
 
 
 def names_entity(name: str, text: str) -> bool:
-    """The text names the entity: every word of it, or its initials as one word ("EU")."""
+    """The text names the entity: every word of it — in the singular too ("HTTPExceptions"), or only
+    the name before a hyphen ("JSON-serialisable": JSON) — or its initials as one word ("EU")."""
     low = _strip(text).lower()
     words = name.split()
-    if all(re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", low) for w in words):
+
+    def named(word: str) -> bool:
+        forms = {word, word[:-1] if len(word) > 3 and word.endswith("s") else word}
+        head, dash, tail = word.partition("-")
+        if dash and len(head) >= 3 and tail.isalpha():
+            forms.add(head)
+        return any(re.search(rf"(?<![a-z0-9]){re.escape(f)}(?![a-z0-9])", low) for f in forms)
+
+    if all(named(w) for w in words):
         return True
     initials = "".join(w[0] for w in words)
     return len(words) > 1 and re.search(rf"(?<![a-z0-9]){re.escape(initials)}(?![a-z0-9])", low) is not None
@@ -646,13 +661,24 @@ def _yes_no_against_sources(question: str, sources: str, answer: str, f: Finding
     if said == "no" and restated and not negated(body) and negated(restated[0]) == negated(question):
         f.contradictions.append(f"the answer says 'no', then {restated[0][:60]!r}")
         return
-    statements = clauses(" ".join(s for s in sentences(sources) if not is_question(s)))
+    statements = [
+        c
+        for c in clauses(" ".join(s for s in sentences(sources) if not is_question(s)))
+        if not _names_only(c)
+    ]
     best = max(statements, key=lambda c: _question_coverage(question, c), default="")
     if not best or _question_coverage(question, best) < _RESTATES:
         return
     expected = "no" if negated(best) != negated(question) else "yes"
     if said != expected and not (said == "no" and negated(body)):
         f.contradictions.append(f"the answer says {said!r} where the source says {best[:60]!r}")
+
+
+def _names_only(clause: str) -> bool:
+    """A list of names ("* HTTPError * RequestError * TransportError"), an API index: it states nothing,
+    though it holds the question's words."""
+    words = re.findall(r"[A-Za-z][A-Za-z0-9_]*", clause)
+    return len(words) >= 4 and sum(w[0].isupper() for w in words) >= 0.7 * len(words)
 
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")

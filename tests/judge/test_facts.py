@@ -221,3 +221,30 @@ def test_a_name_swapped_in_a_restated_sentence_contradicts(reference, answer, sw
 def test_the_same_names_in_other_words_are_not_swaps(answer):
     reference = "Pass the limit with pool.resize(PoolLimits). Set max_idle on the Pool, then call pool.get()."
     assert not facts.check("How is the pool configured?", reference, answer).contradictions
+
+
+def test_against_sources_a_typographic_apostrophe_still_negates():
+    """PDF and HTML sources write "don’t": the same negation as "don't", so an answer that agrees is no
+    denial, and one that disagrees is."""
+    sources = '<source id="1" file="guide.pdf, page 3">\nPooled handles don’t implement Share.\n</source>'
+    question = "Do pooled handles implement Share?"
+    agrees = facts.check(question, sources, "No, pooled handles don't implement Share.", basis="sources")
+    assert not agrees.contradictions, agrees
+    disagrees = facts.check(question, sources, "Pooled handles implement Share.", basis="sources")
+    assert disagrees.contradictions
+
+
+def test_against_sources_a_list_of_names_states_nothing():
+    """An API index lists classes; holding the question's words does not make it say 'yes'."""
+    index = "\n".join(f"* {name}" for name in ("BaseFault", "WireFault", "SlowRead", "SlowWrite", "Hangup"))
+    sources = f'<source id="1" file="api.md">\n{index}\n</source>'
+    answer = "No: SlowRead sits under TimeoutFault."
+    found = facts.check("Is a SlowRead a kind of WireFault?", sources, answer, basis="sources")
+    assert not found.contradictions, found
+
+
+def test_against_sources_a_plural_or_a_hyphenated_name_is_named():
+    body = "Raise a TransferError; its detail may be any JSON value."
+    sources = f'<source id="1" file="api.md">\n{body}\n</source>'
+    answer = "TransferErrors carry any JSON-serialisable detail."
+    assert not facts.check("What detail can it carry?", sources, answer, basis="sources").unsupported
