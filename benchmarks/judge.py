@@ -325,6 +325,15 @@ def published(results: dict[str, dict]) -> dict[str, Any]:
     return {"date": date.today().isoformat(), "judges": judges}
 
 
+def publish(results: dict[str, dict], path: Path) -> Path:
+    """Write this run's judges' figures to ``path``, keeping the judges this run did not measure."""
+    figures = published(results)
+    if path.exists():
+        figures["judges"] = json.loads(path.read_text()).get("judges", {}) | figures["judges"]
+    path.write_text(json.dumps(figures, indent=1) + "\n")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -335,7 +344,9 @@ def main() -> None:
     parser.add_argument("--served-url", default=None, help="OpenAI-compatible server for 'served'")
     parser.add_argument("--output", type=Path, default=None, help="write the metrics JSON here")
     parser.add_argument(
-        "--publish", action="store_true", help="write the figures the report and Models page show"
+        "--publish",
+        action="store_true",
+        help="write the figures the report and Models page show (this run's judges; others kept)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -368,8 +379,7 @@ def main() -> None:
     if args.publish:
         from judge.figures import FIGURES
 
-        FIGURES.write_text(json.dumps(published(results), indent=1) + "\n")
-        log.info("published the figures to %s", FIGURES)
+        log.info("published the figures to %s", publish(results, FIGURES))
     print(table(results))
 
 

@@ -4,9 +4,11 @@ Asserts quality on fixed data, never time."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from benchmarks.judge import PAIRS, REAL, judge_pairs, judge_real, read_jsonl
+from benchmarks.judge import PAIRS, REAL, judge_pairs, judge_real, publish, read_jsonl
 from eval.judge_pairs import WRONG_KINDS
 from judge.core import Judge
 from judge.overlap import ReferenceOverlapJudge
@@ -77,3 +79,16 @@ def test_a_terse_reference_and_a_full_sentence_with_its_facts_agree(embedder):
     right = "The travel charger takes about 7 hours to charge the battery fully."
     assert judge.score(question, "About 7 hours.", right).score >= 4
     assert judge.score(question, "About 7 hours.", "Clean the chain every 7 days.").score < 3
+
+
+def test_publishing_one_judge_keeps_the_figures_of_the_others(tmp_path):
+    path = tmp_path / "benchmark.json"
+    path.write_text('{"date": "2026-01-01", "judges": {"other-judge": {"real_answers": 1}}}')
+    run = {"reference": {"pairs": {"demo": {k: {"vs_reference": 1.0} for k in WRONG_KINDS}}}}
+    run["reference"] |= {
+        "real": {"all": {"auc_correct_vs_wrong": 0.9, "n": {"correct": 2}}},
+        "seconds_p50": 0.1,
+    }
+    publish({"overlap+facts": {"identity": {"model": "m", "facts": "facts-v3"}, **run}}, path)
+    judges = json.loads(path.read_text())["judges"]
+    assert set(judges) == {"other-judge", "m+facts"} and judges["m+facts"]["reference"]["auc"] == 0.9
