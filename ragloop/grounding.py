@@ -8,12 +8,11 @@ grounding 0.72 → 0.38). So each correction row is checked against its own prom
 (Zhang et al., 2024) builds fine-tuning data for RAG: the prompt must hold the document that carries
 the answer, beside the usual distractors.
 
-- **carried**: the prompt's sources carry the correction (``judge.support.carried_by``: most of its key
-  terms, and every number and name, with no polarity or yes/no the sources contradict): kept as it is.
-  (Until 2026-11-26 the judge's score against the sources, >= 3; it dropped a third of the right
-  corrections of technical docs whose prompt held their evidence — the README's judge section.)
+- **carried**: the judge (basis ``sources``) finds the correction carried by the prompt's sources
+  (score >= ``min_score``): kept as it is.
 - **re-sourced**: otherwise the index is searched with the question and the correction; the best chunk
-  not yet in the prompt takes the place of the lowest-ranked source. Kept when it is now carried.
+  not yet in the prompt takes the place of the lowest-ranked source. Kept when the judge now finds it
+  carried.
 - **unsupported**: neither: left out of the rows (it still waits as a reviewed answer, where it acts
   at once without training).
 
@@ -31,7 +30,6 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from judge.support import carried_by
 from rag.chain import RagChain, build_prompt
 from rag.protocols import SearchHit
 
@@ -68,7 +66,9 @@ def resourced(chain: RagChain, question: str, correction: str) -> list[SearchHit
     return [*hits[:-1], oracle]
 
 
-def ground_corrections(export: Path, out: Path, chain: RagChain) -> GroundingReport:
+def ground_corrections(
+    export: Path, out: Path, chain: RagChain, judge, *, min_score: float = 3.0
+) -> GroundingReport:
     """``export`` with every user correction's prompt checked (see the module docstring), to ``out``."""
     report = GroundingReport()
     kept = []
@@ -80,13 +80,13 @@ def ground_corrections(export: Path, out: Path, chain: RagChain) -> GroundingRep
             continue
         report.corrections += 1
         question, correction = row["question"], row["correction"]
-        if carried_by(trace["prompt"], question, correction)[0]:
+        if judge.score(question, trace["prompt"], correction, basis="sources").score >= min_score:
             report.carried += 1
             kept.append(row)
             continue
         hits = resourced(chain, question, correction)
         prompt = build_prompt(question, hits)
-        if carried_by(prompt, question, correction)[0]:
+        if judge.score(question, prompt, correction, basis="sources").score >= min_score:
             report.resourced += 1
             chunk_ids = [h.chunk.chunk_id for h in hits]
             kept.append(
@@ -101,8 +101,9 @@ def ground_corrections(export: Path, out: Path, chain: RagChain) -> GroundingRep
 
 def ground_export(settings, export: Path) -> tuple[Path, GroundingReport] | None:
     """``ragloop train sft``'s step before training: ``export`` grounded against the configured index
-    (prompts as served, ``retrieval.top_k`` sources), written beside it as ``<name>-grounded.jsonl``.
-    None when no document is indexed (nothing to check against)."""
+    and judge (prompts as served, ``retrieval.top_k`` sources), written beside it as
+    ``<name>-grounded.jsonl``. None when no document is indexed (nothing to check against)."""
+    from judge.factory import build_judge
     from rag.service import build_chain
 
     chain = build_chain(settings)
@@ -110,4 +111,5 @@ def ground_export(settings, export: Path) -> tuple[Path, GroundingReport] | None
         return None
     export = Path(export)
     out = export.with_name(f"{export.stem}-grounded.jsonl")
-    return out, ground_corrections(export, out, chain)
+    judge = build_judge(settings, embedder=chain.embedder)
+    return out, ground_corrections(export, out, chain, judge)

@@ -338,7 +338,7 @@ class Loop:
             from ragloop.grounding import ground_corrections
 
             grounded = self.settings.data_dir / "feedback-grounded.jsonl"
-            report = ground_corrections(export, grounded, state.chain)
+            report = ground_corrections(export, grounded, state.chain, state.judge)
             state.grounding = report.to_dict()
             self.echo(f"      {report.summary()}")
             export = grounded

@@ -1,7 +1,7 @@
 """Corrections are checked against their training prompt before they become SFT rows (ragloop.grounding):
 kept when the prompt carries them, re-sourced when another chunk of the index does, left out when none
-does; other rows pass unchanged. Real embedded store over the demo corpus, real embedding model; no LLM
-is asked."""
+does; other rows pass unchanged. Real embedded store over the demo corpus, real embedding model, the
+default judge; no LLM is asked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import json
 
 import pytest
 
+from judge.core import Judge
+from judge.overlap import ReferenceOverlapJudge
 from rag.backends.embedded_store import EmbeddedVectorStore
 from rag.chain import ChainConfig, RagChain, build_prompt
 from rag.ingest import Ingestor
@@ -37,7 +39,7 @@ def row(fid: str, question: str, prompt: str, correction: str | None = None, **t
     }
 
 
-def test_a_correction_joins_the_rows_only_with_sources_that_carry_it(chain, tmp_path):
+def test_a_correction_joins_the_rows_only_with_sources_that_carry_it(chain, embedder, tmp_path):
     own = build_prompt(QUESTION, chain.retrieve(QUESTION))
     elsewhere = build_prompt(QUESTION, chain.retrieve("What tyre pressure should I use off-road?"))
     rows = [
@@ -50,7 +52,7 @@ def test_a_correction_joins_the_rows_only_with_sources_that_carry_it(chain, tmp_
     export, out = tmp_path / "export.jsonl", tmp_path / "grounded.jsonl"
     export.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    report = ground_corrections(export, out, chain)
+    report = ground_corrections(export, out, chain, Judge(ReferenceOverlapJudge(embedder.encode)))
 
     kept = {r["feedback_id"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert set(kept) == {"carried", "resourced", "rated", "synthetic"}
