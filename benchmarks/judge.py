@@ -36,8 +36,10 @@ from typing import Any
 
 from core.settings import REPO_ROOT, Settings, get_settings
 from eval.judge_pairs import RIGHT_KINDS, WRONG_KINDS, make_pairs, read_paraphrases, write_jsonl
+from eval.retrieval import normalise
 from eval.run import answerable
 from judge.core import Judge
+from ragloop.grounding import CARRIED_SCORE as CARRIED  # the loop's bar to keep a correction
 
 log = logging.getLogger(__name__)
 SETS = REPO_ROOT / "eval" / "sets"
@@ -46,7 +48,6 @@ REAL = SETS / "judge-real.jsonl"
 PARAPHRASES = SETS / "judge-paraphrases.jsonl"
 SOURCE_SETS = ("demo", "demo-extra", "realdocs2")  # the sets with reference answers
 TUNED_ON = "demo"
-CARRIED = 3.0  # the score the loop's grounding check needs to keep a correction (ragloop.grounding)
 # Technical docs (HTTPX, FastAPI, the Rust book), split by item number: the judge's misses on the odd
 # half ("-a") were read while building facts-v3; the even half ("-b") was never read.
 CORPUS_OF = {"realdocs2": SETS / "realdocs2"}
@@ -72,31 +73,23 @@ def build_pairs(settings: Settings) -> Path:
     paraphrases = read_paraphrases(PARAPHRASES)
     sources = {r["item"]: r["sources"] for r in read_jsonl(REAL) if r["model"] == "base"}
     rows = []
+    evidence: dict[str, list[str]] = {}
     for name in SOURCE_SETS:
         items = [i for i in read_jsonl(SETS / f"{name}.jsonl") if answerable(i)]
+        evidence |= {i["id"]: [e["text"] for e in i["evidence"]] for i in items if i.get("evidence")}
         missing = [i["question"] for i in items if i["id"] not in sources]
         if missing and name in CORPUS_OF:
             retrieved = retrieved_prompts(settings, CORPUS_OF[name], missing)
             sources |= {i["id"]: retrieved[i["question"]] for i in items if i["id"] not in sources}
         rows += make_pairs(items, encode, paraphrases, name)
-    evidence = {
-        i["id"]: [e["text"] for e in i["evidence"]]
-        for name in SOURCE_SETS
-        for i in read_jsonl(SETS / f"{name}.jsonl")
-        if i.get("evidence")
-    }
     for row in rows:
         row["sources"] = sources.get(row["item"], "")
         row["set"] = reported_set(row["set"], row["item"])
         if row["item"] in evidence:  # does the prompt hold the passage that answers? (realdocs2 only)
             row["evidence_in_sources"] = all(
-                _spaces(text) in _spaces(row["sources"]) for text in evidence[row["item"]]
+                normalise(text) in normalise(row["sources"]) for text in evidence[row["item"]]
             )
     return write_jsonl(rows, PAIRS)
-
-
-def _spaces(text: str) -> str:
-    return " ".join(text.split())
 
 
 def retrieved_prompts(settings: Settings, corpus: Path, questions: list[str]) -> dict[str, str]:

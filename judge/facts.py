@@ -534,6 +534,7 @@ def _swapped_names(reference: str, answer: str, question: str) -> list[tuple[str
     known = {t.lower() for t in known_tokens}
     capitalised = {t for k, t in enumerate(known_tokens) if k and t[:1].isupper()}
     initials = {"".join(w[0] for w in n.split()) for n in entities(reference) if " " in n}  # "EU"
+    excused = known | initials
     swaps = []
     answer_sentences = [_CODE_TOKEN.findall(s) for s in sentences(answer)]
     for ref_sentence in sentences(reference):
@@ -549,7 +550,7 @@ def _swapped_names(reference: str, answer: str, question: str) -> list[tuple[str
                 new = [
                     ans_tokens[k]
                     for k in range(j1, j2)
-                    if ans_tokens[k].lower() not in known | initials
+                    if ans_tokens[k].lower() not in excused
                     and (
                         _is_name(ans_tokens, k, capitalised)
                         or (k == 0 and ans_tokens[k][:1].isupper() and old)

@@ -66,8 +66,11 @@ def resourced(chain: RagChain, question: str, correction: str) -> list[SearchHit
     return [*hits[:-1], oracle]
 
 
+CARRIED_SCORE = 3.0  # the judge's score against the prompt's sources that keeps a correction
+
+
 def ground_corrections(
-    export: Path, out: Path, chain: RagChain, judge, *, min_score: float = 3.0
+    export: Path, out: Path, chain: RagChain, judge, *, min_score: float = CARRIED_SCORE
 ) -> GroundingReport:
     """``export`` with every user correction's prompt checked (see the module docstring), to ``out``."""
     report = GroundingReport()
