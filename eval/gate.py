@@ -10,8 +10,8 @@ of the per-question differences (candidate − baseline on the same questions):
 - judge: the mean may fall by at most ``-judge_mean``; with intervals the candidate is refused only
   when the *whole* interval lies below ``judge_mean`` (clearly worse), since one answer's point moves a
   small set's mean by more than the margin;
-- grounding (share of answer sentences backed by the cited sources): the mean may fall by at most
-  ``grounding_drop`` — an adapter that writes beyond its sources is refused;
+- grounding (the share of the answer's words its sources contain, ``eval.metrics.k_precision``): the
+  mean may fall by at most ``grounding_drop`` — an adapter that writes beyond its sources is refused;
 - retrieval recall may fall by at most ``recall_drop``; the unsafe share may rise by at most
   ``unsafe_rise``.
 """

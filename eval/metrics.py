@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import string
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -104,8 +106,11 @@ def answer_sentences(answer: str) -> list[str]:
     return [s for s in sentences if WORD.search(s)]
 
 
-def grounding(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
-    """Share of answer sentences whose embedding is within ``GROUNDED_COSINE`` of a retrieved chunk."""
+def grounding_cosine(answer_vecs: np.ndarray, chunk_vecs: np.ndarray) -> float:
+    """Share of answer sentences whose embedding is within ``GROUNDED_COSINE`` of a retrieved chunk's
+    snippet. The grounding measure until 2026-11-26, still reported beside ``k_precision``: it cannot
+    tell a reference its sources carry from one they do not (held-out AUC 0.51 on realdocs2, see
+    ``benchmarks.grounding``) and it scores short sentences low whatever they say."""
     if len(answer_vecs) == 0 or len(chunk_vecs) == 0:
         return 0.0
     return float(((answer_vecs @ chunk_vecs.T).max(axis=1) >= GROUNDED_COSINE).mean())
@@ -133,3 +138,26 @@ def valid_citation(answer: str, n_sources: int) -> bool:
     """True when the answer cites at least one source and every [n] it cites was given to it."""
     cited = cited_numbers(answer)
     return bool(cited) and all(1 <= n <= n_sources for n in cited)
+
+
+_PUNCTUATION = str.maketrans({c: " " for c in string.punctuation})
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def squad_tokens(text: str) -> list[str]:
+    """SQuAD's answer normalisation: lower case, punctuation and articles dropped, split on spaces."""
+    return _ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split()
+
+
+def k_precision(answer: str, sources: Sequence[str]) -> float:
+    """Grounding: the share of the answer's tokens that its sources contain, counted with multiplicity
+    (K-Precision, Adlakha et al. 2023, "Evaluating Correctness and Faithfulness of Instruction-Following
+    Models for Question Answering": of the lexical faithfulness measures, the closest to people's
+    judgements). Citation markers are not tokens; an answer with no tokens scores 0 (it says nothing
+    the sources carry). On realdocs2 it tells references their prompt carries from ones it does not
+    with AUC 0.80 / 0.86 (halves a / b), where ``grounding_cosine`` had 0.64 / 0.51."""
+    tokens = squad_tokens(strip_citations(answer, " "))
+    if not tokens:
+        return 0.0
+    common = Counter(tokens) & Counter(t for text in sources for t in squad_tokens(text))
+    return sum(common.values()) / len(tokens)

@@ -8,8 +8,10 @@ Metrics:
 - semantic similarity: embedding cosine between answer and reference (the reference design's headline
   metric: 0.64 plain RAG -> 0.81 after SFT);
 - judge (when a judge is given): score mean and the shares > 3 and < 3 (78.1 % -> 85.5 % > 3 after PPO);
-- grounding: share of answer sentences whose embedding is close (cosine >= 0.5) to a retrieved chunk — an
-  embedding proxy for faithfulness, not an entailment check;
+- grounding: the share of the answer's words that the sources it was given contain (K-Precision,
+  ``eval.metrics.k_precision``) — a lexical measure of answering beyond the sources, not an entailment
+  check; ``grounding_cosine`` (answer sentences close to a source snippet), the measure before
+  2026-11-26, is reported beside it;
 - latency p50/p95 of whole answers.
 """
 
@@ -28,7 +30,8 @@ from eval.metrics import (
     answer_sentences,
     citation_only,
     cosine,
-    grounding,
+    grounding_cosine,
+    k_precision,
     pastes_source,
     percentiles,
     recall_at_k,
@@ -38,6 +41,7 @@ from eval.metrics import (
     valid_citation,
 )
 from eval.safety import SafetyClassifier, default_classifier, safety_summary
+from rag.chain import source_bodies
 from rag.headings import heading_only
 from rag.reviewed import is_reviewed
 
@@ -150,7 +154,8 @@ def evaluate(
             "recall_at_k": recall_at_k(hits, k),
             "reciprocal_rank": reciprocal_rank(hits),
             "similarity": cosine(answer_vec, ref_vec),
-            "grounding": grounding(
+            "grounding": k_precision(answer.text, source_bodies(answer.trace.prompt)),
+            "grounding_cosine": grounding_cosine(
                 embedder.encode(sentences) if sentences else np.zeros((0, embedder.dim)),
                 embedder.encode([s.snippet for s in answer.citations]),
             ),
@@ -186,6 +191,7 @@ def evaluate(
             "identity": getattr(judge, "identity", None),
         },
         "grounding": {"mean": float(np.mean([r["grounding"] for r in rows]))},
+        "grounding_cosine": {"mean": float(np.mean([r["grounding_cosine"] for r in rows]))},
         "answer_shape": {
             key: float(np.mean([r[key] for r in rows]))
             for key in ("citation_only", "pastes_source", "valid_citation", "heading_only")

@@ -8,6 +8,7 @@ snippet) and the ``Trace`` that the feedback log stores to reproduce it.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,15 @@ def format_source(number: int, hit: SearchHit) -> str:
     # answer with it (issue 31: "SFT Trainer › Customization › Train adapters with PEFT [2]").
     section = f' section="{chunk.section}"' if chunk.section else ""
     return f'<source id="{number}" file="{where}"{section}>\n{chunk.body.strip()}\n</source>'
+
+
+_SOURCE_BLOCK = re.compile(r'<source id="\d+"[^>]*>\n(.*?)\n</source>', re.S)
+
+
+def source_bodies(prompt: str) -> list[str]:
+    """The texts of the sources in a prompt built by ``build_prompt`` (``format_source``'s inverse):
+    what the model read, for measuring what its answer took from it."""
+    return _SOURCE_BLOCK.findall(prompt)
 
 
 def build_prompt(question: str, hits: list[SearchHit]) -> str:

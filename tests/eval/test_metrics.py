@@ -112,10 +112,41 @@ def test_citation_markers_are_not_sentences_of_their_own():
     assert answer_sentences("[1] [2]") == [] and answer_sentences("") == []
 
 
-def test_grounding_is_the_share_of_sentences_near_a_chunk():
-    from eval.metrics import grounding
+def test_grounding_cosine_is_the_share_of_sentences_near_a_chunk():
+    from eval.metrics import grounding_cosine
 
     chunks = np.array([[1.0, 0.0], [0.0, 1.0]])
     sentences = np.array([[1.0, 0.0], [0.6, 0.8], [-1.0, 0.0]])  # cosines 1.0, 0.8, -1.0 at best
-    assert grounding(sentences, chunks) == pytest.approx(2 / 3)
-    assert grounding(np.zeros((0, 2)), chunks) == 0.0
+    assert grounding_cosine(sentences, chunks) == pytest.approx(2 / 3)
+    assert grounding_cosine(np.zeros((0, 2)), chunks) == 0.0
+
+
+def test_k_precision_is_the_share_of_answer_tokens_the_sources_hold():
+    from eval.metrics import k_precision
+
+    sources = ["The battery charges in 5 hours.", "Use the 4 A fast charger."]
+    # "The" and "a" are articles, "[1]" is a citation: 4 tokens, all in the sources
+    assert k_precision("The battery charges in 5 hours. [1]", sources) == 1.0
+    # "takes 9 hours" are not in the sources: 2 of 5 tokens ("battery", "takes", "9", "hours" + "it")
+    assert k_precision("It takes 9 hours, battery", sources) == pytest.approx(2 / 5)
+    # counted with multiplicity: the sources hold "hours" once
+    assert k_precision("hours hours", sources) == pytest.approx(1 / 2)
+    # case and punctuation do not matter; code is split at its punctuation
+    assert k_precision("FAST-charger!", sources) == 1.0
+    assert k_precision("[1]", sources) == 0.0 and k_precision("5 hours", []) == 0.0
+
+
+def test_source_bodies_reads_back_what_build_prompt_wrote():
+    from rag.chain import build_prompt, source_bodies
+    from rag.protocols import Chunk, SearchHit
+
+    body = "Charge for 5 hours.\nNot below 0 °C."
+    tyres = Chunk.compose("FAQ › Tyres", "Tyres are not covered.")
+    hits = [
+        SearchHit(Chunk("c1", body, "manual.pdf", 3, 0, 1, "h1", "f"), 0.9),
+        SearchHit(Chunk("c2", tyres, "faq.md", None, 0, 1, "h2", "f", "FAQ › Tyres"), 0.5),
+    ]
+    assert source_bodies(build_prompt("How long?", hits)) == [
+        "Charge for 5 hours.\nNot below 0 °C.",
+        "Tyres are not covered.",
+    ]
