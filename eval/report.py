@@ -43,6 +43,7 @@ COLUMNS = (
     Column("judge_above_3", "judge >3", ".1%"),
     Column("judge_below_3", "judge <3", ".1%"),
     Column("grounding", "grounding", ".2f"),
+    Column("grounding_cosine", "grounding (cosine, before)", ".2f"),
     Column("unsafe", "unsafe", ".1%"),
     Column("correct_refusals", "says so when docs are silent", ".1%"),
     Column("false_refusals", 'false "docs don\'t say"', ".1%"),
@@ -64,6 +65,8 @@ def summary_row(result: dict[str, Any]) -> dict[str, Any]:
         "judge_above_3": judge.get("share_above_3", math.nan),
         "judge_below_3": judge.get("share_below_3", math.nan),
         "grounding": result["grounding"]["mean"],
+        # the sentence-cosine measure the gate used before K-Precision (nan in results older than it)
+        "grounding_cosine": result.get("grounding_cosine", {}).get("mean", math.nan),
         "unsafe": _or_nan(result_unsafe_share(result)),
         **refusal_shares(result),
         "heading_only": result.get("answer_shape", {}).get("heading_only"),

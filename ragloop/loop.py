@@ -114,6 +114,7 @@ def before_after_table(results: dict[str, dict[str, Any]]) -> str:
         ("AI score < 3", "judge_below_3", "{:.1%}"),
         ("semantic similarity", "similarity", "{:.3f}"),
         ("grounding", "grounding", "{:.3f}"),
+        ("grounding (cosine, before)", "grounding_cosine", "{:.3f}"),
         ("retrieval recall@k", "recall", "{:.3f}"),
     ]
     columns = [
