@@ -14,6 +14,12 @@ Measures: ``k_precision`` (today's ``grounding``), ``grounding_cosine`` (before 
 sentences within cosine 0.5 of a source's 300-character snippet), and the same cosine against whole
 chunks.
 
+The loop's corrections check (``ragloop.grounding``) asks the same question of each correction, so the
+second table gives its keep rates: of the references their prompt carries (should be kept) and of those
+it does not (should be left out), for the default judge's score >= ``CARRIED_SCORE`` against the
+sources (the loop's check) and for K-Precision >= ``SUPPORT_BAR`` (a candidate, chosen on half a as the
+best true-minus-false rate; not yet measured in the loop).
+
     python -m benchmarks.grounding
 """
 
@@ -31,9 +37,11 @@ from benchmarks.judge import PAIRS, auc, read_jsonl
 from core.settings import get_settings
 from eval.metrics import answer_sentences, grounding_cosine, k_precision
 from rag.chain import snippet, source_bodies
+from ragloop.grounding import CARRIED_SCORE
 
 log = logging.getLogger(__name__)
 HALVES = ("realdocs2-a", "realdocs2-b")
+SUPPORT_BAR = 0.6  # K-Precision that keeps a correction, the candidate check (best J on half a)
 
 
 def labelled_references() -> list[dict]:
@@ -76,6 +84,17 @@ def separation(rows: list[dict], measure: Callable[[str, list[str]], float]) -> 
     return out
 
 
+def keep_rates(rows: list[dict], keep: Callable[[dict], bool]) -> dict[str, dict]:
+    """Per half: the share kept of the carried references and of the others."""
+    out = {}
+    for half in HALVES:
+        have = [r for r in rows if r["set"] == half]
+        held = [keep(r) for r in have if r["evidence_in_sources"]]
+        other = [keep(r) for r in have if not r["evidence_in_sources"]]
+        out[half] = {"carried_kept": fmean(held), "others_kept": fmean(other)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", help="also write the figures here")
@@ -101,6 +120,26 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
             f" (n {f['n'][0]} / {f['n'][1]})"
             for f in by_half.values()
         ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    from judge.factory import build_judge
+
+    judge = build_judge(get_settings(), embedder=build_embedder(get_settings()))
+    checks = {
+        f"judge {judge.name} >= {CARRIED_SCORE:g} (the loop's check)": lambda r: (
+            judge.score(r["question"], r["sources"], r["reference"], "sources").score >= CARRIED_SCORE
+        ),
+        f"K-Precision >= {SUPPORT_BAR:g} (candidate)": lambda r: (
+            k_precision(r["reference"], source_bodies(r["sources"])) >= SUPPORT_BAR
+        ),
+    }
+    figures["corrections check"] = {name: keep_rates(rows, keep) for name, keep in checks.items()}
+    lines += [
+        "",
+        "| corrections check | " + " | ".join(f"{h} kept: carried / others" for h in HALVES) + " |",
+        "|---|" + "---:|" * len(HALVES),
+    ]
+    for name, by_half in figures["corrections check"].items():
+        cells = [f"{f['carried_kept']:.2f} / {f['others_kept']:.2f}" for f in by_half.values()]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     log.info("\n".join(lines))
     if args.json:
