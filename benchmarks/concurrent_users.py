@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         from ragloop.models import prepare_default_model
         from ragloop.serve import VLLMServer
 
-        server = VLLMServer(prepare_default_model(Settings().default_model_dir), dtype="bfloat16")
+        server = VLLMServer(prepare_default_model(Settings().default_model_dir))
     rows = []
     with tempfile.TemporaryDirectory(prefix="ragloop-load-") as tmp, server as running:
         url = args.llm_url or running.base_url
