@@ -68,6 +68,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.hot_load
 	$(BIN)/python -m benchmarks.lora_latency
 	$(BIN)/python -m benchmarks.judge
+	$(BIN)/python -m benchmarks.grounding
+	$(BIN)/python -m benchmarks.serve_dtype
 	$(BIN)/python -m benchmarks.silence
 
 clean:
