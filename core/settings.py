@@ -245,6 +245,12 @@ class LoopSettings(BaseModel):
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
         description="modules that get LoRA matrices (all linear layers of a Llama/Mistral/Qwen block)",
     )
+    lora_top_layers: int | None = Field(
+        None,
+        ge=1,
+        description="LoRA only in the last N transformer blocks (None: all): 1.8x the SFT steps per minute "
+        "with 8 of the default's 24 on 2 cores; its effect on what the loop learns is not measured yet",
+    )
     learning_rate: float = 5e-5
     epochs: float = 3
     batch_size: int = 4

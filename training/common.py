@@ -73,8 +73,19 @@ def lora_config(job: LoraJob, task_type: str = "CAUSAL_LM"):
         lora_alpha=job.lora_alpha,
         lora_dropout=job.lora_dropout,
         target_modules=list(job.target_modules),
+        layers_to_transform=top_layers(job.base_model, job.lora_top_layers),
         task_type=task_type,
     )
+
+
+def top_layers(base_model: str, count: int | None) -> list[int] | None:
+    """The indices of the last ``count`` transformer blocks of ``base_model`` (None: every block)."""
+    if count is None:
+        return None
+    from transformers import AutoConfig
+
+    total = AutoConfig.from_pretrained(base_model).num_hidden_layers
+    return list(range(max(0, total - count), total))
 
 
 def common_args(job: LoraJob) -> dict[str, Any]:
