@@ -64,17 +64,24 @@ def cosine_measure(encode, *, whole_chunks: bool) -> Callable[[str, list[str]], 
     return measure
 
 
+def split(rows: list[dict], half: str, value: Callable[[dict], float]) -> tuple[list[float], list[float]]:
+    """``value`` of the half's references that their prompt carries, and of the others."""
+    have = [r for r in rows if r["set"] == half]
+    return (
+        [value(r) for r in have if r["evidence_in_sources"]],
+        [value(r) for r in have if not r["evidence_in_sources"]],
+    )
+
+
 def separation(rows: list[dict], measure: Callable[[str, list[str]], float]) -> dict[str, dict]:
     """AUC and group means of ``measure`` per half."""
+
+    def score(row: dict) -> float:
+        return measure(row["reference"], source_bodies(row["sources"]))
+
     out = {}
     for half in HALVES:
-        scored = [
-            (row["evidence_in_sources"], measure(row["reference"], source_bodies(row["sources"])))
-            for row in rows
-            if row["set"] == half
-        ]
-        carried = [s for held, s in scored if held]
-        not_carried = [s for held, s in scored if not held]
+        carried, not_carried = split(rows, half, score)
         out[half] = {
             "auc": auc(carried, not_carried),
             "carried_mean": fmean(carried),
@@ -88,9 +95,7 @@ def keep_rates(rows: list[dict], keep: Callable[[dict], bool]) -> dict[str, dict
     """Per half: the share kept of the carried references and of the others."""
     out = {}
     for half in HALVES:
-        have = [r for r in rows if r["set"] == half]
-        held = [keep(r) for r in have if r["evidence_in_sources"]]
-        other = [keep(r) for r in have if not r["evidence_in_sources"]]
+        held, other = split(rows, half, keep)
         out[half] = {"carried_kept": fmean(held), "others_kept": fmean(other)}
     return out
 
@@ -102,7 +107,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from rag.service import build_embedder
 
-    encode = build_embedder(get_settings()).encode
+    embedder = build_embedder(get_settings())
+    encode = embedder.encode
     rows = labelled_references()
     measures = {
         "k_precision (grounding)": k_precision,
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict]:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     from judge.factory import build_judge
 
-    judge = build_judge(get_settings(), embedder=build_embedder(get_settings()))
+    judge = build_judge(get_settings(), embedder=embedder)
     checks = {
         f"judge {judge.name} >= {CARRIED_SCORE:g} (the loop's check)": lambda r: (
             judge.score(r["question"], r["sources"], r["reference"], "sources").score >= CARRIED_SCORE
