@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> None:
             dtype=settings.serve.dtype,
             max_lora_rank=lora_rank_slot(settings.loop.lora_r),
             kv_cache_gib=settings.serve.kv_cache_gib,
+            cpu_bind=settings.serve.cpu_bind,
             log_file=out / "vllm.log",
         )
         server.start(timeout_s=600)

@@ -34,9 +34,13 @@ def prompts(count: int) -> list[str]:
     return [text[i * 300 : i * 300 + sizes[i % len(sizes)]] + QUESTION for i in range(count + 1)]
 
 
-def seconds_per_answer(model: Path, dtype: str, texts: list[str], max_tokens: int) -> list[float]:
+def seconds_per_answer(
+    model: Path, dtype: str, texts: list[str], max_tokens: int, *, cpu_bind: str = "auto"
+) -> list[float]:
+    """Seconds per answer of each text but the first, from a fresh server (also used by
+    ``benchmarks.serve_cpu_bind``)."""
     times = []
-    with VLLMServer(model, dtype=dtype, enable_lora=False) as server:
+    with VLLMServer(model, dtype=dtype, enable_lora=False, cpu_bind=cpu_bind) as server:
         url = f"http://{server.host}:{server.port}/v1/chat/completions"
         for text in texts:
             body = {

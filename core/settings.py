@@ -127,6 +127,12 @@ class ServeSettings(BaseModel):
         description="vLLM --dtype; auto: vLLM's choice on a GPU, on a CPU bfloat16 only with native bf16 "
         "(avx512_bf16 / amx_bf16), else float32 (2x faster answers on AVX2; ragloop.serve.serving_dtype)",
     )
+    cpu_bind: str = Field(
+        "auto",
+        description="vLLM-CPU's model threads; auto: every usable core on a machine with at most 4 (vLLM "
+        "keeps one for its scheduler, half of a 2-core machine), else vLLM's binding; 'vllm': always "
+        "vLLM's; or a core list like '0-3' (ragloop.serve.cpu_binding)",
+    )
     max_lora_rank: int = Field(64, description="largest LoRA rank the server accepts")
     max_loras: int = Field(4, description="adapters resident at once")
     kv_cache_gib: int = 2

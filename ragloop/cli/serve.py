@@ -41,6 +41,7 @@ def vllm_server(settings):
         max_lora_rank=cfg.max_lora_rank,
         max_loras=cfg.max_loras,
         kv_cache_gib=cfg.kv_cache_gib,
+        cpu_bind=cfg.cpu_bind,
         log_file=settings.data_dir / "logs" / "vllm.log",
     )
 
