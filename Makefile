@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.judge
 	$(BIN)/python -m benchmarks.grounding
 	$(BIN)/python -m benchmarks.serve_dtype
+	$(BIN)/python -m benchmarks.serve_cpu_bind
 	$(BIN)/python -m benchmarks.silence
 
 clean:
