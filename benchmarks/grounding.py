@@ -37,11 +37,10 @@ from benchmarks.judge import PAIRS, auc, read_jsonl
 from core.settings import get_settings
 from eval.metrics import answer_sentences, grounding_cosine, k_precision
 from rag.chain import snippet, source_bodies
-from ragloop.grounding import CARRIED_SCORE
+from ragloop.grounding import CARRIED_SCORE, SUPPORT_BAR
 
 log = logging.getLogger(__name__)
 HALVES = ("realdocs2-a", "realdocs2-b")
-SUPPORT_BAR = 0.6  # K-Precision that keeps a correction, the candidate check (best J on half a)
 
 
 def labelled_references() -> list[dict]:

@@ -10,7 +10,8 @@ confirm a choice on another set before calling it general.
 
 Variant keys are SFT job fields (``training/config.py``: epochs, learning_rate, target_modules, ...)
 plus ``without``: row sources to leave out of the export (``synthetic``; ``rating``: keep corrections),
-and ``ground``: check each correction against its prompt first (``ragloop.grounding``).
+and ``ground``: check each correction against its prompt first (``ragloop.grounding``; true: by the
+judge, ``"k-precision"``: by K-Precision).
 """
 
 from __future__ import annotations
@@ -65,14 +66,15 @@ def run_variant(
         settings.data_dir / "feedback-export.jsonl", set(params.pop("without", [])), out_dir / f"{name}.jsonl"
     )
     grounding = None
-    if params.pop("ground", False):  # corrections checked against their prompts (ragloop.grounding)
+    ground = params.pop("ground", False)
+    if ground:  # corrections checked against their prompts (ragloop.grounding); true: the judge
         from ragloop.grounding import ground_corrections
 
         chain = build_chain(settings)
         grounded = out_dir / f"{name}-grounded.jsonl"
-        grounding = ground_corrections(
-            export, grounded, chain, build_judge(settings, embedder=chain.embedder)
-        ).to_dict()
+        check = ground if isinstance(ground, str) else "judge"
+        judge = build_judge(settings, embedder=chain.embedder)
+        grounding = ground_corrections(export, grounded, chain, judge, check=check).to_dict()
         export = grounded
     job = {
         "export_path": str(export),

@@ -288,6 +288,11 @@ class LoopSettings(BaseModel):
         description="check each correction against its training prompt first: re-source it with the chunk "
         "that carries it, or leave it out of SFT (ragloop.grounding; measured on realdocs2, see README)",
     )
+    corrections_check: Literal["judge", "k-precision"] = Field(
+        "judge",
+        description="what says a prompt carries a correction: the judge against its sources (>= 3), or "
+        "k-precision (the sources hold >= 60 % of its words; ragloop.grounding)",
+    )
     min_similarity_gain: float = Field(
         0.0, description="gate: the similarity gain's paired 95 % interval must lie above this"
     )

@@ -339,7 +339,9 @@ class Loop:
             from ragloop.grounding import ground_corrections
 
             grounded = self.settings.data_dir / "feedback-grounded.jsonl"
-            report = ground_corrections(export, grounded, state.chain, state.judge)
+            report = ground_corrections(
+                export, grounded, state.chain, state.judge, check=cfg.corrections_check
+            )
             state.grounding = report.to_dict()
             self.echo(f"      {report.summary()}")
             export = grounded

@@ -1,7 +1,7 @@
 """Corrections are checked against their training prompt before they become SFT rows (ragloop.grounding):
 kept when the prompt carries them, re-sourced when another chunk of the index does, left out when none
-does; other rows pass unchanged. Real embedded store over the demo corpus, real embedding model, the
-default judge; no LLM is asked."""
+does; other rows pass unchanged — by the judge or by K-Precision. Real embedded store over the demo
+corpus, real embedding model, the default judge; no LLM is asked."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from judge.overlap import ReferenceOverlapJudge
 from rag.backends.embedded_store import EmbeddedVectorStore
 from rag.chain import ChainConfig, RagChain, build_prompt
 from rag.ingest import Ingestor
-from ragloop.grounding import ground_corrections
+from ragloop.grounding import carried_by, ground_corrections
 from tests.conftest import DEMO_CORPUS
 
 QUESTION = "How long does a full charge take with the supplied charger?"
@@ -39,7 +39,8 @@ def row(fid: str, question: str, prompt: str, correction: str | None = None, **t
     }
 
 
-def test_a_correction_joins_the_rows_only_with_sources_that_carry_it(chain, embedder, tmp_path):
+@pytest.mark.parametrize("check", ["judge", "k-precision"])
+def test_a_correction_joins_the_rows_only_with_sources_that_carry_it(chain, embedder, tmp_path, check):
     own = build_prompt(QUESTION, chain.retrieve(QUESTION))
     elsewhere = build_prompt(QUESTION, chain.retrieve("What tyre pressure should I use off-road?"))
     rows = [
@@ -52,7 +53,8 @@ def test_a_correction_joins_the_rows_only_with_sources_that_carry_it(chain, embe
     export, out = tmp_path / "export.jsonl", tmp_path / "grounded.jsonl"
     export.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    report = ground_corrections(export, out, chain, Judge(ReferenceOverlapJudge(embedder.encode)))
+    judge = Judge(ReferenceOverlapJudge(embedder.encode))
+    report = ground_corrections(export, out, chain, judge, check=check)
 
     kept = {r["feedback_id"]: r for r in map(json.loads, out.read_text().splitlines())}
     assert set(kept) == {"carried", "resourced", "rated", "synthetic"}
@@ -60,3 +62,8 @@ def test_a_correction_joins_the_rows_only_with_sources_that_carry_it(chain, embe
     assert kept["carried"] == rows[0] and kept["rated"] == rows[3] and kept["synthetic"] == rows[4]
     fixed = kept["resourced"]["trace"]
     assert fixed["resourced"] and "5 hours" in fixed["prompt"] and "5 hours" not in elsewhere
+
+
+def test_an_unknown_check_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown corrections check 'vibes'"):
+        carried_by("vibes", judge=None)
