@@ -84,6 +84,8 @@ def run_variant(
         "lora_r": cfg.lora_r,
         "lora_alpha": cfg.lora_alpha,
         "target_modules": list(cfg.lora_targets),
+        "lora_top_layers": cfg.lora_top_layers,
+        "seed": cfg.seed,
         "learning_rate": cfg.learning_rate,
         "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
