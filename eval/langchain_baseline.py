@@ -86,6 +86,12 @@ class LangChainAnswerer:
         started = time.perf_counter()
         out = self.chain.invoke(question)
         docs = out["docs"]
+        context = "\n\n".join(d.page_content for d in docs)  # as format_docs joins them
+        prompt = (
+            ChatPromptTemplate.from_template(RAG_PROMPT)
+            .format_messages(context=context, question=question)[0]
+            .content
+        )
         citations = [
             Citation(i, d.metadata["source"], d.metadata["page"], d.page_content[:300], "", 0.0)
             for i, d in enumerate(docs, start=1)
@@ -101,6 +107,7 @@ class LangChainAnswerer:
             top_k=len(docs),
             temperature=0.0,
             max_tokens=0,
+            prompt=prompt,
             timings_ms={"total": (time.perf_counter() - started) * 1e3},
         )
         return Answer(question=question, text=out["answer"].strip(), citations=citations, trace=trace)

@@ -93,6 +93,14 @@ def read_set(path: Path, *, unanswerable: bool = False) -> list[dict[str, Any]]:
     return items
 
 
+def sources_read(trace) -> list[str]:
+    """What grounding is measured against: the source blocks of ragloop's prompt; for a prompt in another
+    format (the LangChain baseline's context paragraphs) the whole prompt less its question, so its
+    instructions' few words count as held too."""
+    blocks = source_bodies(trace.prompt)
+    return blocks or [trace.prompt.replace(trace.question, " ")]
+
+
 def first(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
     """The first ``limit`` answerable items and as many unanswerable ones as the set's mix gives (at
     least one when it has any): a set lists its unanswerable questions last, so a plain slice would
@@ -154,7 +162,7 @@ def evaluate(
             "recall_at_k": recall_at_k(hits, k),
             "reciprocal_rank": reciprocal_rank(hits),
             "similarity": cosine(answer_vec, ref_vec),
-            "grounding": k_precision(answer.text, source_bodies(answer.trace.prompt)),
+            "grounding": k_precision(answer.text, sources_read(answer.trace)),
             "grounding_cosine": grounding_cosine(
                 embedder.encode(sentences) if sentences else np.zeros((0, embedder.dim)),
                 embedder.encode([s.snippet for s in answer.citations]),

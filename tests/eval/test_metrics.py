@@ -150,3 +150,19 @@ def test_source_bodies_reads_back_what_build_prompt_wrote():
         "Charge for 5 hours.\nNot below 0 °C.",
         "Tyres are not covered.",
     ]
+
+
+def test_grounding_reads_ragloop_source_blocks_or_another_prompt_less_its_question():
+    from eval.langchain_baseline import RAG_PROMPT
+    from eval.metrics import k_precision
+    from eval.run import sources_read
+    from rag.protocols import Trace
+
+    question = "How long does a full charge take?"
+    context = "A full charge takes about 5 hours with the supplied charger."
+    lc_prompt = RAG_PROMPT.format(context=context, question=question)
+    trace = Trace(question, "langchain", [], [], [], "m", None, 4, 0.0, 0, prompt=lc_prompt)
+    (read,) = sources_read(trace)
+    assert context in read and question not in read
+    assert k_precision("About 5 hours with the supplied charger.", sources_read(trace)) == 1.0
+    assert k_precision("How long does a full charge take?", sources_read(trace)) < 1.0
