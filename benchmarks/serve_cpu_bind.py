@@ -18,9 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-
-from benchmarks.serve_dtype import prompts, seconds_per_answer
+from benchmarks.serve_dtype import ask, prompts, seconds_per_answer
 from core.settings import Settings
 from ragloop.models import prepare_default_model
 from ragloop.serve import VLLMServer, _has_gpu, cpu_binding, cpu_flags, serving_dtype, usable_cpus
@@ -31,22 +29,10 @@ log = logging.getLogger(__name__)
 def seconds_for_batch(model: Path, dtype: str, texts: list[str], max_tokens: int, *, cpu_bind: str) -> float:
     """Seconds for ``texts`` sent 4 at a time to a warm server."""
     with VLLMServer(model, dtype=dtype, enable_lora=False, cpu_bind=cpu_bind) as server:
-        url = f"http://{server.host}:{server.port}/v1/chat/completions"
-
-        def ask(text: str) -> None:
-            body = {
-                "model": server.served_name,
-                "messages": [{"role": "user", "content": text}],
-                "max_tokens": max_tokens,
-                "temperature": 0,
-                "ignore_eos": True,
-            }
-            httpx.post(url, json=body, timeout=900).raise_for_status()
-
-        ask(texts[0])
+        ask(server, texts[0], max_tokens)  # warms it
         started = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(ask, texts[1:]))
+            list(pool.map(lambda text: ask(server, text, max_tokens), texts[1:]))
         return time.perf_counter() - started
 
 

@@ -41,19 +41,23 @@ def seconds_per_answer(
     ``benchmarks.serve_cpu_bind``)."""
     times = []
     with VLLMServer(model, dtype=dtype, enable_lora=False, cpu_bind=cpu_bind) as server:
-        url = f"http://{server.host}:{server.port}/v1/chat/completions"
         for text in texts:
-            body = {
-                "model": server.served_name,
-                "messages": [{"role": "user", "content": text}],
-                "max_tokens": max_tokens,
-                "temperature": 0,
-                "ignore_eos": True,
-            }
             started = time.perf_counter()
-            httpx.post(url, json=body, timeout=900).raise_for_status()
+            ask(server, text, max_tokens)
             times.append(time.perf_counter() - started)
     return times[1:]  # the first warms the server
+
+
+def ask(server: VLLMServer, text: str, max_tokens: int) -> None:
+    """One chat request of exactly ``max_tokens`` answer tokens, greedy."""
+    body = {
+        "model": server.served_name,
+        "messages": [{"role": "user", "content": text}],
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "ignore_eos": True,
+    }
+    httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=900).raise_for_status()
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
