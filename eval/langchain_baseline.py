@@ -9,6 +9,7 @@ an adapter (LangChain has no class for ragloop's store); everything else is stoc
 from __future__ import annotations
 
 import time
+from operator import itemgetter
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -44,7 +45,8 @@ class StoreRetriever(BaseRetriever):
 
 
 def build_chain(store, embedder, base_url: str, model: str, k: int = 4, max_tokens: int = 384):
-    """LangChain's RAG-with-sources recipe: ``invoke(question)`` -> ``{docs, question, answer}``."""
+    """LangChain's RAG-with-sources recipe: ``invoke(question)`` -> ``{docs, question, prompt, answer}``
+    (``prompt``: the prompt value the model was sent)."""
     from langchain_openai import ChatOpenAI
 
     retriever = StoreRetriever(store=store, embedder=embedder, k=k)
@@ -56,8 +58,13 @@ def build_chain(store, embedder, base_url: str, model: str, k: int = 4, max_toke
             "question": inputs["question"],
         }
 
-    generate = format_docs | ChatPromptTemplate.from_template(RAG_PROMPT) | llm | StrOutputParser()
-    return RunnableParallel(docs=retriever, question=RunnablePassthrough()).assign(answer=generate)
+    prompt = format_docs | ChatPromptTemplate.from_template(RAG_PROMPT)
+    generate = itemgetter("prompt") | llm | StrOutputParser()
+    return (
+        RunnableParallel(docs=retriever, question=RunnablePassthrough())
+        .assign(prompt=prompt)
+        .assign(answer=generate)
+    )
 
 
 class LangChainAnswerer:
@@ -86,12 +93,7 @@ class LangChainAnswerer:
         started = time.perf_counter()
         out = self.chain.invoke(question)
         docs = out["docs"]
-        context = "\n\n".join(d.page_content for d in docs)  # as format_docs joins them
-        prompt = (
-            ChatPromptTemplate.from_template(RAG_PROMPT)
-            .format_messages(context=context, question=question)[0]
-            .content
-        )
+        prompt = out["prompt"].to_messages()[0].content  # what the model was sent
         citations = [
             Citation(i, d.metadata["source"], d.metadata["page"], d.page_content[:300], "", 0.0)
             for i, d in enumerate(docs, start=1)
