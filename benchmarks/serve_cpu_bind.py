@@ -11,16 +11,14 @@ resolves to on this machine. Also times 4 requests at once (as the loop's drafti
 
 from __future__ import annotations
 
-import argparse
 import logging
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmarks.serve_dtype import ask, prompts, seconds_per_answer
+from benchmarks.serve_dtype import arguments, ask, prompts, seconds_per_answer
 from core.settings import Settings
-from ragloop.models import prepare_default_model
 from ragloop.serve import VLLMServer, _has_gpu, cpu_binding, cpu_flags, serving_dtype, usable_cpus
 
 log = logging.getLogger(__name__)
@@ -37,15 +35,8 @@ def seconds_for_batch(model: Path, dtype: str, texts: list[str], max_tokens: int
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, help="HF model dir (default: the prepared default model)")
-    parser.add_argument("--requests", type=int, default=6)
-    parser.add_argument("--max-tokens", type=int, default=64)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = Settings()
-    model = args.model or prepare_default_model(settings.default_model_dir)
-    dtype = serving_dtype(settings.serve.dtype, gpu=_has_gpu(), flags=cpu_flags())
+    args, model = arguments(argv, __doc__)
+    dtype = serving_dtype(Settings().serve.dtype, gpu=_has_gpu(), flags=cpu_flags())
     cpus = usable_cpus()
     every = ",".join(map(str, cpus))
     texts = prompts(args.requests)

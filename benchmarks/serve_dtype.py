@@ -60,14 +60,20 @@ def ask(server: VLLMServer, text: str, max_tokens: int) -> None:
     httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=900).raise_for_status()
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def arguments(argv: list[str] | None, doc: str) -> tuple[argparse.Namespace, Path]:
+    """The serving benchmarks' options (--model, --requests, --max-tokens) and the model dir to serve;
+    logging on (also used by ``benchmarks.serve_cpu_bind``)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="HF model dir (default: the prepared default model)")
     parser.add_argument("--requests", type=int, default=6)
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model = args.model or prepare_default_model(Settings().default_model_dir)
+    return args, args.model or prepare_default_model(Settings().default_model_dir)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    args, model = arguments(argv, __doc__)
     texts = prompts(args.requests)
     p50 = {
         dtype: statistics.median(seconds_per_answer(model, dtype, texts, args.max_tokens))
