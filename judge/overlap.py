@@ -8,6 +8,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from core.citations import strip_citations
 from judge.prompts import Judgement
 
 _TERM = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)?")
@@ -117,6 +118,22 @@ def covered(terms: set[str], other: set[str], prefix: int = 5) -> int:
     return sum(t in other or (len(t) >= prefix and t[:prefix] in heads) for t in terms)
 
 
+RESTATEMENT_CAP = 2.0
+
+
+def adds_nothing(question: str, answer: str) -> bool:
+    """True when the answer only restates its question: no claim term beyond the question's (stemmed,
+    prefix-matched) and no leading yes/no. "Cookies set by a server persist across calls when you use
+    httpx.get repeatedly." answers "Do cookies set by a server persist across calls when I use httpx.get
+    repeatedly?" with nothing: every word of it is in the sources because it is in the question."""
+    from judge.facts import leading_yes_no
+
+    if not question or leading_yes_no(answer) is not None:
+        return False
+    asked = stemmed_terms(question)
+    return not any(covered({_stem(t)}, asked) == 0 for t in claim_terms(answer))
+
+
 def _ramp(value: float, low: float, high: float) -> float:
     return min(max((value - low) / (high - low), 0.0), 1.0)
 
@@ -134,15 +151,16 @@ class ReferenceOverlapJudge:
       answer contains.
     - Against sources: half how much of the answer the sources carry (best paragraph cosine, share of
       the answer's key terms in the sources), half how well it matches the three source sentences that
-      answer the question best — so grounded text that answers another question scores lower.
+      answer the question best — so grounded text that answers another question scores lower; an
+      answer that only restates its question (no term beyond it, no yes/no) is capped at 2 (v4).
 
     Tuned on the ``demo`` half of ``benchmarks.judge`` (see the README); it cannot check reasoning —
     use an LLM judge (Bedrock, a served chat model) wherever a capable one runs.
 
     ``encode`` maps a list of texts to unit vectors (the retrieval embedder's ``encode``)."""
 
-    model_id = "reference-overlap-v3"
-    prompt_version = "overlap-v3"
+    model_id = "reference-overlap-v4"
+    prompt_version = "overlap-v4"
 
     def __init__(self, encode, *, cache_size: int = 4096) -> None:
         self._encode = encode
@@ -203,6 +221,7 @@ class ReferenceOverlapJudge:
         sentences = [
             s for s in _SOURCE_SENTENCE.split(sources) if len(s.split()) >= 3 and not s.startswith("<")
         ] or [" "]
+        answer = strip_citations(answer, " ")  # "[1]" is no claim (and "1" is in every source header)
         vectors = self.encode([answer or " ", question or " ", *paragraphs, *sentences])
         ans, q = vectors[0], vectors[1]
         para_vecs, sent_vecs = vectors[2 : 2 + len(paragraphs)], vectors[2 + len(paragraphs) :]
@@ -217,10 +236,13 @@ class ReferenceOverlapJudge:
         in_evidence = len(terms & key_terms(evidence)) / len(terms) if terms else 0.0
         matches = 0.5 * _ramp(float(np.max(sent_vecs[top] @ ans)), 0.2, 0.7) + 0.5 * in_evidence
         score = round(5.0 * (0.5 * carried + 0.5 * matches), 2)
-        return score, (
+        reason = (
             f"best source cosine {cosine:.2f}; {support:.0%} of the answer's key terms in the sources, "
             f"{in_evidence:.0%} in the passages that answer the question"
         )
+        if score > RESTATEMENT_CAP and adds_nothing(question, answer):
+            return RESTATEMENT_CAP, f"the answer only restates the question ({score:.2f} before: {reason})"
+        return score, reason
 
     def judge(self, question: str, reference: str, answer: str, basis: str) -> Judgement:
         if basis == "sources":

@@ -356,7 +356,7 @@ def test_models_page_names_the_judge_and_its_benchmark_figures(app_env):
     at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
     assert not at.exception
     [line] = [m.value for m in at.markdown if m.value.startswith("AI judge:")]
-    assert "reference-overlap-v3 + fact checks" in line
+    assert "reference-overlap-v4 + fact checks" in line
     assert "AUC" in line and "labelled real answers" in line  # figures from judge/benchmark.json
 
 

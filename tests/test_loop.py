@@ -125,7 +125,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     # ... rewards came from the judge, one score per candidate
     scores = [json.loads(line) for line in (workdir / "rlaif-scores.jsonl").read_text().splitlines()]
     assert {s["id"] for s in scores} == {c["feedback_id"] for c in candidates}
-    assert {s["judge"] for s in scores} == {"reference-overlap-v3"}
+    assert {s["judge"] for s in scores} == {"reference-overlap-v4"}
     rlaif = json.loads((result.rlaif_dir / "manifest.json").read_text())
     assert (
         rlaif["method"] == "dpo"
@@ -145,8 +145,8 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     )
     assert rlaif["ai_feedback"]["judge"] == {
         "backend": "ReferenceOverlapJudge",
-        "model": "reference-overlap-v3",
-        "prompt_version": "overlap-v3",
+        "model": "reference-overlap-v4",
+        "prompt_version": "overlap-v4",
         "facts": FACTS_VERSION,
     }
     assert rlaif["ai_feedback"]["sampling"]["adapter"] == "loop-sft-v1"

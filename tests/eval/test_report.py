@@ -95,10 +95,10 @@ def test_summary_row_keeps_a_zero_unsafe_share():
 
 
 def test_the_report_names_the_judge_with_its_benchmark_figures(tmp_path):
-    identity = {"backend": "ReferenceOverlapJudge", "model": "reference-overlap-v3", "facts": "facts-v1"}
+    identity = {"backend": "ReferenceOverlapJudge", "model": "reference-overlap-v4", "facts": "facts-v1"}
     scored = result("base", [0.6, 0.7], [3.0, 4.0])
     scored["judge"]["identity"] = identity
     write_report([scored], tmp_path / "r", notes=["eval set: demo.jsonl"])
     notes = read_report(tmp_path / "r")["notes"]
     assert notes[0] == "eval set: demo.jsonl"
-    assert notes[1].startswith("AI judge: reference-overlap-v3 + fact checks — judge benchmark")
+    assert notes[1].startswith("AI judge: reference-overlap-v4 + fact checks — judge benchmark")

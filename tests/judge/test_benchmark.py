@@ -92,3 +92,24 @@ def test_publishing_one_judge_keeps_the_figures_of_the_others(tmp_path):
     publish({"overlap+facts": {"identity": {"model": "m", "facts": "facts-v3"}, **run}}, path)
     judges = json.loads(path.read_text())["judges"]
     assert set(judges) == {"other-judge", "m+facts"} and judges["m+facts"]["reference"]["auc"] == 0.9
+
+
+def test_against_sources_an_answer_that_only_restates_its_question_is_capped(embedder):
+    """Every word of a restated question is in the sources because it is in the question (realdocs2's
+    wrong answers were mostly such echoes, scored 4.7-5.0 by v3); v4 caps them at 2 and still scores an
+    answer that adds the sources' facts above them, citation marks included. Checked without the fact
+    checks: they catch this echo's flipped polarity, not an echo that flips nothing."""
+    judge = Judge(ReferenceOverlapJudge(embedder.encode), fact_checks=False)
+    question = "Do cookies set by a server persist across calls when I use httpx.get repeatedly?"
+    sources = (
+        '<source id="1" file="httpx-clients.md">\nClients › Why use a Client?\n\nIf you do anything more '
+        "than experimentation, one-off scripts, or prototypes, then you should use a Client instance. "
+        "Cookie persistence across requests is a feature of a Client. The top-level API, such as "
+        "httpx.get(), opens a new connection for every request and does not persist cookies set by a "
+        "server across calls.\n</source>"
+    )
+    echo = "Cookies set by a server persist across calls when you use `httpx.get` repeatedly. [1]"
+    right = "No: the top-level API does not persist them; use a Client instance for cookie persistence. [1]"
+    echoed = judge.score(question, sources, echo, "sources")
+    assert echoed.score <= 2.0 and "restates the question" in echoed.reason
+    assert judge.score(question, sources, right, "sources").score >= 3.0
