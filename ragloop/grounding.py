@@ -29,9 +29,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import get_args
 
 from tqdm import tqdm
 
+from core.settings import CorrectionsCheck
 from eval.metrics import k_precision
 from rag.chain import RagChain, build_prompt, source_bodies
 from rag.protocols import SearchHit
@@ -73,7 +75,7 @@ CARRIED_SCORE = 3.0  # the judge's score against the prompt's sources that keeps
 # The share of a correction's words its prompt's sources hold that keeps it (benchmarks.grounding: the best
 # true-minus-false rate on realdocs2's half a, carried vs uncarried references)
 SUPPORT_BAR = 0.6
-CHECKS = ("judge", "k-precision")
+CHECKS = get_args(CorrectionsCheck)  # the settings' names, one place to extend
 
 
 def carried_by(check: str, judge, *, min_score: float = CARRIED_SCORE) -> Callable[[str, str, str], bool]:
