@@ -61,6 +61,26 @@ def test_loop_on_a_missing_corpus_or_eval_set_names_it_before_starting_anything(
     assert result.exit_code == 2 and "q.jsonl" in result.output and "Traceback" not in result.output
 
 
+def test_loop_options_land_in_the_loop_settings_and_a_bad_value_is_named(env, tmp_path):
+    """``--drafter``, ``--synthetic-chunks`` and ``--seed`` reach ``[loop]`` (the other synthetic
+    settings kept); options left out keep the settings; an unknown RLAIF route is a usage error."""
+    import typer
+
+    from ragloop.cli.loop import with_loop_options
+
+    settings = get_settings()
+    assert with_loop_options(settings) is settings
+    laid = with_loop_options(
+        settings, drafter="qwen2.5-coder-1.5b-instruct", synthetic_chunks=40, seed=2, stages="sft, rlaif"
+    )
+    assert laid.loop.synthetic.drafter == "qwen2.5-coder-1.5b-instruct"
+    assert laid.loop.synthetic.chunks == 40 and laid.loop.seed == 2 and laid.loop.stages == ["sft", "rlaif"]
+    assert laid.loop.synthetic.minutes == settings.loop.synthetic.minutes
+    assert settings.loop.synthetic.drafter != laid.loop.synthetic.drafter  # a copy, not the cached settings
+    with pytest.raises(typer.BadParameter, match="ppo"):
+        with_loop_options(settings, rlaif_method="sgd")
+
+
 def test_ask_empty_question(env):
     result = run("ask", "   ")
     assert result.exit_code == 1

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 from ragloop.cli.root import app
 from ragloop.cli.serve import vllm_server
 from ragloop.cli.support import user_errors
@@ -62,39 +62,21 @@ def loop_cmd(
     """
     from contextlib import nullcontext
 
-    from core.settings import LoopSettings
     from eval.report import text_table
     from ragloop.loop import Loop, before_after_table, loop_settings
     from ragloop.models import prepare_default_model
     from ragloop.serve import lora_rank_slot
 
-    settings = get_settings()
-    loop_update: dict = {}
-    if stages:
-        loop_update["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
-    if rlaif_method:
-        loop_update["rlaif"] = {**settings.loop.rlaif.model_dump(), "method": rlaif_method}
-    for name, paths in (("corpus", corpus), ("eval_set", eval_set)):
-        if paths:
-            missing = [str(p) for p in paths if not p.exists()]
-            if missing:
-                raise typer.BadParameter(
-                    f"no such file or folder: {', '.join(missing)}", param_hint=f"--{name}"
-                )
-            loop_update[name] = [p.resolve() for p in paths]
-    synthetic = {
-        key: value for key, value in (("chunks", synthetic_chunks), ("drafter", drafter)) if value is not None
-    }
-    if synthetic:
-        loop_update["synthetic"] = {**settings.loop.synthetic.model_dump(), **synthetic}
-    if seed is not None:
-        loop_update["seed"] = seed
-    if loop_update:
-        try:
-            loop = LoopSettings.model_validate({**settings.loop.model_dump(), **loop_update})
-        except ValueError as err:  # pydantic's ValidationError: name the allowed values
-            raise typer.BadParameter(str(err).split("\n", 1)[-1]) from None
-        settings = settings.model_copy(update={"loop": loop})
+    settings = with_loop_options(
+        get_settings(),
+        stages=stages,
+        rlaif_method=rlaif_method,
+        corpus=corpus,
+        eval_set=eval_set,
+        synthetic_chunks=synthetic_chunks,
+        seed=seed,
+        drafter=drafter,
+    )
     base_model = settings.serve.model_dir or prepare_default_model(settings.default_model_dir)
     # the loop's server only ever serves the loop's adapter: sized to its rank, LoRA answers cost
     # 1.6x base per token instead of 2.0x at rank 64 (benchmarks/lora_latency.py)
@@ -129,3 +111,48 @@ def loop_cmd(
     if not result.published:
         typer.secho("the gate refused the adapter; nothing was published", fg=typer.colors.YELLOW)
         raise typer.Exit(1)
+
+
+def with_loop_options(
+    settings: Settings,
+    *,
+    stages: str | None = None,
+    rlaif_method: str | None = None,
+    corpus: list[Path] | None = None,
+    eval_set: list[Path] | None = None,
+    synthetic_chunks: int | None = None,
+    seed: int | None = None,
+    drafter: str | None = None,
+) -> Settings:
+    """The settings with ``ragloop loop``'s options laid over ``[loop]``; an option left out keeps the
+    setting. A missing corpus or eval-set path, or a value the settings refuse, is a usage error that
+    names it (before anything starts)."""
+    from core.settings import LoopSettings
+
+    loop_update: dict = {}
+    if stages:
+        loop_update["stages"] = [s.strip() for s in stages.split(",") if s.strip()]
+    if rlaif_method:
+        loop_update["rlaif"] = {**settings.loop.rlaif.model_dump(), "method": rlaif_method}
+    for name, paths in (("corpus", corpus), ("eval_set", eval_set)):
+        if paths:
+            missing = [str(p) for p in paths if not p.exists()]
+            if missing:
+                raise typer.BadParameter(
+                    f"no such file or folder: {', '.join(missing)}", param_hint=f"--{name}"
+                )
+            loop_update[name] = [p.resolve() for p in paths]
+    synthetic = {
+        key: value for key, value in (("chunks", synthetic_chunks), ("drafter", drafter)) if value is not None
+    }
+    if synthetic:
+        loop_update["synthetic"] = {**settings.loop.synthetic.model_dump(), **synthetic}
+    if seed is not None:
+        loop_update["seed"] = seed
+    if not loop_update:
+        return settings
+    try:
+        loop = LoopSettings.model_validate({**settings.loop.model_dump(), **loop_update})
+    except ValueError as err:  # pydantic's ValidationError: name the allowed values
+        raise typer.BadParameter(str(err).split("\n", 1)[-1]) from None
+    return settings.model_copy(update={"loop": loop})
