@@ -126,12 +126,12 @@ def adds_nothing(question: str, answer: str) -> bool:
     prefix-matched) and no leading yes/no. "Cookies set by a server persist across calls when you use
     httpx.get repeatedly." answers "Do cookies set by a server persist across calls when I use httpx.get
     repeatedly?" with nothing: every word of it is in the sources because it is in the question."""
-    from judge.facts import leading_yes_no
+    from judge.facts import leading_yes_no  # here: judge.facts imports this module
 
     if not question or leading_yes_no(answer) is not None:
         return False
     asked = stemmed_terms(question)
-    return not any(covered({_stem(t)}, asked) == 0 for t in claim_terms(answer))
+    return all(covered({_stem(t)}, asked) for t in claim_terms(answer))
 
 
 def _ramp(value: float, low: float, high: float) -> float:
