@@ -61,7 +61,7 @@ def test_loop_on_a_missing_corpus_or_eval_set_names_it_before_starting_anything(
     assert result.exit_code == 2 and "q.jsonl" in result.output and "Traceback" not in result.output
 
 
-def test_loop_options_land_in_the_loop_settings_and_a_bad_value_is_named(env, tmp_path):
+def test_loop_options_land_in_the_loop_settings_and_a_bad_value_is_named(env):
     """``--drafter``, ``--synthetic-chunks`` and ``--seed`` reach ``[loop]`` (the other synthetic
     settings kept); options left out keep the settings; an unknown RLAIF route is a usage error."""
     import typer
