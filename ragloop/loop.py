@@ -297,6 +297,7 @@ class Loop:
                 retrieve=chain.retrieve,
                 reviewer=REVIEWER,
                 max_minutes=cfg.minutes,
+                style=cfg.style,
             )
         state.writer.drain()
         state.synthetic_ids = [

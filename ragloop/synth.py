@@ -94,12 +94,15 @@ def synthesize(
     retrieve: Callable[[str], Sequence[SearchHit]] | None = None,
     reviewer: str = "synthetic-data verifier",
     max_minutes: float | None = None,
+    style: str = "free",
 ) -> SynthReport:
     """Draft from ``count`` chunks and save each usable draft: pending review, or — with ``verify`` —
     approved by ``reviewer`` when the judge scores the drafted answer against its chunk (basis
     ``sources``) at ``min_score`` or above and, with ``retrieve``, the drafted question finds its own
     chunk (round-trip consistency, as in PAQ and Promptagator: a question only its chunk answers);
-    else rejected with the reason as the note. ``max_minutes``: the drafting budget (``drafts``)."""
+    else rejected with the reason as the note. ``max_minutes``: the drafting budget, ``style``: ``free``
+    (the model writes question and answer) or ``extractive`` (a sentence of the chunk is the answer;
+    see ``drafting.drafts``)."""
     report = SynthReport()
     model = report.model = llm.model_id()
     for draft in drafts(
@@ -112,6 +115,7 @@ def synthesize(
         workers=workers,
         per_chunk=per_chunk,
         max_minutes=max_minutes,
+        style=style,
     ):
         if draft.qa is None:
             report.unusable += 1

@@ -62,8 +62,9 @@ def test_loop_on_a_missing_corpus_or_eval_set_names_it_before_starting_anything(
 
 
 def test_loop_options_land_in_the_loop_settings_and_a_bad_value_is_named(env):
-    """``--drafter``, ``--synthetic-chunks`` and ``--seed`` reach ``[loop]`` (the other synthetic
-    settings kept); options left out keep the settings; an unknown RLAIF route is a usage error."""
+    """``--drafter``, ``--drafting-style``, ``--synthetic-chunks`` and ``--seed`` reach ``[loop]`` (the
+    other synthetic settings kept); options left out keep the settings; an unknown RLAIF route or
+    drafting style is a usage error."""
     import typer
 
     from ragloop.cli.loop import with_loop_options
@@ -71,14 +72,22 @@ def test_loop_options_land_in_the_loop_settings_and_a_bad_value_is_named(env):
     settings = get_settings()
     assert with_loop_options(settings) is settings
     laid = with_loop_options(
-        settings, drafter="qwen2.5-coder-1.5b-instruct", synthetic_chunks=40, seed=2, stages="sft, rlaif"
+        settings,
+        drafter="qwen2.5-coder-1.5b-instruct",
+        synthetic_chunks=40,
+        seed=2,
+        stages="sft, rlaif",
+        drafting_style="free",
     )
     assert laid.loop.synthetic.drafter == "qwen2.5-coder-1.5b-instruct"
+    assert laid.loop.synthetic.style == "free" != settings.loop.synthetic.style
     assert laid.loop.synthetic.chunks == 40 and laid.loop.seed == 2 and laid.loop.stages == ["sft", "rlaif"]
     assert laid.loop.synthetic.minutes == settings.loop.synthetic.minutes
     assert settings.loop.synthetic.drafter != laid.loop.synthetic.drafter  # a copy, not the cached settings
     with pytest.raises(typer.BadParameter, match="ppo"):
         with_loop_options(settings, rlaif_method="sgd")
+    with pytest.raises(typer.BadParameter, match="extractive"):
+        with_loop_options(settings, drafting_style="abstractive")
 
 
 def test_ask_empty_question(env):

