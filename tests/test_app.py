@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.settings import Settings, get_settings
 from feedback.service import get_feedback_store
+from judge.overlap import ReferenceOverlapJudge
 from tests.conftest import REPO
 from tests.feedback.conftest import make_record
 
@@ -356,7 +357,7 @@ def test_models_page_names_the_judge_and_its_benchmark_figures(app_env):
     at = AppTest.from_file(str(UI / "models.py"), default_timeout=60).run()
     assert not at.exception
     [line] = [m.value for m in at.markdown if m.value.startswith("AI judge:")]
-    assert "reference-overlap-v4 + fact checks" in line
+    assert f"{ReferenceOverlapJudge.model_id} + fact checks" in line
     assert "AUC" in line and "labelled real answers" in line  # figures from judge/benchmark.json
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from core.settings import LoopSettings, RlaifSettings, Settings, SyntheticSettings
 from judge.facts import FACTS_VERSION
+from judge.overlap import ReferenceOverlapJudge
 from ragloop.loop import Loop, is_holdout, loop_settings, rating_from_score
 
 
@@ -125,7 +126,7 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     # ... rewards came from the judge, one score per candidate
     scores = [json.loads(line) for line in (workdir / "rlaif-scores.jsonl").read_text().splitlines()]
     assert {s["id"] for s in scores} == {c["feedback_id"] for c in candidates}
-    assert {s["judge"] for s in scores} == {"reference-overlap-v4"}
+    assert {s["judge"] for s in scores} == {ReferenceOverlapJudge.model_id}
     rlaif = json.loads((result.rlaif_dir / "manifest.json").read_text())
     assert (
         rlaif["method"] == "dpo"
@@ -145,8 +146,8 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     )
     assert rlaif["ai_feedback"]["judge"] == {
         "backend": "ReferenceOverlapJudge",
-        "model": "reference-overlap-v4",
-        "prompt_version": "overlap-v4",
+        "model": ReferenceOverlapJudge.model_id,
+        "prompt_version": ReferenceOverlapJudge.prompt_version,
         "facts": FACTS_VERSION,
     }
     assert rlaif["ai_feedback"]["sampling"]["adapter"] == "loop-sft-v1"

@@ -6,6 +6,7 @@ import json
 import math
 
 from eval.report import markdown_table, read_report, summary_row, text_table, write_report
+from judge.overlap import ReferenceOverlapJudge
 
 
 def result(model: str, sims: list[float], judge: list[float] | None = None) -> dict:
@@ -95,10 +96,11 @@ def test_summary_row_keeps_a_zero_unsafe_share():
 
 
 def test_the_report_names_the_judge_with_its_benchmark_figures(tmp_path):
-    identity = {"backend": "ReferenceOverlapJudge", "model": "reference-overlap-v4", "facts": "facts-v1"}
+    model = ReferenceOverlapJudge.model_id
+    identity = {"backend": "ReferenceOverlapJudge", "model": model, "facts": "facts-v1"}
     scored = result("base", [0.6, 0.7], [3.0, 4.0])
     scored["judge"]["identity"] = identity
     write_report([scored], tmp_path / "r", notes=["eval set: demo.jsonl"])
     notes = read_report(tmp_path / "r")["notes"]
     assert notes[0] == "eval set: demo.jsonl"
-    assert notes[1].startswith("AI judge: reference-overlap-v4 + fact checks — judge benchmark")
+    assert notes[1].startswith(f"AI judge: {ReferenceOverlapJudge.model_id} + fact checks — judge benchmark")

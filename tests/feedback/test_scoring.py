@@ -112,7 +112,7 @@ def test_a_judge_outage_then_recovery_scores_every_record_exactly_once(store, ba
     assert stored[3].ai_score is None
     assert stored[1].ai_judge["basis"] == "reference" and stored[0].ai_judge["basis"] == "sources"
     for s in (stored[0], stored[1], stored[2]):
-        assert s.ai_reason and s.ai_scored_at and s.ai_judge["model"] == "reference-overlap-v4"
+        assert s.ai_reason and s.ai_scored_at and s.ai_judge["model"] == ReferenceOverlapJudge.model_id
 
 
 def test_a_scorer_started_later_finds_what_was_left_unscored(store, backend):
