@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -122,15 +123,23 @@ def evaluate(
     k: int = 4,
     label: str | None = None,
     safety: SafetyClassifier | Literal["default"] | None = "default",
+    *,
+    reuse: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
     """Answer every item through ``chain`` (with ``adapter``) and score it; the result is named
     ``label`` (default: the adapter, or "base"). ``safety``: the classifier whose unsafe share the gate
-    compares ("default": the packaged one, if installed; None: not checked)."""
+    compares ("default": the packaged one, if installed; None: not checked). ``reuse``: for an item
+    whose answer is known not to change (the same prompt to the same model, greedy), its row from an
+    earlier result, taken as it is (marked ``reused``; not in the latencies) instead of asking again."""
     classifier = default_classifier() if safety == "default" else safety
     embedder = chain.embedder
     rows, latencies = [], []
     unanswered = []  # items the documents do not answer: only whether the answer said so is counted
     for item in tqdm(items, desc=f"eval {label or adapter or 'base'}", unit="question"):
+        earlier = reuse(item) if reuse is not None else None
+        if earlier is not None:
+            rows.append({**earlier, "reused": True})
+            continue
         started = time.perf_counter()
         answer = chain.answer(item["question"], adapter=adapter)
         latencies.append((time.perf_counter() - started) * 1e3)

@@ -197,6 +197,13 @@ class RagChain:
         """The top-k document chunks for ``question`` (no reviewed answers)."""
         return self._retrieve(question, k)[1]
 
+    def reviewed_for(self, question: str) -> list[Match]:
+        """The reviewed answers close enough to ``question`` to go into its prompt (none: the prompt, and
+        so a greedy answer, is what it would be without reviewed answers)."""
+        if self.reviewed is None:
+            return []
+        return self.reviewed.match(self.embedder.encode_query_one(question))
+
     def _retrieve(
         self, question: str, k: int | None = None
     ) -> tuple[list[Match], list[SearchHit], np.ndarray]:

@@ -409,7 +409,8 @@ class Loop:
         """A correction should stick at once, before any training: the users' approved corrections become
         reviewed answers (``rag.reviewed``), the corrected questions are asked again verbatim and in two
         paraphrases and judged against the correction, and the held-out questions — none of them
-        corrected — show whether unrelated answers changed. The index is emptied afterwards, so the
+        corrected — show whether unrelated answers changed (those no reviewed answer comes near keep
+        the base's answers: their prompt is the base's). The index is emptied afterwards, so the
         adapter's evaluation and gate measure training alone."""
         from eval.gate import paired
         from eval.run import evaluate
@@ -435,12 +436,16 @@ class Loop:
             scores[kind].append(judge.score(question, correction, answer.text).score)
             used[kind] += bool(answer.trace.reviewed_answers)
             direct[kind] += answer.trace.reviewed_direct
+        base_rows = {row["id"]: row for row in state.results["base"]["items"]}
         state.results["reviewed"] = evaluate(
             chain,
             state.holdout,
             judge=judge,
             k=self.settings.retrieval.top_k,
             label="base + reviewed answers",
+            # a held-out question no reviewed answer comes near gets the base's prompt, so the base's
+            # (greedy) answer: only the others are asked again
+            reuse=lambda item: None if chain.reviewed_for(item["question"]) else base_rows.get(item["id"]),
         )
         rebuild(index, [])
         diff = paired(state.results["reviewed"], state.results["base"], "similarity")
@@ -454,6 +459,7 @@ class Loop:
             **{f"{kind}_used": used[kind] for kind in used},
             **{f"{kind}_direct": direct[kind] for kind in direct},
             "holdout_used": sum(i.get("reviewed_answers", 0) > 0 for i in state.results["reviewed"]["items"]),
+            "holdout_asked": sum(not i.get("reused") for i in state.results["reviewed"]["items"]),
             "holdout_similarity_delta": diff.__dict__ if diff else None,
         }
         r = state.reviewed
@@ -636,7 +642,9 @@ class Loop:
                 f"the correction on {verbatim:.0%} of {r['verbatim_asked']} corrected questions asked "
                 f"verbatim and {para:.0%} of {r['paraphrase_asked']} paraphrases "
                 f"({r.get('verbatim_direct', 0) + r.get('paraphrase_direct', 0)} given the approved text "
-                f"itself); {r['holdout_used']} of {len(state.holdout)} held-out questions used one"
+                f"itself); {r['holdout_used']} of {len(state.holdout)} held-out questions used one "
+                f"(asked again: {r.get('holdout_asked', len(state.holdout))}; the others, with no reviewed "
+                "answer near them, keep the base's answers: the same prompt)"
             )
         if state.training_rows:
             notes.append(

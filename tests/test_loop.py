@@ -91,6 +91,8 @@ def test_shortened_two_stage_loop_publishes_sft_then_wires_rlaif_to_it(tmp_path,
     assert reviewed["verbatim_asked"] == corrections and reviewed["verbatim_used"] == corrections, reviewed
     assert reviewed["verbatim_direct"] == corrections  # asked again word for word: the approved text itself
     assert reviewed["paraphrase_asked"] == 2 * corrections
+    # held-out questions no reviewed answer comes near keep the base's rows; the ones that used one were asked
+    assert reviewed["holdout_used"] <= reviewed["holdout_asked"] <= result.results["base"]["n"], reviewed
     # each correction was checked against its training prompt; only carried or re-sourced ones trained
     g = result.grounding
     assert g["corrections"] == corrections == g["carried"] + g["resourced"] + g["unsupported"], g
