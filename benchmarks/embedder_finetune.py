@@ -43,7 +43,7 @@ def scores(settings: Settings, questions) -> dict:
     return {"model": embedder.model_id, **result}
 
 
-def measure(question_set: Path, llm_url: str, chunks: int) -> dict:
+def measure(question_set: Path, llm_url: str, chunks: int, style: str = "free") -> dict:
     questions = read_evidence_set(question_set)
     with tempfile.TemporaryDirectory(prefix="ragloop-embedder-") as tmp:
         settings = Settings(data_dir=Path(tmp), llm={"base_url": llm_url}, reviewed={"enabled": False})
@@ -51,7 +51,7 @@ def measure(question_set: Path, llm_url: str, chunks: int) -> dict:
         stock = scores(settings, questions)
         chain = build_chain(settings)
         started = time.perf_counter()
-        pairs = synthetic_pairs(chain.store, chain.embedder.dim, chain.llm, chunks)
+        pairs = synthetic_pairs(chain.store, chain.embedder.dim, chain.llm, chunks, style=style)
         drafted_s = time.perf_counter() - started
         chain.store.close()
         out = next_output(settings)
@@ -64,6 +64,7 @@ def measure(question_set: Path, llm_url: str, chunks: int) -> dict:
         tuned = scores(settings, questions)
     return {
         "set": question_set.stem,
+        "style": style,
         "pairs": len(pairs),
         "draft_s": drafted_s,
         "train_s": trained_s,
@@ -79,12 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--llm-url", required=True)
     parser.add_argument("--set", type=Path, action="append", help="evidence set (repeat; default: both)")
     parser.add_argument("--chunks", type=int, default=200)
+    parser.add_argument("--style", default="free", help="how questions are drafted: free | extractive")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
-    results = [measure(s, args.llm_url, args.chunks) for s in args.set or SETS]
+    results = [measure(s, args.llm_url, args.chunks, args.style) for s in args.set or SETS]
     for r in results:
         print(
-            f"{r['set']}: {r['pairs']} drafted pairs ({r['draft_s']:.0f} s), "
+            f"{r['set']}: {r['pairs']} {r['style']} drafted pairs ({r['draft_s']:.0f} s), "
             f"fine-tuned in {r['train_s']:.0f} s ({r['steps']} steps)"
         )
         for name in ("stock", "tuned"):

@@ -29,11 +29,22 @@ log = logging.getLogger(__name__)
 
 
 def synthetic_pairs(
-    store: VectorStore, dim: int, llm: LLM, chunks: int, *, workers: int = 4, seed: int = 0
+    store: VectorStore,
+    dim: int,
+    llm: LLM,
+    chunks: int,
+    *,
+    workers: int = 4,
+    seed: int = 0,
+    style: str = "free",
 ) -> list[dict[str, Any]]:
-    """A drafted question for each of up to ``chunks`` sampled chunks, paired with the chunk's text."""
+    """A drafted question for each of up to ``chunks`` sampled chunks, paired with the chunk's text
+    (``style``: how it is drafted, ``drafting.drafts``; extractive skips chunks without a prose
+    sentence)."""
     pairs = []
-    for draft in drafts(store, dim, llm, chunks, seed=seed, workers=workers, max_tokens=96, desc="questions"):
+    for draft in drafts(
+        store, dim, llm, chunks, seed=seed, workers=workers, max_tokens=96, desc="questions", style=style
+    ):
         if draft.qa is not None:
             chunk = draft.hit.chunk
             row = {"question": draft.qa[0], "passage": chunk.text, "source": "synthetic"}
