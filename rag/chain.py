@@ -200,9 +200,10 @@ class RagChain:
     def reviewed_for(self, question: str) -> list[Match]:
         """The reviewed answers close enough to ``question`` to go into its prompt (none: the prompt, and
         so a greedy answer, is what it would be without reviewed answers)."""
-        if self.reviewed is None:
-            return []
-        return self.reviewed.match(self.embedder.encode_query_one(question))
+        return self._reviewed_near(self.embedder.encode_query_one(question))
+
+    def _reviewed_near(self, vector: np.ndarray) -> list[Match]:
+        return self.reviewed.match(vector) if self.reviewed is not None else []
 
     def _retrieve(
         self, question: str, k: int | None = None
@@ -212,7 +213,7 @@ class RagChain:
         self._check_embedding_model()
         vector = self.embedder.encode_query_one(question)
         hits = self.store.search(vector, text=question, k=k or self.config.top_k)
-        reviewed = self.reviewed.match(vector) if self.reviewed is not None else []
+        reviewed = self._reviewed_near(vector)
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.
         if not hits and not reviewed and self.store.count() == 0:
             raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")

@@ -11,16 +11,9 @@ from eval.run import evaluate, read_set
 from rag.backends.embedded_store import EmbeddedVectorStore
 from rag.chain import ChainConfig, RagChain
 from rag.ingest import Ingestor
-from rag.reviewed import ReviewedAnswer, ReviewedAnswers
+from rag.reviewed import ReviewedAnswers
 from tests.conftest import DEMO_CORPUS, REPO
-
-CHARGE = ReviewedAnswer(
-    feedback_id="fb-charge",
-    question="How long does a full charge take with the supplied charger?",
-    text="About 5 hours with the supplied 2 A charger [1].",
-    approved_by="sam",
-    approved_at="2026-11-20T09:00:00+00:00",
-)
+from tests.rag.test_reviewed import CHARGE, THRESHOLD
 
 
 class CountingModel:
@@ -62,7 +55,9 @@ def test_a_question_no_reviewed_answer_comes_near_gets_the_prompt_it_got_without
     store = EmbeddedVectorStore(tmp_path / "chunks.sqlite3", dim=embedder.dim)
     Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
     index = ReviewedAnswers(
-        EmbeddedVectorStore(tmp_path / "reviewed.sqlite3", dim=embedder.dim), embedder, min_similarity=0.65
+        EmbeddedVectorStore(tmp_path / "reviewed.sqlite3", dim=embedder.dim),
+        embedder,
+        min_similarity=THRESHOLD,
     )
     index.put(CHARGE)
     model = CountingModel()
