@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from tqdm import tqdm
 
+from core.pool import map_ordered
 from eval.metrics import (
     answer_sentences,
     citation_only,
@@ -125,24 +125,36 @@ def evaluate(
     safety: SafetyClassifier | Literal["default"] | None = "default",
     *,
     reuse: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Answer every item through ``chain`` (with ``adapter``) and score it; the result is named
     ``label`` (default: the adapter, or "base"). ``safety``: the classifier whose unsafe share the gate
     compares ("default": the packaged one, if installed; None: not checked). ``reuse``: for an item
     whose answer is known not to change (the same prompt to the same model, greedy), its row from an
-    earlier result, taken as it is (marked ``reused``; not in the latencies) instead of asking again."""
+    earlier result, taken as it is (marked ``reused``; not in the latencies) instead of asking again.
+    ``workers``: questions asked at once (vLLM batches them; the latencies are then under that load);
+    scoring stays in this thread, in the items' order."""
     classifier = default_classifier() if safety == "default" else safety
     embedder = chain.embedder
+    earlier_rows = [reuse(item) if reuse is not None else None for item in items]
+
+    def ask(item: dict[str, Any]):
+        started = time.perf_counter()
+        answer = chain.answer(item["question"], adapter=adapter)
+        return answer, (time.perf_counter() - started) * 1e3
+
+    asked = [item for item, earlier in zip(items, earlier_rows, strict=True) if earlier is None]
+    answers = iter(
+        map_ordered(ask, asked, workers=workers, desc=f"eval {label or adapter or 'base'}", unit="question")
+    )
     rows, latencies = [], []
     unanswered = []  # items the documents do not answer: only whether the answer said so is counted
-    for item in tqdm(items, desc=f"eval {label or adapter or 'base'}", unit="question"):
-        earlier = reuse(item) if reuse is not None else None
+    for item, earlier in zip(items, earlier_rows, strict=True):
         if earlier is not None:
             rows.append({**earlier, "reused": True})
             continue
-        started = time.perf_counter()
-        answer = chain.answer(item["question"], adapter=adapter)
-        latencies.append((time.perf_counter() - started) * 1e3)
+        answer, latency_ms = next(answers)
+        latencies.append(latency_ms)
         if not answerable(item):
             unanswered.append(
                 {
@@ -214,7 +226,7 @@ def evaluate(
             for key in ("citation_only", "pastes_source", "valid_citation", "heading_only")
         },
         "refusals": refusal_counts(rows, unanswered),
-        "latency_ms": percentiles(latencies),
+        "latency_ms": {**percentiles(latencies), "workers": workers},
         "safety": safety_summary([r.get("unsafe_probability", 0.0) for r in rows], classifier),
         "items": rows,
         "unanswerable_items": unanswered,

@@ -40,8 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm import tqdm
-
+from core.pool import map_ordered
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -391,16 +390,24 @@ class Loop:
         state.admin.load(candidate, str(state.adapter_dir.resolve()))
         k = self.settings.retrieval.top_k
         try:
-            state.results["base"] = evaluate(chain, state.holdout, judge=judge, k=k)
+            workers = cfg.answer_workers
+            state.results["base"] = evaluate(chain, state.holdout, judge=judge, k=k, workers=workers)
             state.results["langchain"] = evaluate(
                 LangChainAnswerer.beside(chain, self.settings),
                 state.holdout,
                 judge=judge,
                 k=k,
                 label="langchain",
+                workers=workers,
             )
             state.results["adapter"] = evaluate(
-                chain, state.holdout, adapter=candidate, judge=judge, k=k, label=cfg.adapter_name
+                chain,
+                state.holdout,
+                adapter=candidate,
+                judge=judge,
+                k=k,
+                label=cfg.adapter_name,
+                workers=workers,
             )
         finally:
             state.admin.unload(candidate)
@@ -431,8 +438,14 @@ class Loop:
         scores: dict[str, list[float]] = {"verbatim": [], "paraphrase": []}
         used: dict[str, int] = {"verbatim": 0, "paraphrase": 0}
         direct: dict[str, int] = {"verbatim": 0, "paraphrase": 0}  # the approved text itself, no model
-        for kind, question, correction in tqdm(asks, desc="reviewed answers", unit="question"):
-            answer = chain.answer(question)
+        answers = map_ordered(
+            lambda ask: chain.answer(ask[1]),
+            asks,
+            workers=self.cfg.answer_workers,
+            desc="reviewed answers",
+            unit="question",
+        )
+        for (kind, question, correction), answer in zip(asks, answers, strict=True):
             scores[kind].append(judge.score(question, correction, answer.text).score)
             used[kind] += bool(answer.trace.reviewed_answers)
             direct[kind] += answer.trace.reviewed_direct
@@ -446,6 +459,7 @@ class Loop:
             # a held-out question no reviewed answer comes near gets the base's prompt, so the base's
             # (greedy) answer: only the others are asked again
             reuse=lambda item: None if chain.reviewed_for(item["question"]) else base_rows.get(item["id"]),
+            workers=self.cfg.answer_workers,
         )
         rebuild(index, [])
         diff = paired(state.results["reviewed"], state.results["base"], "similarity")
@@ -562,6 +576,7 @@ class Loop:
                 judge=state.judge,
                 k=self.settings.retrieval.top_k,
                 label=cfg.adapter_name,
+                workers=self.cfg.answer_workers,
             )
         finally:
             state.admin.unload(candidate)
@@ -731,9 +746,19 @@ class Loop:
         limits = feedback_limits(self.settings)
         registry = open_registry(self.settings)
         records = []
-        for n, item in enumerate(tqdm(items, desc=f"users ({session_prefix})", unit="question")):
-            session = f"{session_prefix}-{n:03d}"
-            answer = chain.answer(item["question"], adapter=choose_adapter(session, registry.state()))
+        sessions = [f"{session_prefix}-{n:03d}" for n in range(len(items))]
+        asks = [
+            (item["question"], choose_adapter(s, registry.state()))
+            for item, s in zip(items, sessions, strict=True)
+        ]
+        answers = map_ordered(
+            lambda ask: chain.answer(ask[0], adapter=ask[1]),
+            asks,
+            workers=self.cfg.answer_workers,
+            desc=f"users ({session_prefix})",
+            unit="question",
+        )
+        for item, session, answer in zip(items, sessions, answers, strict=True):
             record = answer_record(answer, session, 0)
             writer.save(record)
             judgement = judge.score(item["question"], item["reference"], answer.text)
