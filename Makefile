@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.retrieval_realdocs
 	$(BIN)/python -m benchmarks.feedback_store
 	$(BIN)/python -m benchmarks.concurrent_users
+	$(BIN)/python -m benchmarks.eval_workers
 	$(BIN)/python -m benchmarks.hot_load
 	$(BIN)/python -m benchmarks.lora_latency
 	$(BIN)/python -m benchmarks.judge
