@@ -97,9 +97,6 @@ def common_args(job: LoraJob) -> dict[str, Any]:
         "max_steps": job.max_steps,
         "per_device_train_batch_size": job.batch_size,
         "per_device_eval_batch_size": job.batch_size,
-        "train_sampling_strategy": (
-            "group_by_length" if getattr(job, "group_by_length", False) else "random"  # an SFT job's choice
-        ),
         "gradient_accumulation_steps": job.gradient_accumulation,
         "logging_steps": job.logging_steps,
         "save_steps": job.save_steps,
@@ -109,6 +106,8 @@ def common_args(job: LoraJob) -> dict[str, Any]:
         "report_to": [],
         "disable_tqdm": False,
         "use_cpu": _no_gpu(),
+        # an SFT job's choice; other trainers keep their config's sampler (KTO needs its sequential one)
+        **({"train_sampling_strategy": "group_by_length"} if getattr(job, "group_by_length", False) else {}),
     }
 
 

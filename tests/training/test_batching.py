@@ -1,0 +1,27 @@
+"""SFT batches rows of similar length (less padding per step: ``benchmarks/sft_batching.py``), while
+the other trainers keep their own sampler — KTO's must stay sequential, its KL term pairs neighbours."""
+
+from __future__ import annotations
+
+from training.common import common_args
+from training.config import KTOJob, SFTJob
+
+
+def job(cls, tmp_path, **kw):
+    return cls(export_path="x.jsonl", base_model="m", output_dir=str(tmp_path), **kw)
+
+
+def test_sft_groups_rows_by_length_unless_told_not_to(tmp_path):
+    from trl import SFTConfig
+
+    grouped = SFTConfig(**common_args(job(SFTJob, tmp_path)))
+    assert grouped.train_sampling_strategy == "group_by_length"
+    plain = SFTConfig(**common_args(job(SFTJob, tmp_path, group_by_length=False)))
+    assert plain.train_sampling_strategy == "random"
+
+
+def test_kto_keeps_its_sequential_sampler(tmp_path):
+    from trl import KTOConfig
+
+    config = KTOConfig(**common_args(job(KTOJob, tmp_path)))
+    assert config.train_sampling_strategy == "sequential"
