@@ -112,16 +112,17 @@ def first_rows(export: Path, rows: int, out: Path) -> list[dict]:
     """Write to ``out`` the export's first records that make ``rows`` SFT rows; return those rows."""
     from training.data import InsufficientData, build, read_export
 
-    lines = export.read_text().splitlines()
+    lines = [line for line in export.read_text().splitlines() if line.strip()]
+    parsed = read_export(export)  # one record per non-blank line, in the file's order
     records: list[dict] = []
-    for end in range(1, len(lines) + 1):
-        out.write_text("\n".join(lines[:end]) + "\n")
+    end = 0
+    while end < len(parsed) and len(records) < rows:
+        end += 1
         try:
-            records = build("sft", read_export(out), 0.0, min_rows=1).records("train")
+            records = build("sft", parsed[:end], 0.0, min_rows=1).records("train")
         except InsufficientData:
             continue
-        if len(records) >= rows:
-            break
+    out.write_text("\n".join(lines[:end]) + "\n")
     return records
 
 

@@ -26,11 +26,11 @@ import argparse
 import json
 import logging
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from core.pool import map_ordered
 from core.settings import REPO_ROOT, Settings
 from eval.run import answerable, read_set
 from rag.chain import RagChain
@@ -71,8 +71,8 @@ def choose(rows: list[dict]) -> float:
 
 def answers(chain: RagChain, items: list[dict]) -> dict[str, object]:
     """Answer each question once through the whole chain; count the designed "don't say" answers."""
-    with ThreadPoolExecutor(4) as pool:  # vLLM batches concurrent requests
-        results = list(pool.map(lambda item: chain.answer(item["question"]), items))
+    # vLLM batches concurrent requests
+    results = map_ordered(lambda item: chain.answer(item["question"]), items, workers=4, unit="question")
     silent = [
         (answerable(i), is_silent_answer(a.text), a.trace.silent) for i, a in zip(items, results, strict=True)
     ]
