@@ -287,9 +287,10 @@ class LoopSettings(BaseModel):
     train_minutes: float | None = Field(
         16,
         gt=0,
-        description="SFT's wall-time budget: training ends at the step that crosses it, the best "
-        "checkpoint so far is the adapter (None: epochs and early stopping alone). With the other stages "
-        "(~10 min on the demo, ~13 on realdocs2) it keeps the loop near 30 min on 2 cores on any corpus",
+        description="SFT's wall-time budget, loading the model and its evaluations included: no step "
+        "starts that would end (with the evaluation a stop forces) past it; the best checkpoint so far is "
+        "the adapter (None: epochs and early stopping alone). With the other stages (~12 min on the demo "
+        "on 2 AVX2 cores) it keeps `make loop-demo` within 30 min",
     )
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     reviewed_check: bool = Field(

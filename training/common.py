@@ -111,10 +111,22 @@ def common_args(job: LoraJob) -> dict[str, Any]:
     }
 
 
+def stop_before(now: float, deadline: float, step_s: float, eval_s: float) -> bool:
+    """Should training stop after the step that just ended at ``now``? Yes when one more step (about
+    ``step_s``) and the evaluation a stop then forces (``eval_s``, 0 when the job does not evaluate)
+    would end past ``deadline``: the job then ends within its budget instead of one step and one
+    evaluation after it."""
+    return now + step_s + eval_s > deadline
+
+
 def time_budget(job: LoraJob) -> list:
-    """A callback that ends training once ``job.max_minutes`` of wall time have passed ([] without a
-    budget): the step that crosses it is the last, evaluated and checkpointed when the job evaluates, so
-    early stopping can still keep the best checkpoint. Its ``stopped_at`` is that step (None: not hit)."""
+    """A callback that keeps the job within ``job.max_minutes`` of wall time ([] without a budget),
+    counted from this call — make it first thing in a trainer's ``main``, so loading the model and the
+    evaluations count too. After each step it asks whether one more step and the evaluation a stop
+    forces still fit (``stop_before``, with the slowest of the last three steps and the last evaluation
+    measured); if not, that step is the last, evaluated and checkpointed when the job evaluates, so early
+    stopping can still keep the best checkpoint. At least one step always runs. Its ``stopped_at`` is
+    that step (None: the budget did not end training)."""
     if not job.max_minutes:
         return []
     import time
@@ -123,18 +135,39 @@ def time_budget(job: LoraJob) -> list:
 
     class TimeBudget(TrainerCallback):
         def __init__(self, minutes: float) -> None:
-            self.minutes, self.deadline, self.stopped_at = minutes, float("inf"), None
+            self.minutes, self.stopped_at = minutes, None
+            self.deadline = time.monotonic() + minutes * 60
+            self.steps: list[float] = []  # seconds per step, measured
+            self.eval_s, self.step_began = 0.0, None
 
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.deadline = time.monotonic() + self.minutes * 60
+        def on_step_begin(self, args, state, control, **kwargs):
+            self.step_began = time.monotonic()
+
+        def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+            self.eval_s = float((metrics or {}).get("eval_runtime", self.eval_s))
 
         def on_step_end(self, args, state, control, **kwargs):
-            if time.monotonic() >= self.deadline and state.global_step < state.max_steps:
+            now = time.monotonic()
+            if self.step_began is not None:
+                self.steps.append(now - self.step_began)
+            evaluates = args.eval_strategy != "no"
+            step_s = max(self.steps[-3:], default=0.0)
+            if state.global_step < state.max_steps and stop_before(
+                now, self.deadline, step_s, self.eval_s if evaluates else 0.0
+            ):
                 control.should_training_stop = True
-                if args.eval_strategy != "no":
+                if evaluates:
                     control.should_evaluate = control.should_save = True
                 self.stopped_at = state.global_step
-                log.info("time budget of %.1f min reached at step %d", self.minutes, state.global_step)
+                log.info(
+                    "time budget of %.1f min: stopping after step %d (a step %.0f s, an evaluation %.0f s, "
+                    "%.0f s left)",
+                    self.minutes,
+                    state.global_step,
+                    step_s,
+                    self.eval_s,
+                    self.deadline - now,
+                )
             return control
 
     return [TimeBudget(job.max_minutes)]

@@ -35,8 +35,9 @@ class LoraJob:
     max_minutes: float | None = field(
         default=None,
         metadata={
-            "help": "stop after this many minutes of wall time, at the end of a step (None: no budget); "
-            "the best checkpoint so far (early stopping) or the last step is the adapter"
+            "help": "the job's wall time in minutes, loading and evaluations included (None: no budget): "
+            "training stops after the last step that leaves room for one more and the evaluation a stop "
+            "forces; the best checkpoint so far (early stopping) or the last step is the adapter"
         },
     )
     batch_size: int = field(default=4, metadata={"help": "per-device batch size"})

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 def main(job: DPOJob, resume: bool = False):
     from trl import DPOConfig, DPOTrainer
 
+    callbacks = time_budget(job)  # the job's wall time counts from here: loading too
     # -- model ----------------------------------------------------------------------------------
     model, tokenizer = load_policy(job)
     # -- dataset --------------------------------------------------------------------------------
@@ -48,7 +49,6 @@ def main(job: DPOJob, resume: bool = False):
         max_length=job.max_length,
         eval_strategy="epoch" if val is not None else "no",
     )
-    callbacks = time_budget(job)
     trainer = DPOTrainer(
         model=model,
         args=args,

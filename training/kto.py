@@ -52,6 +52,7 @@ def _mean(values: list[float]) -> float | None:
 def main(job: KTOJob, resume: bool = False):
     from trl import KTOConfig, KTOTrainer
 
+    callbacks = time_budget(job)  # the job's wall time counts from here: loading too
     # -- model ----------------------------------------------------------------------------------
     model, tokenizer = load_base(job.base_model, job.seed)
     # -- dataset --------------------------------------------------------------------------------
@@ -67,7 +68,6 @@ def main(job: KTOJob, resume: bool = False):
         undesirable_weight=desirable / undesirable,
         eval_strategy="epoch" if val is not None else "no",
     )
-    callbacks = time_budget(job)
     trainer = KTOTrainer(
         model=model,
         args=args,

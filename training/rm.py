@@ -51,6 +51,7 @@ def main(job: RMJob, resume: bool = False):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
     from trl import RewardConfig, RewardTrainer
 
+    callbacks = time_budget(job)  # the job's wall time counts from here: loading too
     # -- model ----------------------------------------------------------------------------------
     set_seed(job.seed)  # the score head's init depends on the job's seed, not on earlier RNG use
     tokenizer = AutoTokenizer.from_pretrained(job.base_model)
@@ -64,7 +65,6 @@ def main(job: RMJob, resume: bool = False):
     rows, data, train, val = prepare_data(job, "rm")
     # -- training -------------------------------------------------------------------------------
     args = RewardConfig(**common_args(job), max_length=job.max_length)
-    callbacks = time_budget(job)
     trainer = RewardTrainer(
         model=model,
         args=args,

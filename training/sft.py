@@ -63,6 +63,7 @@ def main(job: SFTJob, resume: bool = False):
     from transformers import EarlyStoppingCallback
     from trl import SFTConfig, SFTTrainer
 
+    budget = time_budget(job)  # the job's wall time counts from here: loading and evaluations too
     # -- model ----------------------------------------------------------------------------------
     model, tokenizer = load_policy(job)  # the base, or the base with ``init_adapter`` to continue
     # -- dataset --------------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def main(job: SFTJob, resume: bool = False):
     # -- training -------------------------------------------------------------------------------
     early = early_stopping(job, len(train)) if val is not None else {}
     callbacks = [EarlyStoppingCallback(job.early_stopping_patience)] if early else []
-    callbacks += time_budget(job)
+    callbacks += budget
     args = SFTConfig(
         **{**common_args(job), "eval_strategy": "epoch" if val is not None else "no", **early},
         max_length=job.max_length,
@@ -92,5 +93,7 @@ def main(job: SFTJob, resume: bool = False):
         metrics["best_step"] = best_step(trainer)
     if val is not None:
         metrics["eval_loss_before"] = before
-        metrics["eval_loss"] = trainer.evaluate()["eval_loss"]
+        # with early stopping the best checkpoint is loaded and its loss is known: no second evaluation
+        best = trainer.state.best_metric if early else None
+        metrics["eval_loss"] = best if best is not None else trainer.evaluate()["eval_loss"]
     return save_adapter(trainer, job, "sft", data, metrics, feedback_range(rows)), metrics
