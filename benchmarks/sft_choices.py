@@ -105,7 +105,15 @@ def run_variant(
     admin.load(name, str((out_dir / name).resolve()))
     try:
         judge = build_judge(settings, embedder=chain.embedder)
-        result = evaluate(chain, items, adapter=name, judge=judge, k=settings.retrieval.top_k, label=name)
+        result = evaluate(
+            chain,
+            items,
+            adapter=name,
+            judge=judge,
+            k=settings.retrieval.top_k,
+            label=name,
+            workers=cfg.answer_workers,  # as the loop answers: four at once, scored in order
+        )
     finally:
         admin.unload(name)
     row = {
