@@ -123,10 +123,10 @@ def time_budget(job: LoraJob) -> list:
     """A callback that keeps the job within ``job.max_minutes`` of wall time ([] without a budget),
     counted from this call — make it first thing in a trainer's ``main``, so loading the model and the
     evaluations count too. After each step it asks whether one more step and the evaluation a stop
-    forces still fit (``stop_before``, with the slowest of the last three steps and the last evaluation
-    measured); if not, that step is the last, evaluated and checkpointed when the job evaluates, so early
-    stopping can still keep the best checkpoint. At least one step always runs. Its ``stopped_at`` is
-    that step (None: the budget did not end training)."""
+    forces still fit (``stop_before``, with the slowest step so far, since batches grouped by length
+    vary, and the last evaluation measured); if not, that step is the last, evaluated and checkpointed
+    when the job evaluates, so early stopping can still keep the best checkpoint. At least one step
+    always runs. Its ``stopped_at`` is that step (None: the budget did not end training)."""
     if not job.max_minutes:
         return []
     import time
@@ -151,7 +151,7 @@ def time_budget(job: LoraJob) -> list:
             if self.step_began is not None:
                 self.steps.append(now - self.step_began)
             evaluates = args.eval_strategy != "no"
-            step_s = max(self.steps[-3:], default=0.0)
+            step_s = max(self.steps, default=0.0)
             if state.global_step < state.max_steps and stop_before(
                 now, self.deadline, step_s, self.eval_s if evaluates else 0.0
             ):

@@ -34,17 +34,22 @@ def budget(tmp_path, minutes: float):
     return callback
 
 
-def run_steps(callback, clock: Clock, *, step_s: float, eval_every: int | None, eval_s: float, limit=100):
-    """Steps of ``step_s`` seconds (an evaluation of ``eval_s`` after every ``eval_every``-th) until the
-    callback stops training; returns the step it stopped after."""
+def run_steps(
+    callback, clock: Clock, *, step_s: float | list[float], eval_every: int | None, eval_s: float, limit=100
+):
+    """Steps of ``step_s`` seconds (a list: in turn) with an evaluation of ``eval_s`` after every
+    ``eval_every``-th, until the callback stops training; returns the step it stopped after."""
+    import itertools
+
     from transformers import TrainerControl
 
+    durations = itertools.cycle(step_s if isinstance(step_s, list) else [step_s])
     args = SimpleNamespace(eval_strategy="steps" if eval_every else "no")
     state = SimpleNamespace(global_step=0, max_steps=limit)
     for step in range(1, limit + 1):
         control = TrainerControl()
         callback.on_step_begin(args, state, control)
-        clock.now += step_s
+        clock.now += next(durations)
         state.global_step = step
         callback.on_step_end(args, state, control)
         if control.should_training_stop:
@@ -76,6 +81,16 @@ def test_the_job_ends_within_its_budget_evaluation_included(tmp_path, clock):
     assert clock.now - started <= 600, clock.now - started
     assert clock.now - started + 50 > 600  # and one more step would not have fitted
     assert stopped == 7  # 150 s before training, 7 steps, one evaluation in between, the last one
+
+
+def test_steps_of_different_lengths_are_reckoned_by_the_slowest_so_far(tmp_path, clock):
+    """Batches grouped by length take 40 to 80 s: a long step after three short ones still fits."""
+    for loading in range(100, 200, 7):  # wherever in the cycle the budget runs out
+        callback = budget(tmp_path, minutes=10)
+        started = clock.now
+        clock.now += loading
+        run_steps(callback, clock, step_s=[40, 40, 40, 80], eval_every=4, eval_s=30)
+        assert clock.now - started <= 600, (loading, clock.now - started)
 
 
 def test_at_least_one_step_runs_and_a_job_without_evaluation_reserves_none(tmp_path, clock):
