@@ -111,7 +111,7 @@ def common_args(job: LoraJob) -> dict[str, Any]:
     }
 
 
-def stop_before(now: float, deadline: float, step_s: float, eval_s: float) -> bool:
+def stop_before(now: float, deadline: float, *, step_s: float, eval_s: float) -> bool:
     """Should training stop after the step that just ended at ``now``? Yes when one more step (about
     ``step_s``) and the evaluation a stop then forces (``eval_s``, 0 when the job does not evaluate)
     would end past ``deadline``: the job then ends within its budget instead of one step and one
@@ -153,7 +153,7 @@ def time_budget(job: LoraJob) -> list:
             evaluates = args.eval_strategy != "no"
             step_s = max(self.steps, default=0.0)
             if state.global_step < state.max_steps and stop_before(
-                now, self.deadline, step_s, self.eval_s if evaluates else 0.0
+                now, self.deadline, step_s=step_s, eval_s=self.eval_s if evaluates else 0.0
             ):
                 control.should_training_stop = True
                 if evaluates:
