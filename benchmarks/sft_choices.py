@@ -88,7 +88,7 @@ def run_variant(
         "seed": cfg.seed,
         "learning_rate": cfg.learning_rate,
         "epochs": cfg.epochs,
-        "batch_size": cfg.batch_size,
+        **cfg.sft_step(),
         "validation_share": cfg.validation_share,
         "early_stopping_patience": cfg.early_stopping_patience if cfg.validation_share else None,
         "max_minutes": cfg.train_minutes,  # the loop's budget ('{"max_minutes": null}': none)

@@ -358,7 +358,7 @@ class Loop:
             lora_top_layers=cfg.lora_top_layers,
             learning_rate=cfg.learning_rate,
             epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
+            **cfg.sft_step(),
             validation_share=cfg.validation_share,
             early_stopping_patience=cfg.early_stopping_patience if cfg.validation_share else None,
             max_minutes=cfg.train_minutes,

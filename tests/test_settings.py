@@ -37,3 +37,15 @@ def test_toml_file_is_read_and_env_wins(tmp_path, monkeypatch):
 def test_secrets_are_not_printed():
     s = Settings(llm={"api_key": "sk-very-secret"})
     assert "sk-very-secret" not in repr(s) and "sk-very-secret" not in str(s.model_dump())
+
+
+def test_the_loop_computes_an_sft_step_in_micro_batches_of_its_rows():
+    """``loop.batch_size`` rows make one optimizer step whatever the micro-batch; the rest is accumulated,
+    and a batch size the micro-batch does not divide is refused with a message."""
+    import pytest
+    from pydantic import ValidationError
+
+    step = Settings(loop={"batch_size": 4, "micro_batch": 2}).loop.sft_step()
+    assert step == {"batch_size": 2, "gradient_accumulation": 2, "gradient_checkpointing": False}
+    with pytest.raises(ValidationError, match=r"multiple of loop\.micro_batch"):
+        Settings(loop={"batch_size": 4, "micro_batch": 3})

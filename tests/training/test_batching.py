@@ -25,3 +25,13 @@ def test_kto_keeps_its_sequential_sampler(tmp_path):
 
     config = KTOConfig(**common_args(job(KTOJob, tmp_path)))
     assert config.train_sampling_strategy == "sequential"
+
+
+def test_a_job_can_keep_activations_instead_of_recomputing_them(tmp_path):
+    """TRL recomputes activations in the backward pass by default (less memory, more time); the loop
+    turns that off for its one-row micro-batches (``benchmarks/sft_steps.py``)."""
+    from trl import SFTConfig
+
+    assert SFTConfig(**common_args(job(SFTJob, tmp_path))).gradient_checkpointing
+    kept = SFTConfig(**common_args(job(SFTJob, tmp_path, gradient_checkpointing=False)))
+    assert not kept.gradient_checkpointing

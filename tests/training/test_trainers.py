@@ -51,6 +51,41 @@ def test_sft_lowers_the_loss_on_held_out_rows(toy_preference_export, tiny_model_
     reload_with_peft(tiny_model_dir, out)
 
 
+def test_micro_batches_accumulated_learn_what_whole_batches_learn(
+    toy_preference_export, tiny_model_dir, tmp_path
+):
+    """The loop computes each SFT step of its rows one row at a time, activations kept, and accumulates
+    the gradients (``loop.micro_batch``; faster on CPU, ``benchmarks/sft_steps.py``). The same rows make
+    each optimizer step, so it learns what one padded batch with recomputed activations learns: the
+    same steps and, on the validation rows it never trained on, the same loss."""
+    from training import sft
+
+    values = {
+        "export_path": str(toy_preference_export),
+        "base_model": str(tiny_model_dir),
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "learning_rate": 5e-3,
+        "max_steps": 30,
+        "validation_share": 0.3,
+        "target_modules": ["q_proj", "v_proj", "o_proj"],
+        "max_length": 256,
+    }
+    _, whole = sft.main(SFTJob(**values, output_dir=str(tmp_path / "whole"), batch_size=8))
+    _, micro = sft.main(
+        SFTJob(
+            **values,
+            output_dir=str(tmp_path / "micro"),
+            batch_size=1,
+            gradient_accumulation=8,
+            gradient_checkpointing=False,
+        )
+    )
+    assert whole["steps"] == micro["steps"] == 30
+    assert micro["eval_loss"] < 0.6 * micro["eval_loss_before"], micro
+    assert micro["eval_loss"] == pytest.approx(whole["eval_loss"], rel=0.02), (whole, micro)
+
+
 def early_stopping_job(export, base_model, tmp_path, **overrides) -> SFTJob:
     """A 30-epoch SFT job on the tiny model with 30 % of the rows for validation and early stopping."""
     values = {
