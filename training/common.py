@@ -127,7 +127,8 @@ def time_budget(job: LoraJob) -> list:
     counted from this call — make it first thing in a trainer's ``main``, so loading the model and the
     evaluations count too. After each step it asks whether one more step and the evaluation a stop
     forces still fit (``stop_before``, with the slowest step so far, since batches grouped by length
-    vary, and the last evaluation measured); if not, that step is the last, evaluated and checkpointed
+    vary, and the last evaluation measured; after a step with an evaluation due, that evaluation too);
+    if not, that step is the last, evaluated and checkpointed
     when the job evaluates, so early stopping can still keep the best checkpoint. At least one step
     always runs. Its ``stopped_at`` is that step (None: the budget did not end training)."""
     if not job.max_minutes:
@@ -155,8 +156,11 @@ def time_budget(job: LoraJob) -> list:
                 self.steps.append(now - self.step_began)
             evaluates = args.eval_strategy != "no"
             step_s = max(self.steps, default=0.0)
+            # an evaluation due after this step runs before the next one: a stop here makes it the last
+            every = getattr(args, "eval_steps", None) if args.eval_strategy == "steps" else None
+            due = self.eval_s if every and state.global_step % every == 0 else 0.0
             if state.global_step < state.max_steps and stop_before(
-                now, self.deadline, step_s=step_s, eval_s=self.eval_s if evaluates else 0.0
+                now + due, self.deadline, step_s=step_s, eval_s=self.eval_s if evaluates else 0.0
             ):
                 control.should_training_stop = True
                 if evaluates:

@@ -44,7 +44,7 @@ def run_steps(
     from transformers import TrainerControl
 
     durations = itertools.cycle(step_s if isinstance(step_s, list) else [step_s])
-    args = SimpleNamespace(eval_strategy="steps" if eval_every else "no")
+    args = SimpleNamespace(eval_strategy="steps" if eval_every else "no", eval_steps=eval_every)
     state = SimpleNamespace(global_step=0, max_steps=limit)
     for step in range(1, limit + 1):
         control = TrainerControl()
@@ -81,6 +81,17 @@ def test_the_job_ends_within_its_budget_evaluation_included(tmp_path, clock):
     assert clock.now - started <= 600, clock.now - started
     assert clock.now - started + 50 > 600  # and one more step would not have fitted
     assert stopped == 7  # 150 s before training, 7 steps, one evaluation in between, the last one
+
+
+def test_a_step_with_an_evaluation_due_counts_that_evaluation(tmp_path, clock):
+    """60-s evaluations every 4 steps of 50 s, 20 s of loading. After step 8 one more step and a forced
+    evaluation still fit (590 s), but step 8's own evaluation comes first: training stops at step 8,
+    whose evaluation is the last, instead of evaluating again one step later at 650 s."""
+    callback = budget(tmp_path, minutes=10)
+    started = clock.now
+    clock.now += 20
+    assert run_steps(callback, clock, step_s=50, eval_every=4, eval_s=60) == 8
+    assert clock.now - started <= 600, clock.now - started
 
 
 def test_steps_of_different_lengths_are_reckoned_by_the_slowest_so_far(tmp_path, clock):
