@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         adapter = build_tiny_lora(
             args.model,
             Path(tmp) / "lora",
-            args.rank,
+            rank=args.rank,
             seed=0,
             name="bench-lora",
             target_modules=QKVO,

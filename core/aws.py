@@ -11,6 +11,7 @@ def boto3_client(
     service: str,
     region: str,
     endpoint_url: str | None = None,
+    *,
     max_attempts: int = 3,
     connect_timeout_s: float = 2.0,
     read_timeout_s: float = 5.0,

@@ -118,12 +118,12 @@ def first(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]
 def evaluate(
     chain,
     items: list[dict[str, Any]],
+    *,
     adapter: str | None = None,
     judge=None,
     k: int = 4,
     label: str | None = None,
     safety: SafetyClassifier | Literal["default"] | None = "default",
-    *,
     reuse: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
     workers: int = 1,
 ) -> dict[str, Any]:

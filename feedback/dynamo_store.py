@@ -112,7 +112,13 @@ class DynamoFeedbackStore:
 
         self.table_name = table
         self._client = boto3_client(
-            "dynamodb", region, endpoint_url, max_attempts, connect_timeout_s, read_timeout_s, session
+            "dynamodb",
+            region,
+            endpoint_url,
+            max_attempts=max_attempts,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            session=session,
         )
         self._create = create_table
         self._ready = False

@@ -95,6 +95,7 @@ class VLLMServer:
     def __init__(
         self,
         model: str | Path,
+        *,
         served_name: str = "base",
         host: str = "127.0.0.1",
         port: int | None = None,

@@ -67,6 +67,7 @@ def build_tiny_mistral(out_dir: Path | str, seed: int = 0, max_positions: int = 
 def build_tiny_lora(
     base_dir: Path | str,
     out_dir: Path | str,
+    *,
     rank: int = 8,
     seed: int = 1,
     name: str = "tiny",

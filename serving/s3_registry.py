@@ -72,7 +72,13 @@ class S3AdapterRegistry:
         self.cache_dir = Path(cache_dir)
         self.update_attempts = update_attempts
         self._client = boto3_client(
-            "s3", region, endpoint_url, max_attempts, connect_timeout_s, read_timeout_s, session
+            "s3",
+            region,
+            endpoint_url,
+            max_attempts=max_attempts,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            session=session,
         )
         if create_bucket:
             self._ensure_bucket(region)

@@ -261,7 +261,16 @@ def prepare_data(job: LoraJob, method: str):
     pairing = JudgePairing(job.judge_min_margin, job.judge_pairs_per_question)
     ai = None if job.ai_scores == "off" else AIRows(job.ai_scores, job.ai_good_score, job.ai_bad_score)
     rated = getattr(job, "rated_answers", True)  # an SFT job's choice; other methods use every rating
-    data = build(method, rows, job.validation_share, scores, job.min_rows, pairing, ai, rated)
+    data = build(
+        method,
+        rows,
+        job.validation_share,
+        judge_scores=scores,
+        min_rows=job.min_rows,
+        pairing=pairing,
+        ai=ai,
+        rated_answers=rated,
+    )
     log.info("%s data: %s", method, data.stats)
     train = Dataset.from_list(data.records("train"))
     val = Dataset.from_list(data.records("validation")) if data.validation else None

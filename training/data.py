@@ -381,6 +381,7 @@ def build(
     method: str,
     rows: list[FeedbackRow],
     validation_share: float = 0.1,
+    *,
     judge_scores: dict[str, float] | None = None,
     min_rows: int | None = None,
     pairing: JudgePairing | None = None,

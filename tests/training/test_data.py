@@ -142,16 +142,16 @@ def test_judge_pairs_take_best_over_worst_with_a_margin(tmp_path):
         tmp_path, {"q1": [4.0, 1.0, 2.5, 3.0], "q2": [2.0, 2.2, 2.1, 2.05], "q3": [5.0, 0.5, 4.9, 0.6]}
     )
     rows, scores = read_export(export), read_judge_scores(scores_path)
-    best_vs_worst = build("dpo", rows, 0.0, scores, min_rows=1, pairing=JudgePairing(0.5, 1))
+    best_vs_worst = build("dpo", rows, 0.0, judge_scores=scores, min_rows=1, pairing=JudgePairing(0.5, 1))
     chosen = {(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in best_vs_worst.train}
     # q2's spread (0.2) is under the margin: nothing to prefer
     assert chosen == {("q1 answer 0", "q1 answer 1"), ("q3 answer 0", "q3 answer 1")}
     assert best_vs_worst.stats["by_source"]["judge"] == 2
-    two = build("dpo", rows, 0.0, scores, min_rows=1, pairing=JudgePairing(0.5, 2))
+    two = build("dpo", rows, 0.0, judge_scores=scores, min_rows=1, pairing=JudgePairing(0.5, 2))
     assert ("q3 answer 2", "q3 answer 3") in {
         (r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in two.train
     }
-    everything = build("dpo", rows, 0.0, scores, min_rows=1)  # every ordered pair with a gap
+    everything = build("dpo", rows, 0.0, judge_scores=scores, min_rows=1)  # every ordered pair with a gap
     assert everything.stats["rows"] == 3 * 6
 
 
