@@ -87,6 +87,8 @@ def run_variant(
         "lora_top_layers": cfg.lora_top_layers,
         "seed": cfg.seed,
         "learning_rate": cfg.learning_rate,
+        "lr_scheduler": cfg.lr_schedule,
+        "eval_before": cfg.eval_base_loss,
         "epochs": cfg.epochs,
         **cfg.sft_step(),
         "validation_share": cfg.validation_share,

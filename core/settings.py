@@ -276,6 +276,16 @@ class LoopSettings(BaseModel):
         "with 8 of the default's 24 on 2 cores; its effect on what the loop learns is not measured yet",
     )
     learning_rate: float = 5e-5
+    lr_schedule: Literal["linear", "constant"] = Field(
+        "linear",
+        description="SFT's learning-rate schedule: linear decays over the planned epochs (a time budget that "
+        "ends training early leaves the rate high); constant keeps the peak, early stopping picks the step",
+    )
+    eval_base_loss: bool = Field(
+        True,
+        description="SFT first measures the base's loss on the validation rows (the manifest's "
+        "eval_loss_before; nothing decides on it): off, its evaluation's minutes go to training steps",
+    )
     epochs: float = 3
     batch_size: int = Field(4, ge=1, description="SFT rows per optimizer step")
     micro_batch: int = Field(

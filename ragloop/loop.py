@@ -357,6 +357,8 @@ class Loop:
             target_modules=list(cfg.lora_targets),
             lora_top_layers=cfg.lora_top_layers,
             learning_rate=cfg.learning_rate,
+            lr_scheduler=cfg.lr_schedule,
+            eval_before=cfg.eval_base_loss,
             epochs=cfg.epochs,
             **cfg.sft_step(),
             validation_share=cfg.validation_share,

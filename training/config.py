@@ -30,6 +30,14 @@ class LoraJob:
         },
     )
     learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate"})
+    lr_scheduler: str = field(
+        default="linear",
+        metadata={
+            "help": "learning-rate schedule (transformers' lr_scheduler_type): linear decays to 0 over the "
+            "planned epochs, so a time budget that ends training early also ends it at a high rate; constant "
+            "keeps the peak rate, and early stopping picks the checkpoint"
+        },
+    )
     epochs: float = field(default=3, metadata={"help": "passes over the training rows"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: use epochs)"})
     max_minutes: float | None = field(
@@ -52,6 +60,13 @@ class LoraJob:
         },
     )
     max_length: int = field(default=2048, metadata={"help": "token limit per training example"})
+    eval_before: bool = field(
+        default=True,
+        metadata={
+            "help": "measure the base's loss on the validation rows before training (the manifest's "
+            "eval_loss_before; a diagnostic nothing decides on): one evaluation more of the job's time"
+        },
+    )
     validation_share: float = field(default=0.1, metadata={"help": "share of rows held out, by stable hash"})
     min_rows: int | None = field(
         default=None, metadata={"help": "fail below this many rows (None: method default)"}

@@ -86,7 +86,10 @@ def main(job: SFTJob, resume: bool = False):
         peft_config=peft_config(job),
         callbacks=callbacks or None,
     )
-    before = trainer.evaluate()["eval_loss"] if val is not None else None  # the base, on held-out rows
+    if budget and val is not None:  # until an evaluation is measured, the budget estimates one
+        budget[0].expect_evaluation(len(val), job.batch_size * job.gradient_accumulation)
+    # the base, on the validation rows: a diagnostic, one evaluation of the job's time
+    before = trainer.evaluate()["eval_loss"] if val is not None and job.eval_before else None
     trainer.train(resume_from_checkpoint=resume or None)
     metrics = {**loss_metrics(trainer), **budget_metrics(callbacks)}
     if early:
