@@ -279,12 +279,14 @@ class LoopSettings(BaseModel):
     lr_schedule: Literal["linear", "constant"] = Field(
         "linear",
         description="SFT's learning-rate schedule: linear decays over the planned epochs (a time budget that "
-        "ends training early leaves the rate high); constant keeps the peak, early stopping picks the step",
+        "ends training early leaves the rate high); constant keeps the peak, early stopping picks the step. "
+        "Realdocs seed 1, same rows and 22 steps: similarity +0.036 constant vs +0.039 linear (README)",
     )
     eval_base_loss: bool = Field(
-        True,
+        False,
         description="SFT first measures the base's loss on the validation rows (the manifest's "
-        "eval_loss_before; nothing decides on it): off, its evaluation's minutes go to training steps",
+        "eval_loss_before; nothing decides on it). Off in the loop: that evaluation (~70 s on realdocs, "
+        "2 cores) goes to the training budget",
     )
     epochs: float = 3
     batch_size: int = Field(4, ge=1, description="SFT rows per optimizer step")

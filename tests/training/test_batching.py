@@ -35,3 +35,14 @@ def test_a_job_can_keep_activations_instead_of_recomputing_them(tmp_path):
     assert SFTConfig(**common_args(job(SFTJob, tmp_path))).gradient_checkpointing
     kept = SFTConfig(**common_args(job(SFTJob, tmp_path, gradient_checkpointing=False)))
     assert not kept.gradient_checkpointing
+
+
+def test_a_job_can_keep_its_peak_learning_rate(tmp_path):
+    """A linear schedule decays over the planned epochs; a time budget that stops training early stops
+    it at a high rate. ``lr_scheduler="constant"`` keeps the peak throughout (the loop's
+    ``loop.lr_schedule``)."""
+    from trl import SFTConfig
+
+    assert SFTConfig(**common_args(job(SFTJob, tmp_path))).lr_scheduler_type == "linear"
+    constant = SFTConfig(**common_args(job(SFTJob, tmp_path, lr_scheduler="constant")))
+    assert constant.lr_scheduler_type == "constant"

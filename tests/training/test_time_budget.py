@@ -115,3 +115,16 @@ def test_at_least_one_step_runs_and_a_job_without_evaluation_reserves_none(tmp_p
 def test_no_budget_no_callback(tmp_path):
     job = SFTJob(export_path="x.jsonl", base_model="m", output_dir=str(tmp_path))
     assert common.time_budget(job) == []
+
+
+def test_before_any_evaluation_the_budget_estimates_one_from_the_step_time(tmp_path, clock):
+    """No evaluation of the base first (``eval_before`` off), evaluations every 20 steps: a budget that
+    ends before the first one must still leave room for the evaluation a stop forces — 40 validation
+    rows at 4 per step, about 4 steps' time (0.4 of a step per row) — else the job overruns by it."""
+    callback = budget(tmp_path, minutes=10)
+    callback.expect_evaluation(40, 4)
+    started = clock.now
+    clock.now += 20
+    stopped = run_steps(callback, clock, step_s=50, eval_every=20, eval_s=200)
+    assert clock.now - started <= 600, (stopped, clock.now - started)
+    assert stopped == 7  # 20 s + 7 steps + the estimated 200-s evaluation = 570 s; an 8th step: 620 s
