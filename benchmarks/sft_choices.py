@@ -81,22 +81,7 @@ def run_variant(
         "base_model": str(base_model),
         "output_dir": str(out_dir / name),
         "name": name,
-        "lora_r": cfg.lora_r,
-        "lora_alpha": cfg.lora_alpha,
-        "target_modules": list(cfg.lora_targets),
-        "lora_top_layers": cfg.lora_top_layers,
-        "seed": cfg.seed,
-        "learning_rate": cfg.learning_rate,
-        "lr_scheduler": cfg.lr_schedule,
-        "eval_before": cfg.eval_base_loss,
-        "epochs": cfg.epochs,
-        **cfg.sft_step(),
-        "validation_share": cfg.validation_share,
-        "early_stopping_patience": cfg.early_stopping_patience if cfg.validation_share else None,
-        "max_minutes": cfg.train_minutes,  # the loop's budget ('{"max_minutes": null}': none)
-        "rated_answers": cfg.sft_rated_answers,
-        "min_rows": 2,
-        "save_steps": 10_000,
+        **cfg.sft_job(),  # the loop's job, budget included ('{"max_minutes": null}': none)
         **params,
     }
     started = time.perf_counter()

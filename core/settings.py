@@ -373,6 +373,29 @@ class LoopSettings(BaseModel):
             "gradient_checkpointing": self.gradient_checkpointing,
         }
 
+    def sft_job(self) -> dict[str, Any]:
+        """The loop's SFT job fields (``training.config.SFTJob``'s names) that its settings decide: LoRA,
+        schedule, step, validation and early stopping, time budget and rows; the caller adds the
+        export, base model, output directory and name."""
+        return {
+            "lora_r": self.lora_r,
+            "lora_alpha": self.lora_alpha,
+            "target_modules": list(self.lora_targets),
+            "lora_top_layers": self.lora_top_layers,
+            "learning_rate": self.learning_rate,
+            "lr_scheduler": self.lr_schedule,
+            "eval_before": self.eval_base_loss,
+            "epochs": self.epochs,
+            **self.sft_step(),
+            "validation_share": self.validation_share,
+            "early_stopping_patience": self.early_stopping_patience if self.validation_share else None,
+            "max_minutes": self.train_minutes,
+            "seed": self.seed,
+            "min_rows": 2,
+            "save_steps": 10_000,
+            "rated_answers": self.sft_rated_answers,
+        }
+
 
 class ReviewedAnswerSettings(BaseModel):
     """Reviewed answers (``rag.reviewed``): approved corrections used as sources at answer time."""

@@ -352,22 +352,7 @@ class Loop:
             base_model=str(self.base_model),
             output_dir=str(state.adapter_dir),
             name=cfg.adapter_name,
-            lora_r=cfg.lora_r,
-            lora_alpha=cfg.lora_alpha,
-            target_modules=list(cfg.lora_targets),
-            lora_top_layers=cfg.lora_top_layers,
-            learning_rate=cfg.learning_rate,
-            lr_scheduler=cfg.lr_schedule,
-            eval_before=cfg.eval_base_loss,
-            epochs=cfg.epochs,
-            **cfg.sft_step(),
-            validation_share=cfg.validation_share,
-            early_stopping_patience=cfg.early_stopping_patience if cfg.validation_share else None,
-            max_minutes=cfg.train_minutes,
-            seed=cfg.seed,
-            min_rows=2,
-            save_steps=10_000,
-            rated_answers=cfg.sft_rated_answers,
+            **cfg.sft_job(),
         )
         _, metrics = train("sft", job)
         data = AdapterManifest.read(state.adapter_dir).metrics.get("data", {})

@@ -49,3 +49,14 @@ def test_the_loop_computes_an_sft_step_in_micro_batches_of_its_rows():
     assert step == {"batch_size": 2, "gradient_accumulation": 2, "gradient_checkpointing": False}
     with pytest.raises(ValidationError, match=r"multiple of loop\.micro_batch"):
         Settings(loop={"batch_size": 4, "micro_batch": 3})
+
+
+def test_the_loop_and_its_benchmark_build_one_sft_job_from_the_settings(tmp_path):
+    """``loop.sft_job()`` is the one place the loop's settings become SFT job fields (the loop and
+    ``benchmarks.sft_choices`` both take it); every field it names is a real job field."""
+    from training.config import SFTJob
+
+    fields = Settings(loop={"lr_schedule": "constant", "validation_share": 0.0}).loop.sft_job()
+    job = SFTJob(export_path="x.jsonl", base_model="m", output_dir=str(tmp_path), **fields)
+    assert job.lr_scheduler == "constant" and job.eval_before is False
+    assert job.early_stopping_patience is None  # nothing to stop on without validation rows
