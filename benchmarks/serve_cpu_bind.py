@@ -18,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.serve_dtype import arguments, ask, prompts, seconds_per_answer
+from core.hardware import cpu_flags, has_gpu
 from core.settings import Settings
-from ragloop.serve import VLLMServer, _has_gpu, cpu_binding, cpu_flags, serving_dtype, usable_cpus
+from ragloop.serve import VLLMServer, cpu_binding, serving_dtype, usable_cpus
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def seconds_for_batch(model: Path, dtype: str, texts: list[str], max_tokens: int
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
     args, model = arguments(argv, __doc__)
-    dtype = serving_dtype(Settings().serve.dtype, gpu=_has_gpu(), flags=cpu_flags())
+    dtype = serving_dtype(Settings().serve.dtype, gpu=has_gpu(), flags=cpu_flags())
     cpus = usable_cpus()
     every = ",".join(map(str, cpus))
     texts = prompts(args.requests)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             seconds_per_answer(model, dtype, texts, args.max_tokens, cpu_bind=bind)
         )
         result[f"{label} batch"] = seconds_for_batch(model, dtype, texts, args.max_tokens, cpu_bind=bind)
-    auto = cpu_binding("auto", gpu=_has_gpu(), cpus=cpus) or "vLLM's own"
+    auto = cpu_binding("auto", gpu=has_gpu(), cpus=cpus) or "vLLM's own"
     log.info(
         "%d usable cores, %s; auto binds: %s. p50 s per answer (%d requests, %d tokens each): vLLM's "
         "binding %.1f, every core %.1f (%.2fx); %d requests 4 at a time: %.1f s vs %.1f s (%.2fx)",

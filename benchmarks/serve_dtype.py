@@ -19,9 +19,10 @@ from pathlib import Path
 
 import httpx
 
+from core.hardware import BF16_CPU_FLAGS, cpu_flags
 from core.settings import REPO_ROOT, Settings
 from ragloop.models import prepare_default_model
-from ragloop.serve import BF16_CPU_FLAGS, VLLMServer, cpu_flags
+from ragloop.serve import VLLMServer
 
 log = logging.getLogger(__name__)
 DOCUMENT = REPO_ROOT / "eval" / "sets" / "realdocs2" / "httpx-quickstart.md"

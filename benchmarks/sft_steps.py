@@ -5,9 +5,10 @@ with the same number of rows per optimizer step, so the learning is the same; on
 differ.
 
     python -m benchmarks.sft_steps --export .data/loop-demo/feedback-grounded.jsonl \
-        [--steps 4] [--way b4-ckpt=4x1+ckpt --way b1x4=1x4 ...]
+        [--steps 4] [--way b4-ckpt=4x1+ckpt --way b1x4=1x4 --way bf16=1x4+bf16 ...]
 
-A way is ``NAME=MICROxACCUMULATION`` with ``+ckpt`` for gradient checkpointing. Each way runs in its
+A way is ``NAME=MICROxACCUMULATION`` with ``+ckpt`` for gradient checkpointing and ``+bf16`` for
+bfloat16 mixed precision (autocast; the weights stay float32), e.g. ``1x4+bf16``. Each way runs in its
 own process (a clean peak RSS) and trains ``--steps`` optimizer steps with the loop's LoRA settings and
 its validation share (so the two evaluations an SFT job makes — before and after — are in the time, at
 the micro-batch's size). It prints wall time (loading included, the same for every way), peak resident
@@ -25,21 +26,33 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
 DEFAULT_WAYS = ["batch 4, checkpointing=4x1+ckpt", "1 x 4 accumulated=1x4"]
 
 
-def parse_way(text: str) -> tuple[str, int, int, bool]:
-    """``NAME=MICROxACC[+ckpt]`` → (name, micro-batch, accumulation, checkpointing)."""
+class Way(NamedTuple):
+    name: str
+    micro: int
+    accumulation: int
+    checkpointing: bool = False
+    bf16: bool = False
+
+
+def parse_way(text: str) -> Way:
+    """``NAME=MICROxACC[+ckpt][+bf16]`` → the way (name, micro-batch, accumulation, checkpointing, bf16)."""
     name, _, spec = text.rpartition("=")
-    checkpointing = spec.endswith("+ckpt")
-    micro, _, accumulation = spec.removesuffix("+ckpt").partition("x")
-    return name or spec, int(micro), int(accumulation or 1), checkpointing
+    shape, *flags = spec.split("+")
+    unknown = set(flags) - {"ckpt", "bf16"}
+    if unknown:
+        raise ValueError(f"unknown way flag(s) {sorted(unknown)} in {text!r}: use +ckpt, +bf16")
+    micro, _, accumulation = shape.partition("x")
+    return Way(name or spec, int(micro), int(accumulation or 1), "ckpt" in flags, "bf16" in flags)
 
 
-def train_one(export: str, steps: int, micro: int, accumulation: int, checkpointing: bool) -> dict:
+def train_one(export: str, steps: int, way: Way) -> dict:
     """Run in a child process: train ``steps`` steps one way; wall time, peak RSS and losses."""
     from core.settings import Settings
     from training.run import make_job
@@ -58,9 +71,10 @@ def train_one(export: str, steps: int, micro: int, accumulation: int, checkpoint
             target_modules=list(cfg.lora_targets),
             learning_rate=cfg.learning_rate,
             max_steps=steps,
-            batch_size=micro,
-            gradient_accumulation=accumulation,
-            gradient_checkpointing=checkpointing,
+            batch_size=way.micro,
+            gradient_accumulation=way.accumulation,
+            gradient_checkpointing=way.checkpointing,
+            bf16=way.bf16,
             validation_share=cfg.validation_share,
             min_rows=2,
             save_steps=10_000,
@@ -121,21 +135,21 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:  # one way, in this process
-        _, micro, accumulation, checkpointing = parse_way(args.child)
-        print(json.dumps(train_one(args.export, args.steps, micro, accumulation, checkpointing)))
+        print(json.dumps(train_one(args.export, args.steps, parse_way(args.child))))
         return []
     rows = []
     for way in args.way or DEFAULT_WAYS:
-        name, micro, accumulation, checkpointing = parse_way(way)
+        parsed = parse_way(way)
         command = [sys.executable, "-m", "benchmarks.sft_steps", "--export", args.export]
         command += ["--steps", str(args.steps), "--child", way]
         done = subprocess.run(command, capture_output=True, text=True, check=True)
-        row = {"way": name, "micro": micro, "accumulation": accumulation, "checkpointing": checkpointing}
+        row = parsed._asdict() | {"way": parsed.name}
         row.update(json.loads(done.stdout.strip().splitlines()[-1]))
         rows.append(row)
         print(
-            f"{name:<32} {micro}x{accumulation} rows per step, checkpointing "
-            f"{'on ' if checkpointing else 'off'}: {row['steps']} steps in {row['wall_s']:.0f} s "
+            f"{parsed.name:<32} {parsed.micro}x{parsed.accumulation} rows per step, checkpointing "
+            f"{'on ' if parsed.checkpointing else 'off'}{', bf16' if parsed.bf16 else ''}: "
+            f"{row['steps']} steps in {row['wall_s']:.0f} s "
             f"({row['wall_s'] / rows[0]['wall_s']:.2f}x the first way's time; a step "
             f"{row['s_per_step']:.1f} s = {row['s_per_step'] / rows[0]['s_per_step']:.2f}x, "
             f"an evaluation {row['s_per_evaluation']:.1f} s), peak "

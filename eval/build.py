@@ -52,7 +52,7 @@ def draft_paraphrases(llm: LLM, question: str, max_tokens: int = 80) -> list[str
 
 
 def draft_eval_set(
-    store: VectorStore, dim: int, llm: LLM, count: int, output: Path, seed: int = 0, max_tokens: int = 160
+    store: VectorStore, dim: int, llm: LLM, count: int, output: Path, *, seed: int = 0, max_tokens: int = 160
 ) -> tuple[int, int]:
     """Write up to ``count`` draft rows to ``output`` (JSONL); returns (drafted, unusable replies)."""
     model = llm.model_id()

@@ -100,6 +100,7 @@ class DynamoFeedbackStore:
     def __init__(
         self,
         table: str,
+        *,
         region: str = "us-east-1",
         endpoint_url: str | None = None,
         create_table: bool = True,
@@ -128,12 +129,12 @@ class DynamoFeedbackStore:
         cfg = settings.feedback.dynamodb
         return cls(
             cfg.table,
-            cfg.region,
-            cfg.endpoint_url,
-            cfg.create_table,
-            cfg.max_attempts,
-            cfg.connect_timeout_s,
-            cfg.read_timeout_s,
+            region=cfg.region,
+            endpoint_url=cfg.endpoint_url,
+            create_table=cfg.create_table,
+            max_attempts=cfg.max_attempts,
+            connect_timeout_s=cfg.connect_timeout_s,
+            read_timeout_s=cfg.read_timeout_s,
         )
 
     # -- plumbing ----------------------------------------------------------------------------

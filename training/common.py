@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.hardware import has_gpu
 from core.manifest import AdapterManifest
 from core.plots import plot_curves
 from training.config import LoraJob
@@ -109,7 +110,7 @@ def common_args(job: LoraJob) -> dict[str, Any]:
         "bf16": job.bf16,
         "report_to": [],
         "disable_tqdm": False,
-        "use_cpu": _no_gpu(),
+        "use_cpu": not has_gpu(),
         # an SFT job's choice; other trainers keep their config's sampler (KTO needs its sequential one)
         **({"train_sampling_strategy": "group_by_length"} if getattr(job, "group_by_length", False) else {}),
     }
@@ -199,12 +200,6 @@ def budget_metrics(callbacks: list) -> dict[str, Any]:
     if budget is None:
         return {}
     return {"max_minutes": budget.minutes, "stopped_by_time_budget_at": budget.stopped_at}
-
-
-def _no_gpu() -> bool:
-    import torch
-
-    return not torch.cuda.is_available()
 
 
 def code_version() -> str | None:

@@ -140,6 +140,7 @@ class OpenSearchVectorStore:
         client: Any,
         index: str,
         dim: int,
+        *,
         pipeline: str = "ragloop-hybrid",
         hybrid_weight: float = 0.6,
         candidates: int = 50,

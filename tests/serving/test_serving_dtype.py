@@ -3,8 +3,9 @@
 
 import pytest
 
+from core.hardware import cpu_flags, has_gpu
 from core.settings import Settings
-from ragloop.serve import VLLMServer, _has_gpu, cpu_flags, serving_dtype
+from ragloop.serve import VLLMServer, serving_dtype
 
 AVX2 = {"fpu", "sse2", "avx", "avx2", "fma", "f16c"}
 
@@ -26,4 +27,4 @@ def test_the_default_setting_is_auto_and_the_command_carries_the_resolved_dtype(
     assert Settings().serve.dtype == "auto"
     command = VLLMServer("/models/m", dtype="auto").command()
     resolved = command[command.index("--dtype") + 1]
-    assert resolved == serving_dtype("auto", gpu=_has_gpu(), flags=cpu_flags())
+    assert resolved == serving_dtype("auto", gpu=has_gpu(), flags=cpu_flags())

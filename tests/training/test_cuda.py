@@ -13,10 +13,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not torch.cuda.is_available()
 
 @pytest.mark.parametrize("method", ["sft", "dpo"])
 def test_a_lora_trains_in_bf16_on_the_gpu(method, export_file, tiny_model_dir, tmp_path):
-    from training.common import _no_gpu
+    from training.common import common_args
     from training.run import make_job, run
 
-    assert not _no_gpu()  # the trainer is told to use the GPU
     job = make_job(
         method,
         export_path=str(export_file),
@@ -29,6 +28,7 @@ def test_a_lora_trains_in_bf16_on_the_gpu(method, export_file, tiny_model_dir, t
         bf16=True,
         save_steps=10_000,
     )
+    assert common_args(job)["use_cpu"] is False  # the trainer is told to use the GPU
     out, metrics = run(method, job)
     assert metrics["train_loss_last"] < 0.7 * metrics["train_loss_first"], metrics
     if method == "sft":
