@@ -30,6 +30,19 @@ def test_auto_is_bf16_on_a_gpu_only_and_the_loop_trains_in_what_its_setting_reso
     assert Settings(loop={"train_dtype": "bfloat16"}).loop.sft_job()["bf16"] is True
 
 
+def test_a_jobs_precision_reaches_the_trainer(tmp_path):
+    from trl import SFTConfig
+
+    from training.common import common_args
+    from training.config import SFTJob
+
+    def config(**kw):
+        job = SFTJob(export_path="x.jsonl", base_model="m", output_dir=str(tmp_path), **kw)
+        return SFTConfig(**common_args(job))
+
+    assert config(bf16=True).bf16 is True and config().bf16 is False
+
+
 def test_a_bf16_job_learns_on_the_cpu_and_saves_float32_lora_weights(export_file, tiny_model_dir, tmp_path):
     from safetensors import safe_open
 
