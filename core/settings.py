@@ -448,6 +448,10 @@ class AWSClientSettings(BaseModel):
     connect_timeout_s: float = 2.0
     read_timeout_s: float = 5.0
 
+    def client_options(self) -> dict[str, Any]:
+        """The keyword arguments ``core.aws.boto3_client`` (and the stores that build one) take from these."""
+        return self.model_dump(include=set(AWSClientSettings.model_fields))
+
 
 class DynamoDBSettings(AWSClientSettings):
     table: str = "ragloop-feedback"

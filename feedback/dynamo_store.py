@@ -127,15 +127,7 @@ class DynamoFeedbackStore:
     @classmethod
     def from_settings(cls, settings) -> DynamoFeedbackStore:
         cfg = settings.feedback.dynamodb
-        return cls(
-            cfg.table,
-            region=cfg.region,
-            endpoint_url=cfg.endpoint_url,
-            create_table=cfg.create_table,
-            max_attempts=cfg.max_attempts,
-            connect_timeout_s=cfg.connect_timeout_s,
-            read_timeout_s=cfg.read_timeout_s,
-        )
+        return cls(cfg.table, create_table=cfg.create_table, **cfg.client_options())
 
     # -- plumbing ----------------------------------------------------------------------------
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from core.hardware import BF16_CPU_FLAGS, cpu_flags, has_gpu
+from core.hardware import cpu_flags, has_gpu, native_bf16
 from ragloop.processes import stop_process_group, wait_until_ready
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def serving_dtype(requested: str, *, gpu: bool, flags: set[str]) -> str:
     only where the CPU computes in it natively, else float32; any other value is kept."""
     if requested != "auto" or gpu:
         return requested
-    return "bfloat16" if flags & BF16_CPU_FLAGS else "float32"
+    return "bfloat16" if native_bf16(gpu=False, flags=flags) else "float32"
 
 
 # At or below this many usable cores vLLM-CPU's own binding costs a large share of the machine: it keeps

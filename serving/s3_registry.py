@@ -90,12 +90,8 @@ class S3AdapterRegistry:
             cfg.bucket,
             cfg.prefix,
             settings.adapter_cache_dir,
-            region=cfg.region,
-            endpoint_url=cfg.endpoint_url,
             create_bucket=cfg.create_bucket,
-            max_attempts=cfg.max_attempts,
-            connect_timeout_s=cfg.connect_timeout_s,
-            read_timeout_s=cfg.read_timeout_s,
+            **cfg.client_options(),
         )
 
     @property

@@ -155,3 +155,26 @@ def parent_adapter(export_file, tiny_model_dir, tmp_path):
     )
     out, _ = sft.main(job)
     return out
+
+
+@pytest.fixture
+def overfit_job(export_file, tiny_model_dir, tmp_path):
+    """``overfit_job(method, **fields)``: a job that drives the toy export's training loss well down
+    (30 epochs at 1e-3 on the tiny Mistral, no validation split), in its own output directory."""
+    from training.run import make_job
+
+    def make(method: str, **fields):
+        return make_job(
+            method,
+            export_path=str(export_file),
+            base_model=str(tiny_model_dir),
+            output_dir=str(tmp_path / method),
+            epochs=30,
+            learning_rate=1e-3,
+            validation_share=0.0,
+            min_rows=2,
+            save_steps=10_000,
+            **fields,
+        )
+
+    return make

@@ -1,5 +1,6 @@
-"""SFT batches rows of similar length (less padding per step: ``benchmarks/sft_batching.py``), while
-the other trainers keep their own sampler — KTO's must stay sequential, its KL term pairs neighbours."""
+"""A job's fields reach TRL's config: SFT batches rows of similar length (less padding per step:
+``benchmarks/sft_batching.py``), while the other trainers keep their own sampler — KTO's must stay
+sequential, its KL term pairs neighbours; activations kept, the learning-rate schedule, the precision."""
 
 from __future__ import annotations
 
@@ -46,3 +47,11 @@ def test_a_job_can_keep_its_peak_learning_rate(tmp_path):
     assert SFTConfig(**common_args(job(SFTJob, tmp_path))).lr_scheduler_type == "linear"
     constant = SFTConfig(**common_args(job(SFTJob, tmp_path, lr_scheduler="constant")))
     assert constant.lr_scheduler_type == "constant"
+
+
+def test_a_jobs_precision_reaches_the_trainer(tmp_path):
+    """``bf16`` (the loop's ``loop.train_dtype``, resolved) is TRL's mixed precision; float32 otherwise."""
+    from trl import SFTConfig
+
+    assert SFTConfig(**common_args(job(SFTJob, tmp_path, bf16=True))).bf16 is True
+    assert SFTConfig(**common_args(job(SFTJob, tmp_path))).bf16 is False

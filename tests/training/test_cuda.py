@@ -12,22 +12,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not torch.cuda.is_available()
 
 
 @pytest.mark.parametrize("method", ["sft", "dpo"])
-def test_a_lora_trains_in_bf16_on_the_gpu(method, export_file, tiny_model_dir, tmp_path):
+def test_a_lora_trains_in_bf16_on_the_gpu(method, overfit_job, tiny_model_dir):
     from training.common import common_args
-    from training.run import make_job, run
+    from training.run import run
 
-    job = make_job(
-        method,
-        export_path=str(export_file),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / method),
-        epochs=30,
-        learning_rate=1e-3,
-        validation_share=0.0,
-        min_rows=2,
-        bf16=True,
-        save_steps=10_000,
-    )
+    job = overfit_job(method, bf16=True)
     assert common_args(job)["use_cpu"] is False  # the trainer is told to use the GPU
     out, metrics = run(method, job)
     assert metrics["train_loss_last"] < 0.7 * metrics["train_loss_first"], metrics

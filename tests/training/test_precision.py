@@ -30,37 +30,12 @@ def test_auto_is_bf16_on_a_gpu_only_and_the_loop_trains_in_what_its_setting_reso
     assert Settings(loop={"train_dtype": "bfloat16"}).loop.sft_job()["bf16"] is True
 
 
-def test_a_jobs_precision_reaches_the_trainer(tmp_path):
-    from trl import SFTConfig
-
-    from training.common import common_args
-    from training.config import SFTJob
-
-    def config(**kw):
-        job = SFTJob(export_path="x.jsonl", base_model="m", output_dir=str(tmp_path), **kw)
-        return SFTConfig(**common_args(job))
-
-    assert config(bf16=True).bf16 is True and config().bf16 is False
-
-
-def test_a_bf16_job_learns_on_the_cpu_and_saves_float32_lora_weights(export_file, tiny_model_dir, tmp_path):
+def test_a_bf16_job_learns_on_the_cpu_and_saves_float32_lora_weights(overfit_job):
     from safetensors import safe_open
 
-    from training.run import make_job, run
+    from training.run import run
 
-    job = make_job(
-        "sft",
-        export_path=str(export_file),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / "bf16"),
-        epochs=30,
-        learning_rate=1e-3,
-        validation_share=0.0,
-        min_rows=2,
-        bf16=True,
-        save_steps=10_000,
-    )
-    out, metrics = run("sft", job)
+    out, metrics = run("sft", overfit_job("sft", bf16=True))
     assert metrics["train_loss_last"] < 0.7 * metrics["train_loss_first"], metrics
     with safe_open(str(out / "adapter_model.safetensors"), framework="pt") as weights:
         dtypes = {str(weights.get_tensor(name).dtype) for name in weights.keys()}  # noqa: SIM118
