@@ -107,6 +107,8 @@ def run_variant(
         "variant": name,
         "params": params,
         "steps": metrics.get("steps"),
+        "best_step": metrics.get("best_step"),
+        "eval_loss": metrics.get("eval_loss"),  # the best validation loss (training rows split off)
         "train_minutes": round(minutes, 1),
         "corrections": grounding,  # carried / re-sourced / left out, with ground
     }
@@ -156,7 +158,9 @@ def main(argv: list[str] | None = None) -> None:
             for k in ("similarity", "judge_score", "grounding")
         )
         print(
-            f"{name} {row['params']}: {row['steps']} steps, {row['train_minutes']} min; {cells}", flush=True
+            f"{name} {row['params']}: {row['steps']} steps (best {row['best_step']}, validation loss "
+            f"{row['eval_loss'] or float('nan'):.3f}), {row['train_minutes']} min; {cells}",
+            flush=True,
         )
     if args.output:
         args.output.write_text(json.dumps(rows, indent=2) + "\n")

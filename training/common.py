@@ -89,6 +89,18 @@ def top_layers(base_model: str, count: int | None) -> list[int] | None:
     return list(range(max(0, total - count), total))
 
 
+# validation rows per forward pass, at least: TRL averages the loss over each batch's tokens, so a fixed
+# batch keeps validation losses comparable between jobs whose steps hold different numbers of rows
+EVAL_BATCH_ROWS = 4
+
+
+def eval_batch_rows(job: LoraJob) -> int:
+    """Validation rows per forward pass: a whole step's rows, and never fewer than ``EVAL_BATCH_ROWS``.
+    Evaluation keeps no activations, so it batches whatever the micro-batch (one row at a time took
+    about 1.4x as long on 2 cores), and its loss stays comparable across micro-batches and step sizes."""
+    return max(EVAL_BATCH_ROWS, job.batch_size * job.gradient_accumulation)
+
+
 def common_args(job: LoraJob) -> dict[str, Any]:
     """TrainingArguments fields shared by the TRL configs."""
     return {
@@ -98,9 +110,7 @@ def common_args(job: LoraJob) -> dict[str, Any]:
         "num_train_epochs": job.epochs,
         "max_steps": job.max_steps,
         "per_device_train_batch_size": job.batch_size,
-        # evaluation keeps no activations, so it takes a whole step's rows at once whatever the micro-batch
-        # (one row at a time took about 1.4x as long on 2 cores) and its loss stays comparable across them
-        "per_device_eval_batch_size": job.batch_size * job.gradient_accumulation,
+        "per_device_eval_batch_size": eval_batch_rows(job),
         "gradient_accumulation_steps": job.gradient_accumulation,
         "gradient_checkpointing": job.gradient_checkpointing,
         "logging_steps": job.logging_steps,

@@ -55,3 +55,16 @@ def test_a_jobs_precision_reaches_the_trainer(tmp_path):
 
     assert SFTConfig(**common_args(job(SFTJob, tmp_path, bf16=True))).bf16 is True
     assert SFTConfig(**common_args(job(SFTJob, tmp_path))).bf16 is False
+
+
+def test_validation_batches_never_shrink_with_the_step(tmp_path):
+    """TRL averages the validation loss over each batch's tokens: a step of 2 rows must still be
+    validated 4 rows at a time, so its loss compares with a 4-row step's (the loop's batch-size trial)."""
+    from trl import SFTConfig
+
+    def eval_rows(**kw):
+        return SFTConfig(**common_args(job(SFTJob, tmp_path, **kw))).per_device_eval_batch_size
+
+    assert eval_rows(batch_size=1, gradient_accumulation=2) == 4
+    assert eval_rows(batch_size=1, gradient_accumulation=4) == 4
+    assert eval_rows(batch_size=4, gradient_accumulation=2) == 8
