@@ -135,7 +135,6 @@ def evaluate(
     ``workers``: questions asked at once (vLLM batches them; the latencies are then under that load);
     scoring stays in this thread, in the items' order."""
     classifier = default_classifier() if safety == "default" else safety
-    embedder = chain.embedder
     earlier_rows = [reuse(item) if reuse is not None else None for item in items]
 
     def ask(item: dict[str, Any]):
@@ -165,49 +164,68 @@ def evaluate(
                 }
             )
             continue
-        # retrieval is of documents; a designed "not found" answer shows no sources, but retrieval ran
-        # and is measured all the same (else a model's refusal would count as a retrieval miss)
-        documents = (
-            [(c.source, c.page) for c in answer.citations if not is_reviewed(c.source)]
-            if not answer.trace.silent
-            else [(h.chunk.source, h.chunk.page) for h in chain.retrieve(item["question"])]
-        )
-        hits = [source_matches(source, page, item["source"], item.get("page")) for source, page in documents]
-        answer_vec, ref_vec = embedder.encode([answer.text or " ", item["reference"]])
-        sentences = answer_sentences(answer.text)
-        row = {
-            "id": item["id"],
-            "question": item["question"],
-            "reference": item["reference"],
-            "answer": answer.text,
-            "recall_at_k": recall_at_k(hits, k),
-            "reciprocal_rank": reciprocal_rank(hits),
-            "similarity": cosine(answer_vec, ref_vec),
-            "grounding": k_precision(answer.text, sources_read(answer.trace)),
-            "grounding_cosine": grounding_cosine(
-                embedder.encode(sentences) if sentences else np.zeros((0, embedder.dim)),
-                embedder.encode([s.snippet for s in answer.citations]),
-            ),
-            "citation_only": citation_only(answer.text),
-            "pastes_source": pastes_source(answer.text, answer.trace.prompt),
-            "valid_citation": valid_citation(answer.text, len(answer.citations)),
-            "heading_only": heading_only(answer.text, [c.section for c in answer.citations]),
-            "silent": answer.trace.silent,
-            "model": answer.trace.model,
-            "reviewed_answers": len(answer.trace.reviewed_answers),
-        }
-        if judge is not None:
-            try:
-                row["judge_score"] = judge.score(item["question"], item["reference"], answer.text).score
-            except Exception as err:  # a failed judgement is reported, never scored 0
-                row["judge_error"] = str(err)
-        rows.append(row)
-    scores = [r["judge_score"] for r in rows if "judge_score" in r]
+        rows.append(scored_row(chain, item, answer, k=k, judge=judge))
     if classifier is not None:
         for row, p in zip(rows, classifier.unsafe_probability([r["answer"] for r in rows]), strict=True):
             row["unsafe_probability"] = p
     return {
         "model": label or adapter or "base",
+        **summary(rows, k=k, judge=judge, classifier=classifier),
+        "refusals": refusal_counts(rows, unanswered),
+        "latency_ms": {**percentiles(latencies), "workers": workers},
+        "items": rows,
+        "unanswerable_items": unanswered,
+    }
+
+
+def scored_row(chain, item: dict[str, Any], answer, *, k: int, judge=None) -> dict[str, Any]:
+    """One answered item's row: retrieval, similarity to the reference, grounding, answer shape and
+    (with ``judge``) the judge's score against the reference."""
+    embedder = chain.embedder
+    # retrieval is of documents; a designed "not found" answer shows no sources, but retrieval ran
+    # and is measured all the same (else a model's refusal would count as a retrieval miss)
+    documents = (
+        [(c.source, c.page) for c in answer.citations if not is_reviewed(c.source)]
+        if not answer.trace.silent
+        else [(h.chunk.source, h.chunk.page) for h in chain.retrieve(item["question"])]
+    )
+    hits = [source_matches(source, page, item["source"], item.get("page")) for source, page in documents]
+    answer_vec, ref_vec = embedder.encode([answer.text or " ", item["reference"]])
+    sentences = answer_sentences(answer.text)
+    row = {
+        "id": item["id"],
+        "question": item["question"],
+        "reference": item["reference"],
+        "answer": answer.text,
+        "recall_at_k": recall_at_k(hits, k),
+        "reciprocal_rank": reciprocal_rank(hits),
+        "similarity": cosine(answer_vec, ref_vec),
+        "grounding": k_precision(answer.text, sources_read(answer.trace)),
+        "grounding_cosine": grounding_cosine(
+            embedder.encode(sentences) if sentences else np.zeros((0, embedder.dim)),
+            embedder.encode([s.snippet for s in answer.citations]),
+        ),
+        "citation_only": citation_only(answer.text),
+        "pastes_source": pastes_source(answer.text, answer.trace.prompt),
+        "valid_citation": valid_citation(answer.text, len(answer.citations)),
+        "heading_only": heading_only(answer.text, [c.section for c in answer.citations]),
+        "silent": answer.trace.silent,
+        "model": answer.trace.model,
+        "reviewed_answers": len(answer.trace.reviewed_answers),
+    }
+    if judge is not None:
+        try:
+            row["judge_score"] = judge.score(item["question"], item["reference"], answer.text).score
+        except Exception as err:  # a failed judgement is reported, never scored 0
+            row["judge_error"] = str(err)
+    return row
+
+
+def summary(rows: list[dict[str, Any]], *, k: int, judge=None, classifier=None) -> dict[str, Any]:
+    """The means of the answered items' rows: retrieval, similarity, the judge's score distribution,
+    grounding, answer shape and the unsafe share."""
+    scores = [r["judge_score"] for r in rows if "judge_score" in r]
+    return {
         "n": len(rows),
         "retrieval": {
             f"recall_at_{k}": float(np.mean([r["recall_at_k"] for r in rows])),
@@ -225,11 +243,7 @@ def evaluate(
             key: float(np.mean([r[key] for r in rows]))
             for key in ("citation_only", "pastes_source", "valid_citation", "heading_only")
         },
-        "refusals": refusal_counts(rows, unanswered),
-        "latency_ms": {**percentiles(latencies), "workers": workers},
         "safety": safety_summary([r.get("unsafe_probability", 0.0) for r in rows], classifier),
-        "items": rows,
-        "unanswerable_items": unanswered,
     }
 
 
