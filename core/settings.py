@@ -291,7 +291,12 @@ class LoopSettings(BaseModel):
         "2 cores) goes to the training budget",
     )
     epochs: float = 3
-    batch_size: int = Field(4, ge=1, description="SFT rows per optimizer step")
+    batch_size: int = Field(
+        4,
+        ge=1,
+        description="SFT rows per optimizer step. 2 took twice the steps in the budget and learned less "
+        "(realdocs seed 1: 41 steps, validation loss 0.577 vs 0.565 at 22; README)",
+    )
     micro_batch: int = Field(
         1,
         ge=1,
