@@ -10,8 +10,10 @@ confirm a choice on another set before calling it general.
 
 Variant keys are SFT job fields (``training/config.py``: epochs, learning_rate, target_modules, ...)
 plus ``without``: row sources to leave out of the export (``synthetic``; ``rating``: keep corrections),
-and ``ground``: check each correction against its prompt first (``ragloop.grounding``; true: by the
-judge, ``"k-precision"``: by K-Precision).
+``ground``: check each correction against its prompt first (``ragloop.grounding``; true: by the
+judge, ``"k-precision"``: by K-Precision), ``synthetic_rows``: round-trip the drafts through the served
+chain (``ragloop.roundtrip``: ``checked-drafts`` or ``served-answers``), and ``export_path``: another
+export to start from.
 """
 
 from __future__ import annotations
@@ -62,9 +64,8 @@ def run_variant(
 
     cfg = settings.loop
     params = dict(params)
-    export = filtered_export(
-        settings.data_dir / "feedback-export.jsonl", set(params.pop("without", [])), out_dir / f"{name}.jsonl"
-    )
+    source = Path(params.pop("export_path", settings.data_dir / "feedback-export.jsonl"))
+    export = filtered_export(source, set(params.pop("without", [])), out_dir / f"{name}.jsonl")
     grounding = None
     ground = params.pop("ground", False)
     if ground:  # corrections checked against their prompts (ragloop.grounding); true: the judge
@@ -76,6 +77,18 @@ def run_variant(
         judge = build_judge(settings, embedder=chain.embedder)
         grounding = ground_corrections(export, grounded, chain, judge, check=check).to_dict()
         export = grounded
+    round_trip = None
+    rows = params.pop("synthetic_rows", "drafts")
+    if rows != "drafts":  # drafts round-tripped through the served chain (ragloop.roundtrip)
+        from ragloop.roundtrip import round_trip_drafts
+
+        chain = build_chain(settings)
+        judge = build_judge(settings, embedder=chain.embedder)
+        checked = out_dir / f"{name}-roundtrip.jsonl"
+        round_trip = round_trip_drafts(
+            export, checked, chain, judge, rows=rows, workers=cfg.answer_workers
+        ).to_dict()
+        export = checked
     job = {
         "export_path": str(export),
         "base_model": str(base_model),
@@ -111,6 +124,7 @@ def run_variant(
         "eval_loss": metrics.get("eval_loss"),  # the best validation loss (training rows split off)
         "train_minutes": round(minutes, 1),
         "corrections": grounding,  # carried / re-sourced / left out, with ground
+        "round_trip": round_trip,  # drafts agreed / left out, with synthetic_rows
     }
     for key in ("similarity", "judge_score", "grounding"):
         d = paired(result, base, key)

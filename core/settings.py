@@ -48,6 +48,8 @@ def default_embedding_model() -> str:
 # what says a training prompt carries a correction (ragloop.grounding.carried_by reads the same names)
 CorrectionsCheck = Literal["judge", "k-precision"]
 DraftingStyle = Literal["free", "extractive"]  # drafting.drafts: who writes a synthetic draft's answer
+# ragloop.roundtrip: what a verified draft becomes before training (the round trip through the served chain)
+SyntheticRows = Literal["drafts", "checked-drafts", "served-answers"]
 
 
 class EmbeddingSettings(BaseModel):
@@ -213,6 +215,13 @@ class SyntheticSettings(BaseModel):
         description="extractive: a prose sentence of the chunk is the answer and the model writes only its "
         "question (answer first, as PAQ; 4-10x the verified drafts per minute on realdocs2); free: the "
         "model writes question and answer",
+    )
+    rows: SyntheticRows = Field(
+        "drafts",
+        description="what a verified draft becomes before training (ragloop.roundtrip): drafts: the draft as "
+        "it is; checked-drafts: kept only when the chain's own answer to its question agrees with it (judge "
+        ">= 4 against the draft); served-answers: the agreeing served answer, with its served prompt, "
+        "replaces the draft",
     )
     minutes: float | None = Field(
         4,

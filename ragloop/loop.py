@@ -75,7 +75,8 @@ class LoopResult:
     rlaif_gate_reasons: list[str] = field(default_factory=list)
     training_rows: dict[str, int] = field(default_factory=dict)  # SFT rows by source
     grounding: dict[str, int] = field(default_factory=dict)  # corrections carried / re-sourced / left out
-    synthetic: dict[str, int] = field(default_factory=dict)  # drafted / verified / refused / unusable
+    # drafted / verified / refused / unusable (+ round_trip_agreed / round_trip_left_out, ragloop.roundtrip)
+    synthetic: dict[str, int] = field(default_factory=dict)
     reviewed: dict[str, Any] = field(default_factory=dict)  # the reviewed-answers check
 
     def summary(self) -> dict[str, Any]:
@@ -345,6 +346,21 @@ class Loop:
             state.grounding = report.to_dict()
             self.echo(f"      {report.summary()}")
             export = grounded
+        if cfg.synthetic.rows != "drafts" and state.synthetic_ids:
+            from ragloop.roundtrip import round_trip_drafts
+
+            checked = self.settings.data_dir / "feedback-roundtrip.jsonl"
+            trip = round_trip_drafts(
+                export,
+                checked,
+                state.chain,
+                state.judge,
+                rows=cfg.synthetic.rows,
+                workers=cfg.answer_workers,
+            )
+            state.synthetic |= {"round_trip_agreed": trip.agreed, "round_trip_left_out": trip.disagreed}
+            self.echo(f"      {trip.summary()} ({cfg.synthetic.rows})")
+            export = checked
         state.adapter_dir = self.settings.data_dir / "trained" / cfg.adapter_name
         job = make_job(
             "sft",
@@ -635,6 +651,12 @@ class Loop:
             notes.append(
                 f"synthetic drafts from the corpus's chunks: {s['drafted']} drafted, "
                 f"{s['verified']} verified by the judge against their chunk, {s['refused']} refused"
+                + (
+                    f"; asked through the chain, {s['round_trip_agreed']} answered in agreement and kept "
+                    f"({self.cfg.synthetic.rows}), {s['round_trip_left_out']} left out"
+                    if "round_trip_agreed" in s
+                    else ""
+                )
             )
         if state.reviewed:
             r = state.reviewed

@@ -1,0 +1,107 @@
+"""Drafted rows round-trip through the served chain before training (ragloop.roundtrip): a draft stays
+only when the chain's own answer to its question agrees with it — as drafted (checked-drafts) or as the
+served answer with its served prompt (served-answers); other rows pass unchanged. Real embedded store
+over the demo corpus, real embedding model, real chain and the default judge; the served model's replies
+are scripted (which answer agrees is the point of the test)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from judge.core import Judge
+from judge.overlap import ReferenceOverlapJudge
+from rag.backends.embedded_store import EmbeddedVectorStore
+from rag.chain import ChainConfig, RagChain
+from rag.ingest import Ingestor
+from ragloop.roundtrip import round_trip_drafts
+from tests.conftest import DEMO_CORPUS
+
+AGREES = "How long does a full charge take with the supplied charger?"
+DISAGREES = "What tyre pressure should I use off-road?"
+REPLIES = {
+    AGREES: "A full charge takes about 5 hours with the supplied charger [1].",
+    DISAGREES: "The battery carries a two-year warranty [1].",
+}
+
+
+class ScriptedLLM:
+    """The served model's reply to each question (the chain, store and judge around it are real)."""
+
+    def model_id(self, adapter=None) -> str:
+        return "scripted"
+
+    def stream_chat(self, messages, **_):
+        asked = messages[-1].content
+        yield next(reply for question, reply in REPLIES.items() if question in asked)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory, embedder, chunker):
+    store = EmbeddedVectorStore(tmp_path_factory.mktemp("rt") / "s.sqlite3", dim=embedder.dim)
+    Ingestor(store, embedder, chunker).ingest([DEMO_CORPUS], progress=False)
+    yield RagChain(store, embedder, llm=ScriptedLLM(), config=ChainConfig(top_k=2))
+    store.close()
+
+
+def draft(fid: str, question: str, answer: str) -> dict:
+    prompt = f'<source id="1" file="x.md">\n{answer}\n</source>\n\nQuestion: {question}'
+    return {
+        "feedback_id": fid,
+        "session_id": "synthetic",
+        "question": question,
+        "answer": "",
+        "correction": answer,
+        "review_state": "approved",
+        "trace": {"prompt": prompt, "synthetic": True},
+    }
+
+
+@pytest.fixture
+def export(tmp_path):
+    rows = [
+        draft("agrees", AGREES, "Charging fully takes about 5 hours with the supplied charger. [1]"),
+        draft("disagrees", DISAGREES, "Use 1.6 to 1.8 bar off-road for grip. [1]"),
+        {"feedback_id": "rated", "question": AGREES, "answer": "5 h [1]", "rating": 5, "trace": {}},
+    ]
+    path = tmp_path / "export.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path, rows
+
+
+def kept(path) -> dict[str, dict]:
+    return {r["feedback_id"]: r for r in map(json.loads, path.read_text().splitlines())}
+
+
+def test_served_answers_replace_the_drafts_they_agree_with(chain, embedder, export, tmp_path):
+    path, rows = export
+    out = tmp_path / "out.jsonl"
+    report = round_trip_drafts(path, out, chain, Judge(ReferenceOverlapJudge(embedder.encode)), workers=2)
+
+    rows_out = kept(out)
+    assert set(rows_out) == {"agrees", "rated"}  # the draft the chain answers otherwise is left out
+    assert (report.drafts, report.agreed, report.disagreed) == (2, 1, 1)
+    assert rows_out["rated"] == rows[2]
+    served = rows_out["agrees"]
+    assert served["correction"] == served["answer"] == REPLIES[AGREES]
+    trace = served["trace"]
+    assert trace["synthetic"] and trace["draft"] == rows[0]["correction"]
+    assert trace["prompt"] != rows[0]["trace"]["prompt"] and "5 hours" in trace["prompt"]  # as served
+    assert served["citations"] and all(c["chunk_id"] for c in served["citations"])
+
+
+def test_checked_drafts_keep_the_drafts_words(chain, embedder, export, tmp_path):
+    path, rows = export
+    out = tmp_path / "out.jsonl"
+    round_trip_drafts(path, out, chain, Judge(ReferenceOverlapJudge(embedder.encode)), rows="checked-drafts")
+    assert kept(out) == {"agrees": rows[0], "rated": rows[2]}
+
+
+def test_drafts_pass_unchanged_without_a_round_trip(chain, embedder, export, tmp_path):
+    path, rows = export
+    out = tmp_path / "out.jsonl"
+    report = round_trip_drafts(path, out, chain, judge=None, rows="drafts")
+    assert kept(out) == {r["feedback_id"]: r for r in rows} and report.drafts == 0
+    with pytest.raises(ValueError, match="unknown synthetic rows 'all'"):
+        round_trip_drafts(path, out, chain, judge=None, rows="all")
