@@ -217,11 +217,12 @@ class SyntheticSettings(BaseModel):
         "model writes question and answer",
     )
     rows: SyntheticRows = Field(
-        "drafts",
-        description="what a verified draft becomes before training (ragloop.roundtrip): drafts: the draft as "
-        "it is; checked-drafts: kept only when the chain's own answer to its question agrees with it (judge "
-        ">= 4 against the draft); served-answers: the agreeing served answer, with its served prompt, "
-        "replaces the draft",
+        "served-answers",
+        description="what a verified draft becomes before training (ragloop.roundtrip): served-answers: the "
+        "chain's own answer to the draft's question, with its served prompt, when the judge scores it >= 4 "
+        "against the draft (else left out); checked-drafts: the agreeing draft as drafted; drafts: every "
+        "draft as it is. On realdocs seed 1 with 16 rated rows: similarity +0.038 (+0.003..+0.086) against "
+        "+0.021 checked and +0.016 drafts (README)",
     )
     minutes: float | None = Field(
         4,
