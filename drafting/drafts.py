@@ -15,15 +15,14 @@ import logging
 import random
 import re
 import time
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import get_args
 
 from tqdm import tqdm
 
+from core.pool import ordered_until
 from core.settings import DraftingStyle
 from rag.protocols import LLM, ChatMessage, SearchHit, VectorStore
 
@@ -208,46 +207,15 @@ def drafts(
         for index, hit in enumerate(hits[:count])
         for text in _draft_inputs(hit, style, per_chunk, seed + index)
     ]
-
-    def draft(job: tuple[int, SearchHit, str]) -> Draft:
-        index, hit, text = job
-        chunk = hit.chunk
-        where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
-        if style == "extractive":  # ``text`` is the answer sentence; the model sees the whole chunk
-            prompt = QUESTION_PROMPT.format(where=where, text=chunk.text, sentence=text)
-        else:
-            prompt = SYNTH_PROMPT.format(where=where, text=text)
-        reply = "".join(
-            llm.stream_chat([ChatMessage("user", prompt)], max_tokens=max_tokens, temperature=0.0)
-        )
-        if style == "extractive":
-            question = parse_question(reply)
-            qa = (question, text) if question else None
-        else:
-            qa = parse_draft(reply)
-        if qa is None:
-            log.info("unusable draft for %s: %r", where, reply[:80])
-        return Draft(index, hit, where, qa)
-
     deadline = time.monotonic() + max_minutes * 60 if max_minutes else float("inf")
     seen: set[tuple[int, str]] = set()
-    todo, pending = iter(jobs), deque()
-    with (
-        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
-        tqdm(total=len(jobs), desc=desc, unit="draft") as bar,
-    ):
-
-        def submit() -> None:  # keep ``workers`` requests in flight while the budget lasts
-            while len(pending) < max(1, workers) and time.monotonic() < deadline:
-                job = next(todo, None)
-                if job is None:
-                    return
-                pending.append(pool.submit(draft, job))
-
-        submit()
-        while pending:
-            result = pending.popleft().result()
-            submit()
+    with tqdm(total=len(jobs), desc=desc, unit="draft") as bar:
+        for result in ordered_until(
+            lambda job: draft_one(llm, job, style=style, max_tokens=max_tokens),
+            jobs,
+            workers=workers,
+            deadline=deadline,
+        ):
             bar.update()
             key = (result.index, result.qa[0].lower()) if result.qa else None
             if key in seen:
@@ -255,5 +223,27 @@ def drafts(
             elif key:
                 seen.add(key)
             yield result
-    if bar.n < len(jobs):
-        log.info("drafting budget of %g min reached after %d of %d drafts", max_minutes, bar.n, len(jobs))
+        done = bar.n
+    if done < len(jobs):
+        log.info("drafting budget of %g min reached after %d of %d drafts", max_minutes, done, len(jobs))
+
+
+def draft_one(llm: LLM, job: tuple[int, SearchHit, str], *, style: str, max_tokens: int) -> Draft:
+    """One request to the model: ``job`` is (chunk's index, the chunk, the text to draft from — in the
+    extractive style the answer sentence, the model then seeing the whole chunk)."""
+    index, hit, text = job
+    chunk = hit.chunk
+    where = Path(chunk.source).name + (f", page {chunk.page}" if chunk.page else "")
+    if style == "extractive":
+        prompt = QUESTION_PROMPT.format(where=where, text=chunk.text, sentence=text)
+    else:
+        prompt = SYNTH_PROMPT.format(where=where, text=text)
+    reply = "".join(llm.stream_chat([ChatMessage("user", prompt)], max_tokens=max_tokens, temperature=0.0))
+    if style == "extractive":
+        question = parse_question(reply)
+        qa = (question, text) if question else None
+    else:
+        qa = parse_draft(reply)
+    if qa is None:
+        log.info("unusable draft for %s: %r", where, reply[:80])
+    return Draft(index, hit, where, qa)

@@ -9,7 +9,9 @@ a user's own documents and questions as it does on the demo.
 
 Before the users arrive, the served model drafts question-answer pairs from the indexed chunks (the
 reference design's SFT data; ``loop.synthetic``) and a simulated expert — the judge, against the draft's
-chunk — approves or rejects each. Drafts come from chunks only, never from the eval set.
+chunk — approves or rejects each. Drafts come from chunks only, never from the eval set. Before training,
+each approved draft's question is asked through the chain, and the served answer takes the draft's place
+when the judge finds it agrees (``loop.synthetic.rows``, ``ragloop.roundtrip``).
 
 Every stage runs through the same code the product uses — the RAG chain, the feedback path of the chat
 page (``ragloop.turns``), the feedback store and export, ``training.data`` + the SFT trainer, the eval
@@ -327,40 +329,11 @@ class Loop:
 
     def train_sft(self, state: LoopState) -> None:
         from core.manifest import AdapterManifest
-        from feedback.export import export_records
         from training.run import make_job
         from training.run import run as train
 
-        cfg, writer = self.cfg, state.writer
-        writer.drain()
-        export = self.settings.data_dir / "feedback-export.jsonl"
-        wanted = {r.feedback_id for r in state.records} | set(state.synthetic_ids)
-        n = export_records((r for r in writer.store.list() if r.feedback_id in wanted), export, "jsonl")
-        if cfg.ground_corrections:  # a correction its prompt does not carry teaches answering beyond sources
-            from ragloop.grounding import ground_corrections
-
-            grounded = self.settings.data_dir / "feedback-grounded.jsonl"
-            report = ground_corrections(
-                export, grounded, state.chain, state.judge, check=cfg.corrections_check
-            )
-            state.grounding = report.to_dict()
-            self.echo(f"      {report.summary()}")
-            export = grounded
-        if cfg.synthetic.rows != "drafts" and state.synthetic_ids:
-            from ragloop.roundtrip import round_trip_drafts
-
-            checked = self.settings.data_dir / "feedback-roundtrip.jsonl"
-            trip = round_trip_drafts(
-                export,
-                checked,
-                state.chain,
-                state.judge,
-                rows=cfg.synthetic.rows,
-                workers=cfg.answer_workers,
-            )
-            state.synthetic |= {"round_trip_agreed": trip.agreed, "round_trip_left_out": trip.disagreed}
-            self.echo(f"      {trip.summary()} ({cfg.synthetic.rows})")
-            export = checked
+        cfg = self.cfg
+        export, n = self.training_export(state)
         state.adapter_dir = self.settings.data_dir / "trained" / cfg.adapter_name
         job = make_job(
             "sft",
@@ -383,6 +356,39 @@ class Loop:
             f"{metrics.get('train_loss_first') or 0:.3f} -> {metrics.get('train_loss_last') or 0:.3f} over "
             f"{metrics.get('steps')} steps{stopped}"
         )
+
+    def training_export(self, state: LoopState) -> tuple[Path, int]:
+        """The SFT rows' file and how many records went into it: the users' records and the verified
+        drafts exported as the product exports feedback, each correction checked against its prompt
+        (``ragloop.grounding``) and each draft asked through the chain (``ragloop.roundtrip``)."""
+        from feedback.export import export_records
+
+        cfg, writer, data_dir = self.cfg, state.writer, self.settings.data_dir
+        writer.drain()
+        export = data_dir / "feedback-export.jsonl"
+        wanted = {r.feedback_id for r in state.records} | set(state.synthetic_ids)
+        n = export_records((r for r in writer.store.list() if r.feedback_id in wanted), export, "jsonl")
+        if cfg.ground_corrections:  # a correction its prompt does not carry teaches answering beyond sources
+            from ragloop.grounding import ground_corrections
+
+            grounded = data_dir / "feedback-grounded.jsonl"
+            report = ground_corrections(
+                export, grounded, state.chain, state.judge, check=cfg.corrections_check
+            )
+            state.grounding = report.to_dict()
+            self.echo(f"      {report.summary()}")
+            export = grounded
+        if cfg.synthetic.rows != "drafts" and state.synthetic_ids:  # a supported draft may answer beside
+            from ragloop.roundtrip import round_trip_drafts
+
+            checked = data_dir / "feedback-roundtrip.jsonl"
+            trip = round_trip_drafts(
+                export, checked, state.chain, state.judge, rows=cfg.synthetic.rows, workers=cfg.answer_workers
+            )
+            state.synthetic |= {"round_trip_agreed": trip.agreed, "round_trip_left_out": trip.disagreed}
+            self.echo(f"      {trip.summary()} ({cfg.synthetic.rows})")
+            export = checked
+        return export, n
 
     def evaluate(self, state: LoopState) -> None:
         from eval.langchain_baseline import LangChainAnswerer

@@ -1,4 +1,5 @@
-"""``core.pool.map_ordered``: calls run at once, results come back in the items' order."""
+"""``core.pool``: calls run at once, results come back in the items' order (``map_ordered``), and under a
+deadline no new call starts (``ordered_until``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import threading
 
 import pytest
 
-from core.pool import map_ordered
+from core.pool import map_ordered, ordered_until
 
 
 def test_calls_run_at_once_and_results_keep_the_items_order():
@@ -38,3 +39,29 @@ def test_a_failing_call_raises_in_the_caller():
 
     with pytest.raises(ValueError, match="no answer"):
         map_ordered(boom, range(4), workers=2)
+
+
+def test_no_call_starts_after_the_deadline_and_those_in_flight_finish(monkeypatch):
+    clock = {"now": 0.0}
+    started: list[int] = []
+
+    def call(x: int) -> int:
+        started.append(x)
+        if x == 1:  # the budget ends while the second call runs
+            clock["now"] = 10.0
+        return -x
+
+    monkeypatch.setattr("core.pool.monotonic", lambda: clock["now"])
+    assert list(ordered_until(call, range(10), workers=1, deadline=5.0)) == [0, -1]
+    assert started == [0, 1]
+
+
+def test_before_the_deadline_every_item_comes_back_in_order():
+    assert list(ordered_until(lambda x: x * x, range(6), workers=3, deadline=float("inf"))) == [
+        0,
+        1,
+        4,
+        9,
+        16,
+        25,
+    ]
