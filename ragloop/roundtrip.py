@@ -94,21 +94,17 @@ def round_trip_drafts(
     answers = map_ordered(
         lambda r: chain.answer(r["question"]), drafts, workers=workers, desc="drafts asked", unit="draft"
     )
-    kept_as: dict[int, dict] = {}
+    becomes: dict[int, dict | None] = {}  # each draft's row after the trip (None: left out), by identity
     for draft, answer in zip(drafts, answers, strict=True):
         report.drafts += 1
-        verdict = judge.score(draft["question"], draft["correction"], answer.text)
-        if verdict.score >= min_score:
-            report.agreed += 1
-            kept_as[id(draft)] = draft if rows == "checked-drafts" else served_answer_row(draft, answer)
+        agrees = judge.score(draft["question"], draft["correction"], answer.text).score >= min_score
+        report.agreed += agrees
+        report.disagreed += not agrees
+        if agrees:
+            becomes[id(draft)] = draft if rows == "checked-drafts" else served_answer_row(draft, answer)
         else:
-            report.disagreed += 1
-            kept_as[id(draft)] = {}
-    kept = []
-    for r in records:
-        r = kept_as.get(id(r), r)
-        if r:
-            kept.append(r)
+            becomes[id(draft)] = None
+    kept = [row for r in records if (row := becomes.get(id(r), r)) is not None]
     Path(out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
     log.info("round trip: %s", report.summary())
     return report
