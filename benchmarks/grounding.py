@@ -33,7 +33,8 @@ from statistics import fmean
 
 import numpy as np
 
-from benchmarks.judge import PAIRS, auc, read_jsonl
+from benchmarks.judge import PAIRS, auc
+from core.jsonl import read_rows
 from core.settings import get_settings
 from eval.metrics import answer_sentences, grounding_cosine, k_precision
 from rag.chain import snippet, source_bodies
@@ -46,7 +47,7 @@ HALVES = ("realdocs2-a", "realdocs2-b")
 def labelled_references() -> list[dict]:
     """One row per realdocs2 item: its reference, its prompt and whether the prompt holds the evidence."""
     rows: dict[str, dict] = {}
-    for row in read_jsonl(PAIRS):
+    for row in read_rows(PAIRS):
         if "evidence_in_sources" in row and row["item"] not in rows:
             rows[row["item"]] = row
     return list(rows.values())

@@ -34,8 +34,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from core.jsonl import read_rows, write_rows
 from core.settings import REPO_ROOT, Settings, get_settings
-from eval.judge_pairs import RIGHT_KINDS, WRONG_KINDS, make_pairs, read_paraphrases, write_jsonl
+from eval.judge_pairs import RIGHT_KINDS, WRONG_KINDS, make_pairs, read_paraphrases
 from eval.retrieval import normalise
 from eval.run import answerable
 from judge.core import Judge
@@ -60,10 +61,6 @@ def reported_set(set_name: str, item: str) -> str:
     return f"{set_name}-{'a' if int(item.rsplit('-', 1)[1]) % 2 else 'b'}"
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def build_pairs(settings: Settings) -> Path:
     """Pairs from every set with references; sources = what the base chain retrieved for the question
     (taken from the labelled real answers where there is one, else retrieved from the set's corpus)."""
@@ -71,11 +68,11 @@ def build_pairs(settings: Settings) -> Path:
 
     encode = build_embedder(settings).encode
     paraphrases = read_paraphrases(PARAPHRASES)
-    sources = {r["item"]: r["sources"] for r in read_jsonl(REAL) if r["model"] == "base"}
+    sources = {r["item"]: r["sources"] for r in read_rows(REAL) if r["model"] == "base"}
     rows = []
     evidence: dict[str, list[str]] = {}
     for name in SOURCE_SETS:
-        items = [i for i in read_jsonl(SETS / f"{name}.jsonl") if answerable(i)]
+        items = [i for i in read_rows(SETS / f"{name}.jsonl") if answerable(i)]
         evidence |= {i["id"]: [e["text"] for e in i["evidence"]] for i in items if i.get("evidence")}
         missing = [i["question"] for i in items if i["id"] not in sources]
         if missing and name in CORPUS_OF:
@@ -89,7 +86,7 @@ def build_pairs(settings: Settings) -> Path:
             row["evidence_in_sources"] = all(
                 normalise(text) in normalise(row["sources"]) for text in evidence[row["item"]]
             )
-    return write_jsonl(rows, PAIRS)
+    return write_rows(rows, PAIRS)
 
 
 def retrieved_prompts(settings: Settings, corpus: Path, questions: list[str]) -> dict[str, str]:
@@ -350,7 +347,7 @@ def main() -> None:
     from rag.service import build_embedder
 
     embedder = build_embedder(settings)
-    pairs, real = read_jsonl(PAIRS), read_jsonl(REAL)
+    pairs, real = read_rows(PAIRS), read_rows(REAL)
     results: dict[str, dict] = {}
     for spec in args.judges.split(","):
         judge = make_judge(spec, settings, args.served_url, embedder)

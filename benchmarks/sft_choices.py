@@ -24,6 +24,7 @@ import logging
 import time
 from pathlib import Path
 
+from core.jsonl import read_rows, write_rows
 from core.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -33,15 +34,40 @@ def filtered_export(export: Path, without: set[str], out: Path) -> Path:
     """The export less the records of the named sources."""
     if not without:
         return export
-    kept = []
-    for line in export.read_text().splitlines():
-        row = json.loads(line)
+
+    def dropped(row: dict) -> bool:
         synthetic = bool((row.get("trace") or {}).get("synthetic"))
-        if ("synthetic" in without and synthetic) or ("rating" in without and not row.get("correction")):
-            continue
-        kept.append(line)
-    out.write_text("\n".join(kept) + "\n")
-    return out
+        return ("synthetic" in without and synthetic) or ("rating" in without and not row.get("correction"))
+
+    return write_rows([row for row in read_rows(export) if not dropped(row)], out)
+
+
+def checked_export(
+    name: str, params: dict, settings: Settings, out_dir: Path, chain, judge
+) -> tuple[Path, dict | None, dict | None]:
+    """The variant's training export, as the loop's export step makes it: rows filtered (``without``),
+    corrections checked against their prompts (``ground``), drafts round-tripped (``synthetic_rows``).
+    Pops those keys from ``params``; returns (export, grounding counts, round-trip counts)."""
+    source = Path(params.pop("export_path", settings.data_dir / "feedback-export.jsonl"))
+    export = filtered_export(source, set(params.pop("without", [])), out_dir / f"{name}.jsonl")
+    grounding = round_trip = None
+    ground = params.pop("ground", False)
+    if ground:  # corrections checked against their prompts (ragloop.grounding); true: the judge
+        from ragloop.grounding import ground_corrections
+
+        grounded = out_dir / f"{name}-grounded.jsonl"
+        check = ground if isinstance(ground, str) else "judge"
+        grounding = ground_corrections(export, grounded, chain, judge, check=check).to_dict()
+        export = grounded
+    rows = params.pop("synthetic_rows", "drafts")
+    if rows != "drafts":  # drafts round-tripped through the served chain (ragloop.roundtrip)
+        from ragloop.roundtrip import round_trip_drafts
+
+        checked = out_dir / f"{name}-roundtrip.jsonl"
+        workers = settings.loop.answer_workers
+        round_trip = round_trip_drafts(export, checked, chain, judge, rows=rows, workers=workers).to_dict()
+        export = checked
+    return export, grounding, round_trip
 
 
 def run_variant(
@@ -64,31 +90,9 @@ def run_variant(
 
     cfg = settings.loop
     params = dict(params)
-    source = Path(params.pop("export_path", settings.data_dir / "feedback-export.jsonl"))
-    export = filtered_export(source, set(params.pop("without", [])), out_dir / f"{name}.jsonl")
-    grounding = None
-    ground = params.pop("ground", False)
-    if ground:  # corrections checked against their prompts (ragloop.grounding); true: the judge
-        from ragloop.grounding import ground_corrections
-
-        chain = build_chain(settings)
-        grounded = out_dir / f"{name}-grounded.jsonl"
-        check = ground if isinstance(ground, str) else "judge"
-        judge = build_judge(settings, embedder=chain.embedder)
-        grounding = ground_corrections(export, grounded, chain, judge, check=check).to_dict()
-        export = grounded
-    round_trip = None
-    rows = params.pop("synthetic_rows", "drafts")
-    if rows != "drafts":  # drafts round-tripped through the served chain (ragloop.roundtrip)
-        from ragloop.roundtrip import round_trip_drafts
-
-        chain = build_chain(settings)
-        judge = build_judge(settings, embedder=chain.embedder)
-        checked = out_dir / f"{name}-roundtrip.jsonl"
-        round_trip = round_trip_drafts(
-            export, checked, chain, judge, rows=rows, workers=cfg.answer_workers
-        ).to_dict()
-        export = checked
+    chain = build_chain(settings)  # one chain and judge for the checks and the evaluation
+    judge = build_judge(settings, embedder=chain.embedder)
+    export, grounding, round_trip = checked_export(name, params, settings, out_dir, chain, judge)
     job = {
         "export_path": str(export),
         "base_model": str(base_model),
@@ -100,11 +104,9 @@ def run_variant(
     started = time.perf_counter()
     _, metrics = train("sft", make_job("sft", **job))
     minutes = (time.perf_counter() - started) / 60
-    chain = build_chain(settings)
     admin = VLLMAdmin(settings.llm.base_url, settings.llm.api_key.get_secret_value())
     admin.load(name, str((out_dir / name).resolve()))
     try:
-        judge = build_judge(settings, embedder=chain.embedder)
         result = evaluate(
             chain,
             items,

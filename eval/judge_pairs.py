@@ -21,11 +21,12 @@ counts differ per kind. Deterministic: the same set gives the same pairs.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from core.jsonl import read_rows
 
 WRONG_KINDS = ("numbers", "negation", "yes_no", "entity_unit", "qualifier", "neighbour")
 RIGHT_KINDS = ("paraphrase", "padded")
@@ -172,7 +173,7 @@ def neighbour(item: dict[str, Any], items: list[dict[str, Any]], encode: Callabl
 def read_paraphrases(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_rows(path)
     return {r["id"]: r["paraphrase"] for r in rows}
 
 
@@ -211,9 +212,3 @@ def make_pairs(
                 }
             )
     return rows
-
-
-def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return path

@@ -24,7 +24,6 @@ reader of files.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -33,6 +32,7 @@ from typing import get_args
 
 from tqdm import tqdm
 
+from core.jsonl import read_rows, write_rows
 from core.settings import CorrectionsCheck
 from eval.metrics import k_precision
 from rag.chain import RagChain, build_prompt, source_bodies
@@ -104,7 +104,7 @@ def ground_corrections(
     carried = carried_by(check, judge, min_score=min_score)
     report = GroundingReport()
     kept = []
-    rows = [json.loads(line) for line in Path(export).read_text().splitlines() if line.strip()]
+    rows = read_rows(export)
     for row in tqdm(rows, desc="grounding corrections", unit="row"):
         trace = row.get("trace") or {}
         if not row.get("correction") or trace.get("synthetic") or not trace.get("prompt"):
@@ -126,7 +126,7 @@ def ground_corrections(
             )
             continue
         report.unsupported += 1
-    Path(out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+    write_rows(kept, out)
     log.info("grounding: %s", report.summary())
     return report
 

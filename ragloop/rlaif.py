@@ -25,7 +25,6 @@ and publishes it only if it is better.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 from tqdm import tqdm
 
 from core.citations import strip_citations
+from core.jsonl import read_rows, write_rows
 from core.manifest import AdapterManifest
 from core.settings import RlaifSettings
 
@@ -82,12 +82,6 @@ def score_candidates(judge, records: list, items: list[dict]) -> tuple[list[dict
     )
 
 
-def write_jsonl(rows: list[dict], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
 def score_spread(scored: list[dict]) -> dict[str, float]:
     """How much the judge's scores differ between one question's candidates: without spread there
     is nothing to prefer."""
@@ -108,7 +102,7 @@ def plot_ai_feedback(scores_path: Path, path: Path, source: str) -> Path | None:
     and the worst (the pairs DPO and the reward model learn from)."""
     from core.plots import pyplot, save
 
-    rows = [json.loads(line) for line in scores_path.read_text().splitlines() if line.strip()]
+    rows = read_rows(scores_path)
     if not rows:
         return None
     by_question: dict[str, list[float]] = {}
@@ -143,16 +137,9 @@ def best_of_k_export(candidates: Path, scores: Path, out: Path, *, min_score: fl
     """Rejection sampling's rows: per question the candidate the judge scored highest (the first of a
     tie), kept when it scores at least ``min_score``, written as a feedback export whose records carry
     that score as their AI score (so SFT reads them as ``ai_score`` rows). Returns (path, rows)."""
-    judged = {}
-    for line in Path(scores).read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            judged[row["id"]] = row
+    judged = {row["id"]: row for row in read_rows(scores)}
     best: dict[str, tuple[float, dict]] = {}
-    for line in Path(candidates).read_text().splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    for record in read_rows(candidates):
         verdict = judged.get(record["feedback_id"])
         if verdict is None:  # the judge gave no usable score
             continue
@@ -166,7 +153,7 @@ def best_of_k_export(candidates: Path, scores: Path, out: Path, *, min_score: fl
             scored = {**record, "ai_score": verdict["score"], "ai_judge": ai_judge}
             best[question] = (verdict["score"], scored)
     kept = [record for score, record in best.values() if score >= min_score]
-    write_jsonl(kept, out)
+    write_rows(kept, out)
     return out, len(kept)
 
 
@@ -283,8 +270,8 @@ def collect_feedback(
         echo(f"      the judge gave no usable score for {len(failed)} candidates; they are left out")
     candidates_path = workdir / "rlaif-candidates.jsonl"
     export_records(records, candidates_path, "jsonl")
-    scores_path = write_jsonl(scored, workdir / "rlaif-scores.jsonl")
-    write_jsonl(failed, workdir / "rlaif-judge-failures.jsonl")
+    scores_path = write_rows(scored, workdir / "rlaif-scores.jsonl")
+    write_rows(failed, workdir / "rlaif-judge-failures.jsonl")
     stats: dict[str, Any] = {
         "questions": len(items),
         "candidates": len(records),

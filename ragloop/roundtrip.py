@@ -25,12 +25,12 @@ rows stay ``synthetic`` (``trace.synthetic``), so the manifest counts them as be
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import get_args
 
+from core.jsonl import read_rows, write_rows
 from core.pool import map_ordered
 from core.settings import SyntheticRows
 from rag.chain import RagChain
@@ -85,10 +85,10 @@ def round_trip_drafts(
     rows pass unchanged and in order."""
     if rows not in ROWS:
         raise ValueError(f"unknown synthetic rows {rows!r}: one of {', '.join(ROWS)}")
-    records = [json.loads(line) for line in Path(export).read_text().splitlines() if line.strip()]
+    records = read_rows(export)
     report = RoundTripReport()
     if rows == "drafts":
-        Path(out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        write_rows(records, out)
         return report
     drafts = [r for r in records if (r.get("trace") or {}).get("synthetic") and r.get("correction")]
     answers = map_ordered(
@@ -105,6 +105,6 @@ def round_trip_drafts(
         else:
             becomes[id(draft)] = None
     kept = [row for r in records if (row := becomes.get(id(r), r)) is not None]
-    Path(out).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept))
+    write_rows(kept, out)
     log.info("round trip: %s", report.summary())
     return report

@@ -105,3 +105,23 @@ def test_drafts_pass_unchanged_without_a_round_trip(chain, embedder, export, tmp
     assert kept(out) == {r["feedback_id"]: r for r in rows} and report.drafts == 0
     with pytest.raises(ValueError, match="unknown synthetic rows 'all'"):
         round_trip_drafts(path, out, chain, judge=None, rows="all")
+
+
+def test_the_sft_choices_benchmark_checks_its_export_as_the_loop_does(chain, embedder, export, tmp_path):
+    """benchmarks.sft_choices trains each variant on the export the loop's export step would make: the
+    sources it names dropped, then the drafts round-tripped; the variant's other parameters are left."""
+    from benchmarks.sft_choices import checked_export
+    from core.settings import get_settings
+
+    path, rows = export
+    params = {
+        "export_path": str(path),
+        "without": ["rating"],
+        "synthetic_rows": "checked-drafts",
+        "epochs": 1,
+    }
+    judge = Judge(ReferenceOverlapJudge(embedder.encode))
+    out, grounding, round_trip = checked_export("v", params, get_settings(), tmp_path, chain, judge)
+    assert kept(out) == {"agrees": rows[0]}
+    assert grounding is None and round_trip["agreed"] == 1 and round_trip["disagreed"] == 1
+    assert params == {"epochs": 1}

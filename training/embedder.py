@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.jsonl import read_rows, write_rows
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -42,7 +44,7 @@ class EmbedderJob:
 
 
 def read_pairs(path: Path) -> list[dict[str, Any]]:
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = read_rows(path)
     bad = [n for n, r in enumerate(rows, start=1) if not (r.get("question") and r.get("passage"))]
     if bad:
         raise ValueError(f"{path}: rows {bad[:5]} lack a question or a passage")
@@ -50,9 +52,7 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
 
 
 def write_pairs(rows: list[dict[str, Any]], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return path
+    return write_rows(rows, path)
 
 
 def main(job: EmbedderJob) -> dict[str, Any]:

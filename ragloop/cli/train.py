@@ -113,12 +113,11 @@ def judge(
     bedrock_model: Annotated[str | None, typer.Option(help="use Amazon Bedrock with this model id")] = None,
 ) -> None:
     """Score answers 0-5 against references with an AI judge (RLAIF); failures are listed, never scored 0."""
-    import json
+    from core.jsonl import read_rows, write_rows
 
     judge_ = judge_from_options(base_url, model, bedrock_model)
-    items = [json.loads(line) for line in input.read_text().splitlines() if line.strip()]
-    scored, failed = judge_.score_many(items)
-    output.write_text("".join(json.dumps(r) + "\n" for r in scored))
+    scored, failed = judge_.score_many(read_rows(input))
+    write_rows(scored, output)
     typer.echo(f"scored {len(scored)}, failed {len(failed)} -> {output}")
     for item in failed:
         typer.secho(f"  not scored {item.get('id', '?')}: {item['error']}", fg=typer.colors.YELLOW, err=True)

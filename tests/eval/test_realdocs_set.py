@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.jsonl import read_rows
 from eval.retrieval import Evidence, EvidenceQuestion, found_rank, read_evidence_set, score, unfound_evidence
 from rag.loaders import load_pages
 from rag.protocols import Chunk
@@ -42,10 +43,9 @@ DOCS2 = sorted((ROOT / "eval/sets/realdocs2").iterdir())
 def test_the_second_set_is_other_documents_with_references_and_cross_file_questions():
     """The set never used for tuning (issue 30): 6+ other documents, 80+ questions, 20+ two-passage (some
     across files), each with a reference answer so the loop can run on it."""
-    import json
 
     questions = read_evidence_set(SET2)
-    rows = [json.loads(line) for line in SET2.read_text().splitlines() if line.strip()]
+    rows = read_rows(SET2)
     files = {p.name for p in DOCS2}
     assert len(files) >= 6 and {Path(f).suffix for f in files} == {".pdf", ".html", ".md"}
     assert not files & {p.name for p in DOCS}  # no document of the first set

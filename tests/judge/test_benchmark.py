@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from benchmarks.judge import PAIRS, REAL, judge_pairs, judge_real, publish, read_jsonl
+from benchmarks.judge import PAIRS, REAL, judge_pairs, judge_real, publish
+from core.jsonl import read_rows
 from eval.judge_pairs import WRONG_KINDS
 from judge.core import Judge
 from judge.overlap import ReferenceOverlapJudge
@@ -19,8 +20,8 @@ def results(embedder):
     judge = Judge(ReferenceOverlapJudge(embedder.encode))
     timings: list[float] = []
     return (
-        judge_pairs(judge, read_jsonl(PAIRS), "reference", timings),
-        judge_real(judge, read_jsonl(REAL), "reference", timings),
+        judge_pairs(judge, read_rows(PAIRS), "reference", timings),
+        judge_real(judge, read_rows(REAL), "reference", timings),
     )
 
 
@@ -55,7 +56,7 @@ def test_real_answers_labelled_correct_outrank_wrong_ones(results):
 def test_without_the_fact_checks_the_same_judge_misses_negations(embedder):
     """The checks are what catches them (the benchmark's reason to exist): removing them fails."""
     judge = Judge(ReferenceOverlapJudge(embedder.encode), fact_checks=False)
-    pairs = [p for p in read_jsonl(PAIRS) if p["kind"] == "negation"]
+    pairs = [p for p in read_rows(PAIRS) if p["kind"] == "negation"]
     result = judge_pairs(judge, pairs, "reference", [])
     assert min(m["negation"]["vs_reference"] for m in result.values()) < 0.8
 
@@ -64,7 +65,7 @@ def test_against_sources_padding_is_not_a_claim_and_a_changed_number_is(embedder
     """Meta words ("Based on the provided documents", "let me know") are no unsupported claims; a number
     the sources do not state is."""
     judge = Judge(ReferenceOverlapJudge(embedder.encode))
-    pairs = [p for p in read_jsonl(PAIRS) if p["set"] == "demo" and p["kind"] in ("padded", "numbers")]
+    pairs = [p for p in read_rows(PAIRS) if p["set"] == "demo" and p["kind"] in ("padded", "numbers")]
     result = judge_pairs(judge, pairs, "sources", [])["demo"]
     assert result["padded"]["mean_drop"] <= 0.5
     assert result["numbers"]["vs_reference"] >= 0.95
