@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 
 from benchmarks.retrieval_realdocs import SETS, docs_of
+from core.jsonl import write_rows
 from core.settings import Settings
 from eval.retrieval import evaluate_retriever, read_evidence_set
 from rag.service import build_chain, build_embedder, build_ingestor, build_store
 from ragloop.embedder import next_output, publish, synthetic_pairs
-from training.embedder import EmbedderJob, write_pairs
+from training.embedder import EmbedderJob
 from training.embedder import main as train
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def measure(question_set: Path, llm_url: str, chunks: int, style: str = "free") 
         out = next_output(settings)
         started = time.perf_counter()
         manifest = train(
-            EmbedderJob(write_pairs(pairs, out.with_name("pairs.jsonl")), chain.embedder.model_name, out)
+            EmbedderJob(write_rows(pairs, out.with_name("pairs.jsonl")), chain.embedder.model_name, out)
         )
         trained_s = time.perf_counter() - started
         publish(settings, out)

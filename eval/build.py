@@ -12,10 +12,10 @@ again in these words to check that reviewed answers reach them); check them with
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
+from core.jsonl import write_rows
 from drafting.drafts import drafts
 from rag.protocols import LLM, ChatMessage, VectorStore
 
@@ -75,6 +75,5 @@ def draft_eval_set(
                 "chunk_id": chunk.chunk_id,
             }
         )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_rows(rows, output)
     return len(rows), unusable

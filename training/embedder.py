@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.jsonl import read_rows, write_rows
+from core.jsonl import read_rows
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,6 @@ def read_pairs(path: Path) -> list[dict[str, Any]]:
     if bad:
         raise ValueError(f"{path}: rows {bad[:5]} lack a question or a passage")
     return rows
-
-
-def write_pairs(rows: list[dict[str, Any]], path: Path) -> Path:
-    return write_rows(rows, path)
 
 
 def main(job: EmbedderJob) -> dict[str, Any]:

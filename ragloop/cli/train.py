@@ -150,11 +150,12 @@ def grounded_job(job):
 def train_embedder(chunks: int, output: str | None, publish: bool) -> None:
     """Pairs from the corpus (drafted questions) and from users (answers rated >= 4 and the chunks they
     cite) -> a fine-tuned embedding model (-> published with a re-index)."""
+    from core.jsonl import write_rows
     from feedback.service import get_feedback_store
     from rag.service import build_chain
     from ragloop.embedder import feedback_pairs, next_output, synthetic_pairs
     from ragloop.embedder import publish as publish_embedder
-    from training.embedder import EmbedderJob, main, write_pairs
+    from training.embedder import EmbedderJob, main
 
     settings = get_settings()
     chain = build_chain(settings)
@@ -165,7 +166,7 @@ def train_embedder(chunks: int, output: str | None, publish: bool) -> None:
     if len(pairs) < 8:
         raise RagloopError(f"only {len(pairs)} question-passage pairs; index more documents or draft more")
     out = Path(output) if output else next_output(settings)
-    pairs_file = write_pairs(pairs, out.with_name(out.name + "-pairs.jsonl"))
+    pairs_file = write_rows(pairs, out.with_name(out.name + "-pairs.jsonl"))
     manifest = main(EmbedderJob(pairs_file, embedder.model_name, out))
     typer.echo(f"embedder trained on {manifest['pairs']} pairs {manifest['pairs_by_source']} -> {out}")
     if publish:

@@ -43,7 +43,6 @@ DOCS2 = sorted((ROOT / "eval/sets/realdocs2").iterdir())
 def test_the_second_set_is_other_documents_with_references_and_cross_file_questions():
     """The set never used for tuning (issue 30): 6+ other documents, 80+ questions, 20+ two-passage (some
     across files), each with a reference answer so the loop can run on it."""
-
     questions = read_evidence_set(SET2)
     rows = read_rows(SET2)
     files = {p.name for p in DOCS2}

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from core.jsonl import write_rows
 from core.settings import default_embedding_model
-from training.embedder import EmbedderJob, main, read_pairs, write_pairs
+from training.embedder import EmbedderJob, main, read_pairs
 
 ALIASES = {"pump": "ZQ-7", "fan": "ZX-9"}
 TRAIN_FACTS = [
@@ -66,7 +67,7 @@ def test_fine_tuning_learns_the_corpus_words_on_held_out_questions(tmp_path):
         for fact, asked in TRAIN_FACTS
         for m in ALIASES
     ]
-    pairs = write_pairs(rows, tmp_path / "pairs.jsonl")
+    pairs = write_rows(rows, tmp_path / "pairs.jsonl")
     assert read_pairs(pairs) == rows
     stock = accuracy(default_embedding_model())
     tuned_dir = tmp_path / "tuned"
