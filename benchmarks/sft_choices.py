@@ -12,7 +12,8 @@ Variant keys are SFT job fields (``training/config.py``: epochs, learning_rate, 
 plus ``without``: row sources to leave out of the export (``synthetic``; ``rating``: keep corrections),
 ``ground``: check each correction against its prompt first (``ragloop.grounding``; true: by the
 judge, ``"k-precision"``: by K-Precision), ``synthetic_rows``: round-trip the drafts through the served
-chain (``ragloop.roundtrip``: ``checked-drafts`` or ``served-answers``), and ``export_path``: another
+chain (``ragloop.roundtrip``: ``checked-drafts`` or ``served-answers``; ``agreement``: ``reference`` or
+``supported``), and ``export_path``: another
 export to start from.
 """
 
@@ -60,12 +61,16 @@ def checked_export(
         grounding = ground_corrections(export, grounded, chain, judge, check=check).to_dict()
         export = grounded
     rows = params.pop("synthetic_rows", "drafts")
+    agreement = params.pop("agreement", settings.loop.synthetic.agreement)
     if rows != "drafts":  # drafts round-tripped through the served chain (ragloop.roundtrip)
         from ragloop.roundtrip import round_trip_drafts
 
         checked = out_dir / f"{name}-roundtrip.jsonl"
         workers = settings.loop.answer_workers
-        round_trip = round_trip_drafts(export, checked, chain, judge, rows=rows, workers=workers).to_dict()
+        trip = round_trip_drafts(
+            export, checked, chain, judge, rows=rows, agreement=agreement, workers=workers
+        )
+        round_trip = {**trip.to_dict(), "agreement": agreement}
         export = checked
     return export, grounding, round_trip
 

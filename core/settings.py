@@ -50,6 +50,7 @@ CorrectionsCheck = Literal["judge", "k-precision"]
 DraftingStyle = Literal["free", "extractive"]  # drafting.drafts: who writes a synthetic draft's answer
 # ragloop.roundtrip: what a verified draft becomes before training (the round trip through the served chain)
 SyntheticRows = Literal["drafts", "checked-drafts", "served-answers"]
+Agreement = Literal["reference", "supported"]
 
 
 class EmbeddingSettings(BaseModel):
@@ -223,6 +224,13 @@ class SyntheticSettings(BaseModel):
         "against the draft (else left out); checked-drafts: the agreeing draft as drafted; drafts: every "
         "draft as it is. On realdocs seed 1 with 16 rated rows: similarity +0.038 (+0.003..+0.086) against "
         "+0.021 checked and +0.016 drafts (README)",
+    )
+    agreement: Agreement = Field(
+        "reference",
+        description="when a served answer agrees with its draft (ragloop.roundtrip): reference: it "
+        "covers the draft (judge >= 4 against it as a reference); supported: it states nothing the draft "
+        "does not carry (judge >= 3 against it as the only source), so a right answer to the question "
+        "that leaves out the draft's other facts agrees",
     )
     minutes: float | None = Field(
         4,

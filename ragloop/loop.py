@@ -383,10 +383,16 @@ class Loop:
 
             checked = data_dir / "feedback-roundtrip.jsonl"
             trip = round_trip_drafts(
-                export, checked, state.chain, state.judge, rows=cfg.synthetic.rows, workers=cfg.answer_workers
+                export,
+                checked,
+                state.chain,
+                state.judge,
+                rows=cfg.synthetic.rows,
+                agreement=cfg.synthetic.agreement,
+                workers=cfg.answer_workers,
             )
             state.synthetic |= {"round_trip_agreed": trip.agreed, "round_trip_left_out": trip.disagreed}
-            self.echo(f"      {trip.summary()} ({cfg.synthetic.rows})")
+            self.echo(f"      {trip.summary()} ({cfg.synthetic.rows}, {cfg.synthetic.agreement} agreement)")
             export = checked
         return export, n
 
