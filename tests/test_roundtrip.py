@@ -20,9 +20,14 @@ from tests.conftest import DEMO_CORPUS
 
 AGREES = "How long does a full charge take with the supplied charger?"
 DISAGREES = "What tyre pressure should I use off-road?"
+SHORTER = "How much does a standard yearly service cost?"
+INVENTS = "How long is the frame warranty?"
 REPLIES = {
     AGREES: "A full charge takes about 5 hours with the supplied charger [1].",
     DISAGREES: "The battery carries a two-year warranty [1].",
+    SHORTER: "A standard yearly service costs 89 euros [1].",  # right, without the draft's second fact
+    # covers its draft, and adds a number the draft does not state
+    INVENTS: "The frame warranty lasts a lifetime for the original owner, and 2 years for the paint [1].",
 }
 
 
@@ -125,3 +130,30 @@ def test_the_sft_choices_benchmark_checks_its_export_as_the_loop_does(chain, emb
     assert kept(out) == {"agrees": rows[0]}
     assert grounding is None and round_trip["agreed"] == 1 and round_trip["disagreed"] == 1
     assert params == {"epochs": 1}
+
+
+def test_supported_agreement_keeps_a_right_shorter_answer_and_not_an_invented_one(
+    chain, embedder, export, tmp_path
+):
+    """``agreement="supported"``: a served answer agrees when its draft carries all it states, so the one
+    fact the question asks is enough and an added one is not; ``"reference"`` wants every fact of the
+    draft and lets an added one through."""
+    path, _ = export
+    more = [
+        draft("shorter", SHORTER, "A standard yearly service costs 89 euros and takes about 90 minutes. [1]"),
+        draft("invents", INVENTS, "The frame carries a lifetime warranty for the original owner. [1]"),
+    ]
+    path.write_text(path.read_text() + "".join(json.dumps(r) + "\n" for r in more))
+    judge = Judge(ReferenceOverlapJudge(embedder.encode))
+
+    supported = tmp_path / "supported.jsonl"
+    report = round_trip_drafts(path, supported, chain, judge, agreement="supported")
+    assert set(kept(supported)) == {"agrees", "shorter", "rated"}
+    assert (report.drafts, report.agreed) == (4, 2)
+    assert kept(supported)["shorter"]["correction"] == REPLIES[SHORTER]
+
+    covering = tmp_path / "reference.jsonl"
+    round_trip_drafts(path, covering, chain, judge, agreement="reference")
+    assert set(kept(covering)) == {"agrees", "invents", "rated"}  # "shorter" lacks the draft's 90 minutes
+    with pytest.raises(ValueError, match="unknown agreement 'exact'"):
+        round_trip_drafts(path, covering, chain, judge, agreement="exact")
