@@ -230,7 +230,8 @@ class SyntheticSettings(BaseModel):
         description="when a served answer agrees with its draft (ragloop.roundtrip): reference: it "
         "covers the draft (judge >= 4 against it as a reference); supported: it states nothing the draft "
         "does not carry (judge >= 3 against it as the only source), so a right answer to the question "
-        "that leaves out the draft's other facts agrees",
+        "that leaves out the draft's other facts agrees. Demo seed 0: similarity +0.011 supported vs "
+        "-0.045 reference; realdocs seed 1: +0.026 vs +0.038 (README)",
     )
     minutes: float | None = Field(
         4,
