@@ -51,10 +51,13 @@ from core.jsonl import read_rows, write_rows
 from core.pool import map_ordered
 from core.settings import Agreement, SyntheticRows
 from rag.chain import RagChain
+from ragloop.grounding import CARRIED_SCORE
 
 log = logging.getLogger(__name__)
 
-AGREE_SCORE = {"reference": 4.0, "supported": 3.0}  # the judge's score that keeps a draft, by agreement
+# the judge's score that keeps a draft, by agreement: a rating of 4 (reference); the bar a correction
+# meets against its prompt (supported)
+AGREE_SCORE = {"reference": 4.0, "supported": CARRIED_SCORE}
 ROWS = get_args(SyntheticRows)
 AGREEMENTS = get_args(Agreement)
 
@@ -105,16 +108,14 @@ def round_trip_drafts(
     *,
     rows: str = "served-answers",
     agreement: str = "reference",
-    min_score: float | None = None,
     workers: int = 1,
 ) -> RoundTripReport:
     """``export`` with every synthetic draft round-tripped (see the module docstring), to ``out``; other
-    rows pass unchanged and in order. ``min_score`` overrides the agreement's bar."""
+    rows pass unchanged and in order."""
     if rows not in ROWS:
         raise ValueError(f"unknown synthetic rows {rows!r}: one of {', '.join(ROWS)}")
     if agreement not in AGREEMENTS:
         raise ValueError(f"unknown agreement {agreement!r}: one of {', '.join(AGREEMENTS)}")
-    bar = AGREE_SCORE[agreement] if min_score is None else min_score
     records = read_rows(export)
     report = RoundTripReport()
     if rows == "drafts":
@@ -127,7 +128,7 @@ def round_trip_drafts(
     becomes: dict[int, dict | None] = {}  # each draft's row after the trip (None: left out), by identity
     for draft, answer in zip(drafts, answers, strict=True):
         report.drafts += 1
-        agrees = agreement_score(judge, draft, answer.text, agreement) >= bar
+        agrees = agreement_score(judge, draft, answer.text, agreement) >= AGREE_SCORE[agreement]
         report.agreed += agrees
         report.disagreed += not agrees
         if agrees:
