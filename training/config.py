@@ -152,6 +152,14 @@ class SFTJob(LoraJob):
             "evaluations without improvement and keep the best checkpoint (None: train every epoch)"
         },
     )
+    prompt_cache: bool = field(
+        default=False,
+        metadata={
+            "help": "train on the answer tokens only, over the base model's key/value cache of each prompt "
+            "(computed once per row, training.prompt_cache): after the first epoch a step of the loop's rows "
+            "took ~5 s instead of 31-51 s on 2 cores; validation stays the served forward pass"
+        },
+    )
 
 
 @dataclass

@@ -11,6 +11,8 @@ loss of the base (``eval_loss_before``) and of the adapter (``eval_loss``). With
 stops improving, and the best checkpoint is the adapter (``best_step`` in the manifest); the validation
 rows are training rows split off by a stable hash, never the eval set's held-out questions. With
 ``init_adapter`` (RLAIF's best-of-k route) the parent adapter is trained further instead of a new one.
+With ``prompt_cache`` the training loss runs the answer tokens over the base's cached prompt
+(``training.prompt_cache``); validation stays the served forward pass.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import logging
 import math
 from typing import Any
 
+from training import prompt_cache
 from training.common import (
     budget_metrics,
     common_args,
@@ -77,7 +80,8 @@ def main(job: SFTJob, resume: bool = False):
         max_length=job.max_length,
         completion_only_loss=True,
     )
-    trainer = SFTTrainer(
+    trainer_class = prompt_cache.trainer_class() if job.prompt_cache else SFTTrainer
+    trainer = trainer_class(
         model=model,
         args=args,
         train_dataset=train,
@@ -94,6 +98,9 @@ def main(job: SFTJob, resume: bool = False):
     metrics = {**loss_metrics(trainer), **budget_metrics(callbacks)}
     if early:
         metrics["best_step"] = best_step(trainer)
+    if job.prompt_cache:
+        cache = trainer.prompt_cache
+        metrics["prompt_cache"] = {"prompts": len(cache), "hits": cache.hits}
     if val is not None:
         metrics["eval_loss_before"] = before
         # with early stopping the best checkpoint is loaded and its loss is known: no second evaluation

@@ -107,6 +107,30 @@ def toy_preferences() -> list[tuple[str, str, str]]:
     return out
 
 
+@pytest.fixture
+def toy_job(toy_preference_export, tiny_model_dir, tmp_path):
+    """The fields of a small LoRA job on the toy export and the tiny model (rank 8, lr 5e-3, 30 steps of 8
+    rows, 30 % of the rows for validation): ``toy_job(name, **overrides)``, output under ``tmp_path``."""
+
+    def fields(name: str, **overrides) -> dict:
+        return {
+            "export_path": str(toy_preference_export),
+            "base_model": str(tiny_model_dir),
+            "output_dir": str(tmp_path / name),
+            "name": name,
+            "lora_r": 8,
+            "lora_alpha": 16,
+            "learning_rate": 5e-3,
+            "max_steps": 30,
+            "batch_size": 8,
+            "validation_share": 0.3,
+            "target_modules": ["q_proj", "v_proj", "o_proj"],
+            "max_length": 256,
+        } | overrides
+
+    return fields
+
+
 @pytest.fixture(scope="session")
 def toy_preference_export(tmp_path_factory):
     """48 distinct questions, each with a specific, cited answer rated 5 and an evasive one rated 1 (six

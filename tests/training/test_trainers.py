@@ -20,25 +20,12 @@ def reload_with_peft(base_dir, adapter_dir):
     return PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base_dir), adapter_dir)
 
 
-def test_sft_lowers_the_loss_on_held_out_rows(toy_preference_export, tiny_model_dir, tmp_path):
+def test_sft_lowers_the_loss_on_held_out_rows(toy_job, tiny_model_dir):
     """SFT on the cited answers lowers the loss on held-out questions' answers (texts it never trained
     on): it learned the answer format, not the rows."""
     from training import sft
 
-    job = SFTJob(
-        export_path=str(toy_preference_export),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / "sft"),
-        name="sft-test",
-        lora_r=8,
-        lora_alpha=16,
-        learning_rate=5e-3,
-        max_steps=30,
-        batch_size=8,
-        validation_share=0.3,
-        target_modules=["q_proj", "v_proj", "o_proj"],
-        max_length=256,
-    )
+    job = SFTJob(**toy_job("sft-test"))
     out, metrics = sft.main(job)
     manifest = AdapterManifest.read(out)
     held_out = manifest.metrics["data"]["validation"]
@@ -51,70 +38,35 @@ def test_sft_lowers_the_loss_on_held_out_rows(toy_preference_export, tiny_model_
     reload_with_peft(tiny_model_dir, out)
 
 
-def test_micro_batches_accumulated_learn_what_whole_batches_learn(
-    toy_preference_export, tiny_model_dir, tmp_path
-):
+def test_micro_batches_accumulated_learn_what_whole_batches_learn(toy_job):
     """The loop computes each SFT step of its rows one row at a time, activations kept, and accumulates
     the gradients (``loop.micro_batch``; faster on CPU, ``benchmarks/sft_steps.py``). The same rows make
     each optimizer step, so it learns what one padded batch with recomputed activations learns: the
     same steps and, on the validation rows it never trained on, the same loss."""
     from training import sft
 
-    values = {
-        "export_path": str(toy_preference_export),
-        "base_model": str(tiny_model_dir),
-        "lora_r": 8,
-        "lora_alpha": 16,
-        "learning_rate": 5e-3,
-        "max_steps": 30,
-        "validation_share": 0.3,
-        "target_modules": ["q_proj", "v_proj", "o_proj"],
-        "max_length": 256,
-    }
-    _, whole = sft.main(SFTJob(**values, output_dir=str(tmp_path / "whole"), batch_size=8))
+    _, whole = sft.main(SFTJob(**toy_job("whole")))
     _, micro = sft.main(
-        SFTJob(
-            **values,
-            output_dir=str(tmp_path / "micro"),
-            batch_size=1,
-            gradient_accumulation=8,
-            gradient_checkpointing=False,
-        )
+        SFTJob(**toy_job("micro", batch_size=1, gradient_accumulation=8, gradient_checkpointing=False))
     )
     assert whole["steps"] == micro["steps"] == 30
     assert micro["eval_loss"] < 0.6 * micro["eval_loss_before"], micro
     assert micro["eval_loss"] == pytest.approx(whole["eval_loss"], rel=0.02), (whole, micro)
 
 
-def early_stopping_job(export, base_model, tmp_path, **overrides) -> SFTJob:
+def early_stopping_job(toy_job, **overrides) -> SFTJob:
     """A 30-epoch SFT job on the tiny model with 30 % of the rows for validation and early stopping."""
-    values = {
-        "export_path": str(export),
-        "base_model": str(base_model),
-        "output_dir": str(tmp_path / "sft"),
-        "lora_r": 8,
-        "lora_alpha": 16,
-        "epochs": 30,
-        "batch_size": 8,
-        "validation_share": 0.3,
-        "target_modules": ["q_proj", "v_proj", "o_proj"],
-        "max_length": 256,
-        "early_stopping_patience": 2,
-    }
-    return SFTJob(**(values | overrides))
+    fields = toy_job("sft", epochs=30, max_steps=-1, early_stopping_patience=2) | overrides
+    return SFTJob(**fields)
 
 
-def test_sft_early_stopping_keeps_the_checkpoint_with_the_best_validation_loss(
-    toy_preference_export, tiny_model_dir, tmp_path
-):
+def test_sft_early_stopping_keeps_the_checkpoint_with_the_best_validation_loss(toy_job):
     """A learning rate far too high: the validation loss (rows split off the training data) bottoms out
     early and then rises. Early stopping ends the run long before its 30 epochs and the adapter is the
     best checkpoint's: its validation loss is the lowest one logged, not the last."""
     from training import sft
 
-    job = early_stopping_job(
-        toy_preference_export, tiny_model_dir, tmp_path, name="sft-early", learning_rate=0.5
-    )
+    job = early_stopping_job(toy_job, name="sft-early", learning_rate=0.5)
     out, metrics = sft.main(job)
     manifest = AdapterManifest.read(out)
     evals = manifest.metrics["history"]["eval_loss"]
@@ -125,18 +77,14 @@ def test_sft_early_stopping_keeps_the_checkpoint_with_the_best_validation_loss(
     assert metrics["eval_loss"] == pytest.approx(best_loss, rel=1e-4), (metrics, evals)
 
 
-def test_sft_stops_at_its_time_budget_and_evaluates_the_step_it_stopped_at(
-    toy_preference_export, tiny_model_dir, tmp_path
-):
+def test_sft_stops_at_its_time_budget_and_evaluates_the_step_it_stopped_at(toy_job, tiny_model_dir):
     """A budget of a few milliseconds ends a 30-epoch run after its first step, whatever the machine's
     speed (one step of the tiny model takes far longer); that step is evaluated and checkpointed, so
     the adapter is a real one and the manifest says why training stopped. Without the budget the same
     job runs on (asserted on the planned steps)."""
     from training import sft
 
-    job = early_stopping_job(
-        toy_preference_export, tiny_model_dir, tmp_path, name="sft-budget", max_minutes=1e-4
-    )
+    job = early_stopping_job(toy_job, name="sft-budget", max_minutes=1e-4)
     out, metrics = sft.main(job)
     manifest = AdapterManifest.read(out)
     planned = 30 * -(-manifest.metrics["data"]["train"] // 8)
@@ -147,27 +95,12 @@ def test_sft_stops_at_its_time_budget_and_evaluates_the_step_it_stopped_at(
     reload_with_peft(tiny_model_dir, out)
 
 
-def test_dpo_raises_the_preference_accuracy_on_held_out_pairs(
-    toy_preference_export, tiny_model_dir, tmp_path
-):
+def test_dpo_raises_the_preference_accuracy_on_held_out_pairs(toy_job, tiny_model_dir):
     """After DPO the adapter finds the cited answer likelier than the hedge on most held-out pairs (texts
     it never trained on); the base, the same model with the adapter off, is near chance."""
     from training import dpo
 
-    job = DPOJob(
-        export_path=str(toy_preference_export),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / "dpo"),
-        name="dpo-test",
-        lora_r=8,
-        lora_alpha=16,
-        learning_rate=5e-3,
-        max_steps=30,
-        batch_size=8,
-        validation_share=0.3,
-        target_modules=["q_proj", "v_proj", "o_proj"],
-        max_length=256,
-    )
+    job = DPOJob(**toy_job("dpo-test"))
     out, metrics = dpo.main(job)
     assert AdapterManifest.read(out).metrics["data"]["validation"] >= 6
     assert metrics["heldout_accuracy"] >= 0.9, metrics
@@ -177,28 +110,13 @@ def test_dpo_raises_the_preference_accuracy_on_held_out_pairs(
     reload_with_peft(tiny_model_dir, out)
 
 
-def test_kto_separates_desirable_from_undesirable_on_held_out_rows(
-    toy_preference_export, tiny_model_dir, tmp_path
-):
+def test_kto_separates_desirable_from_undesirable_on_held_out_rows(toy_job, tiny_model_dir):
     """KTO from thumbs alone: on held-out rows the implicit reward of desirable answers rises above zero
     and that of undesirable ones falls below it; the rewards TRL logs during training separate too."""
     from training import kto
     from training.config import KTOJob
 
-    job = KTOJob(
-        export_path=str(toy_preference_export),
-        base_model=str(tiny_model_dir),
-        output_dir=str(tmp_path / "kto"),
-        name="kto-test",
-        lora_r=8,
-        lora_alpha=16,
-        learning_rate=5e-3,
-        max_steps=30,
-        batch_size=8,
-        validation_share=0.3,
-        target_modules=["q_proj", "v_proj", "o_proj"],
-        max_length=256,
-    )
+    job = KTOJob(**toy_job("kto-test"))
     out, metrics = kto.main(job)
     desirable, undesirable = metrics["heldout_reward_desirable"], metrics["heldout_reward_undesirable"]
     assert desirable > 0 > undesirable and desirable - undesirable > 0.1, metrics

@@ -1,0 +1,107 @@
+"""SFT on the answer tokens over the base model's cached prompt: most of a RAG row is its prompt.
+
+A loop row is ~400 prompt tokens (system, sources, question) and ~30 answer tokens, and the loss is on
+the answer only. Full training runs the forward and backward pass over all 430 tokens, with the LoRA on
+every one of them. Here each prompt goes through the *base* model once, without gradients, and its
+key/value cache is kept (keyed by the prompt's tokens; ~10 MB a row for the 0.5B default in fp32).
+Each training step then runs only the answer tokens, with the adapter, attending to that cache. After
+the first epoch a step costs a few answer tokens instead of the whole row.
+
+What changes: while training, the adapter never sees the prompt tokens. It is trained to answer well over
+the base's reading of the prompt, and it is served (vLLM) on every token. So validation (early
+stopping's choice) stays the full forward pass with the adapter on every token, the way it is served:
+the loss that picks the checkpoint is the served model's. Measured on the realdocs loop's rows
+(README, *Training on the answer over a cached prompt*).
+
+``PromptCacheSFTTrainer`` is TRL's ``SFTTrainer`` with one training loss swapped; evaluation,
+checkpoints, early stopping and the time budget are TRL's and the job's as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PromptCache:
+    """The base model's key/value cache of each prompt, computed once with the adapter disabled."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, model, prefix: tuple[int, ...]):
+        """A fresh ``DynamicCache`` holding ``prefix``'s keys and values under the base model (a new
+        cache object each time: a forward pass appends to it)."""
+        import torch
+        from transformers import DynamicCache
+
+        layers = self._entries.get(prefix)
+        if layers is None:
+            self.misses += 1
+            ids = torch.tensor([prefix], device=model.device)
+            with torch.no_grad(), model.disable_adapter():
+                out = model(input_ids=ids, use_cache=True)
+            layers = [(layer.keys.detach(), layer.values.detach()) for layer in out.past_key_values.layers]
+            self._entries[prefix] = layers
+        else:
+            self.hits += 1
+        cache = DynamicCache()
+        for index, (keys, values) in enumerate(layers):
+            cache.update(keys, values, index)
+        return cache
+
+
+def answer_loss_sum(model, cache: PromptCache, input_ids, attention_mask, labels):
+    """Summed cross-entropy of one row's answer tokens (labels != -100), the adapter running on the
+    answer only, over the base's cached prompt; and how many tokens it summed."""
+    import torch
+
+    length = int(attention_mask.sum())
+    targets = (labels[:length] != -100).nonzero()
+    if not len(targets):
+        return None, 0
+    first = int(targets[0])  # the first answer token; the prompt is everything before it
+    prefix = tuple(input_ids[: first - 1].tolist())
+    past = cache.get(model, prefix)
+    positions = torch.arange(first - 1, length, device=input_ids.device)[None]
+    out = model(
+        input_ids=input_ids[first - 1 : length][None],
+        past_key_values=past,
+        position_ids=positions,
+        use_cache=True,
+    )
+    logits = out.logits[0, :-1].float()
+    gold = labels[first:length]
+    loss = torch.nn.functional.cross_entropy(logits, gold, ignore_index=-100, reduction="sum")
+    return loss, int((gold != -100).sum())
+
+
+def trainer_class():
+    """``SFTTrainer`` whose training loss runs the answer over the cached prompt (evaluation unchanged)."""
+    from trl import SFTTrainer
+
+    class PromptCacheSFTTrainer(SFTTrainer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.prompt_cache = PromptCache()
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if not model.training:  # validation: the served forward pass, adapter on every token
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            total, tokens = None, 0
+            for ids, mask, labels in zip(
+                inputs["input_ids"], inputs["attention_mask"], inputs["labels"], strict=True
+            ):
+                loss, count = answer_loss_sum(model, self.prompt_cache, ids, mask, labels)
+                if loss is not None:
+                    total, tokens = (loss if total is None else total + loss), tokens + count
+            if total is None:  # nothing to learn in this micro-batch: a zero that still has a graph
+                total = sum(p.sum() * 0.0 for p in model.parameters() if p.requires_grad)
+            divisor = num_items_in_batch if num_items_in_batch is not None else max(tokens, 1)
+            loss = total / divisor
+            return (loss, None) if return_outputs else loss
+
+    return PromptCacheSFTTrainer
