@@ -24,6 +24,7 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from core.jsonl import read_rows, write_rows
 from core.settings import Settings, get_settings
@@ -43,12 +44,18 @@ def filtered_export(export: Path, without: set[str], out: Path) -> Path:
     return write_rows([row for row in read_rows(export) if not dropped(row)], out)
 
 
-def checked_export(
-    name: str, params: dict, settings: Settings, out_dir: Path, chain, judge
-) -> tuple[Path, dict | None, dict | None]:
+class VariantExport(NamedTuple):
+    """A variant's training export and what its checks did (None: the check was not asked for)."""
+
+    path: Path
+    grounding: dict | None  # corrections carried / re-sourced / left out (``ground``)
+    round_trip: dict | None  # drafts agreed / left out (``synthetic_rows``)
+
+
+def checked_export(name: str, params: dict, settings: Settings, out_dir: Path, chain, judge) -> VariantExport:
     """The variant's training export, as the loop's export step makes it: rows filtered (``without``),
     corrections checked against their prompts (``ground``), drafts round-tripped (``synthetic_rows``).
-    Pops those keys from ``params``; returns (export, grounding counts, round-trip counts)."""
+    Pops those keys from ``params``."""
     source = Path(params.pop("export_path", settings.data_dir / "feedback-export.jsonl"))
     export = filtered_export(source, set(params.pop("without", [])), out_dir / f"{name}.jsonl")
     grounding = round_trip = None
@@ -72,7 +79,7 @@ def checked_export(
         )
         round_trip = {**trip.to_dict(), "agreement": agreement}
         export = checked
-    return export, grounding, round_trip
+    return VariantExport(export, grounding, round_trip)
 
 
 def run_variant(
