@@ -131,6 +131,12 @@ def common_args(job: LoraJob) -> dict[str, Any]:
 EVAL_ROW_SHARE = 0.4
 
 
+# the budget reckons the next step by the slowest of this many recent steps: batches grouped by length
+# vary from step to step, and the first epoch's steps over cached prompts (``prompt_cache``) build the
+# cache and take several times as long as the later ones (31-51 s against ~5 s on 2 cores)
+RECENT_STEPS = 8
+
+
 def stop_before(now: float, deadline: float, *, step_s: float, eval_s: float) -> bool:
     """Should training stop after the step that just ended at ``now``? Yes when one more step (about
     ``step_s``) and the evaluation a stop then forces (``eval_s``, 0 when the job does not evaluate)
@@ -143,8 +149,8 @@ def time_budget(job: LoraJob) -> list:
     """A callback that keeps the job within ``job.max_minutes`` of wall time ([] without a budget),
     counted from this call — make it first thing in a trainer's ``main``, so loading the model and the
     evaluations count too. After each step it asks whether one more step and the evaluation a stop
-    forces still fit (``stop_before``, with the slowest step so far, since batches grouped by length
-    vary, and the last evaluation measured; after a step with an evaluation due, that evaluation too);
+    forces still fit (``stop_before``, with the slowest of the last ``RECENT_STEPS`` steps, and the
+    last evaluation measured; after a step with an evaluation due, that evaluation too);
     if not, that step is the last, evaluated and checkpointed
     when the job evaluates, so early stopping can still keep the best checkpoint. At least one step
     always runs. Its ``stopped_at`` is that step (None: the budget did not end training)."""
@@ -178,7 +184,7 @@ def time_budget(job: LoraJob) -> list:
             if self.step_began is not None:
                 self.steps.append(now - self.step_began)
             evaluates = args.eval_strategy != "no"
-            step_s = max(self.steps, default=0.0)
+            step_s = max(self.steps[-RECENT_STEPS:], default=0.0)
             eval_s = self.eval_s or self.eval_per_step * step_s
             # an evaluation due after this step runs before the next one: a stop here makes it the last
             every = getattr(args, "eval_steps", None) if args.eval_strategy == "steps" else None

@@ -94,7 +94,7 @@ def test_a_step_with_an_evaluation_due_counts_that_evaluation(tmp_path, clock):
     assert clock.now - started <= 600, clock.now - started
 
 
-def test_steps_of_different_lengths_are_reckoned_by_the_slowest_so_far(tmp_path, clock):
+def test_steps_of_different_lengths_are_reckoned_by_the_slowest_recent_one(tmp_path, clock):
     """Batches grouped by length take 40 to 80 s: a long step after three short ones still fits."""
     for loading in range(100, 200, 7):  # wherever in the cycle the budget runs out
         callback = budget(tmp_path, minutes=10)
@@ -102,6 +102,19 @@ def test_steps_of_different_lengths_are_reckoned_by_the_slowest_so_far(tmp_path,
         clock.now += loading
         run_steps(callback, clock, step_s=[40, 40, 40, 80], eval_every=4, eval_s=30)
         assert clock.now - started <= 600, (loading, clock.now - started)
+
+
+def test_slow_first_steps_do_not_stop_fast_later_ones_early(tmp_path, clock):
+    """Over cached prompts the first epoch builds the cache: 10 steps of 50 s, then steps of 5 s. Once
+    the slow steps are a few steps behind, the budget reckons by the fast ones: training runs on until
+    one more 5-s step and the 30-s evaluation no longer fit, instead of stopping 45 s early because one
+    slow step once did not fit."""
+    callback = budget(tmp_path, minutes=10)
+    started = clock.now
+    stopped = run_steps(callback, clock, step_s=[50] * 10 + [5] * 200, eval_every=None, eval_s=0, limit=200)
+    assert clock.now - started <= 600, clock.now - started
+    assert clock.now - started + 5 > 600  # one more fast step would not have fitted
+    assert stopped == 10 + 20  # 500 s of slow steps, then 20 fast ones: 600 s
 
 
 def test_at_least_one_step_runs_and_a_job_without_evaluation_reserves_none(tmp_path, clock):
