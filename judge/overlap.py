@@ -131,7 +131,17 @@ def adds_nothing(question: str, answer: str) -> bool:
     if not question or leading_yes_no(answer) is not None:
         return False
     asked = stemmed_terms(question)
-    return all(covered({_stem(t)}, asked) for t in claim_terms(answer))
+    claims = claim_terms(strip_citations(answer, " "))  # "[2]" is no claim
+    return all(covered({_stem(t)}, asked) or _inflects(t, asked) for t in claims)
+
+
+_INFLECTIONS = ("d", "s", "ed", "es", "ing", "n")
+
+
+def _inflects(word: str, terms: set[str]) -> bool:
+    """``word`` is a short term of ``terms`` inflected (use -> used, give -> given, get -> gets), which
+    the stemmer (it keeps at least 4 letters) and the 5-letter prefix match both miss."""
+    return any(word.startswith(t) and word[len(t) :] in _INFLECTIONS for t in terms if len(t) >= 3)
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -159,8 +169,8 @@ class ReferenceOverlapJudge:
 
     ``encode`` maps a list of texts to unit vectors (the retrieval embedder's ``encode``)."""
 
-    model_id = "reference-overlap-v4"
-    prompt_version = "overlap-v4"
+    model_id = "reference-overlap-v5"
+    prompt_version = "overlap-v5"
 
     def __init__(self, encode, *, cache_size: int = 4096) -> None:
         self._encode = encode
@@ -212,7 +222,14 @@ class ReferenceOverlapJudge:
         found = covered(terms, stemmed_terms(answer))
         coverage = found / len(terms) if terms else closeness
         score = round(5.0 * (0.5 * closeness + 0.5 * coverage), 2)
-        return score, f"{reason}; {found} of {len(terms)} key terms of the reference"
+        reason = f"{reason}; {found} of {len(terms)} key terms of the reference"
+        if (
+            score > RESTATEMENT_CAP
+            and adds_nothing(question, answer)
+            and not adds_nothing(question, reference)
+        ):
+            return RESTATEMENT_CAP, f"the answer only restates the question ({score:.2f} before: {reason})"
+        return score, reason
 
     def grounded(self, question: str, sources: str, answer: str) -> tuple[float, str]:
         import numpy as np

@@ -114,3 +114,18 @@ def test_against_sources_an_answer_that_only_restates_its_question_is_capped(emb
     echoed = judge.score(question, sources, echo, "sources")
     assert echoed.score <= 2.0 and "restates the question" in echoed.reason
     assert judge.score(question, sources, right, "sources").score >= 3.0
+
+
+def test_against_a_reference_an_answer_that_only_restates_its_question_is_capped(embedder):
+    """A simulated user rated "The chain lube should be used in winter." 4 against "A wet lube in winter
+    (dry lube in summer)." (v4: 3.50, so it became an SFT row): it shares the reference's words only
+    because the question has them. v5 caps such an echo at 2 against a reference too ("used" is the
+    question's "use"), and leaves a terse right answer and a reference that itself restates alone."""
+    judge = Judge(ReferenceOverlapJudge(embedder.encode), fact_checks=False)
+    question = "Which chain lube should I use in winter?"
+    reference = "A wet lube in winter (dry lube in summer)."
+    echoed = judge.score(question, reference, "The chain lube should be used in winter. [2]")
+    assert echoed.score <= 2.0 and "restates the question" in echoed.reason
+    assert judge.score(question, reference, "Use a wet lube in winter. [1]").score >= 3.5
+    echo_reference = "You should use chain lube in winter."
+    assert judge.score(question, echo_reference, "Chain lube should be used in winter.").score > 2.0
