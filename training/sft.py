@@ -100,7 +100,7 @@ def main(job: SFTJob, resume: bool = False):
         metrics["best_step"] = best_step(trainer)
     if job.prompt_cache:
         cache = trainer.prompt_cache
-        metrics["prompt_cache"] = {"prompts": len(cache), "hits": cache.hits}
+        metrics["prompt_cache"] = {"prompts": len(cache), "hits": cache.hits, "uncached": cache.uncached}
     if val is not None:
         metrics["eval_loss_before"] = before
         # with early stopping the best checkpoint is loaded and its loss is known: no second evaluation

@@ -55,6 +55,32 @@ def test_answer_loss_over_the_cached_prompt_is_the_full_forward_one_and_the_cach
         assert float(fresh) == pytest.approx(float(again), rel=1e-5)  # the cache holds the base's prompt
 
 
+def test_a_full_cache_computes_further_prompts_each_time_and_keeps_what_it_holds(tiny_model_dir):
+    """Over its byte budget the cache stores no more prompts: the next one is computed again each time it
+    is asked for (same loss), and the prompts it holds stay hits."""
+    import torch
+
+    from training.prompt_cache import PromptCache, answer_loss_sum
+
+    torch.manual_seed(0)
+    model = lora_model(tiny_model_dir).eval()
+    rows = []
+    for length in (30, 34):
+        ids = torch.randint(5, 200, (length + 6,))
+        labels = ids.clone()
+        labels[:length] = -100
+        rows.append((ids, torch.ones_like(ids), labels))
+    one = PromptCache()
+    with torch.no_grad():
+        answer_loss_sum(model, one, *rows[0])
+    cache = PromptCache(max_bytes=one.bytes)  # room for the first prompt only
+    with torch.no_grad():
+        losses = [float(answer_loss_sum(model, cache, *row)[0]) for row in rows + rows]
+    assert len(cache) == 1 and cache.bytes == one.bytes
+    assert (cache.misses, cache.hits, cache.uncached) == (3, 1, 2)
+    assert losses[2:] == pytest.approx(losses[:2], rel=1e-5)
+
+
 @pytest.mark.slow
 def test_sft_over_cached_prompts_lowers_the_served_loss_on_held_out_rows(toy_job):
     """Trained on the answers over cached prompts, the adapter lowers the loss of the full forward pass
