@@ -97,3 +97,56 @@ def test_sigterm_inside_exit_on_sigterm_stops_the_servers_a_command_started(tmp_
         assert not alive(server)
     finally:
         stop_process_group(command)
+
+
+@pytest.mark.slow
+def test_a_sigterm_to_serve_llm_stops_its_vllm(tiny_model_dir, tmp_path):
+    """`ragloop serve llm` stopped by `kill` (a service manager, a script's cleanup) must take its vLLM
+    with it: without the handler the command died and vLLM went on serving, holding its memory."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "RAGLOOP_DATA_DIR": str(tmp_path),
+        "RAGLOOP_SERVE__MODEL_DIR": str(tiny_model_dir),
+        "RAGLOOP_SERVE__PORT": str(port),
+        "RAGLOOP_SERVE__DTYPE": "float32",
+        "RAGLOOP_SERVE__MAX_LORA_RANK": "16",
+        "RAGLOOP_SERVE__KV_CACHE_GIB": "1",
+    }
+    command = subprocess.Popen(
+        [sys.executable, "-c", "from ragloop.cli import main; main()", "serve", "llm"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/v1/models"
+
+    def serving() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            return False
+
+    try:
+        wait_for(lambda: serving() or command.poll() is not None, "vLLM to serve", timeout_s=600, poll_s=1)
+        assert command.poll() is None and serving(), command.stdout.read() if command.poll() else ""
+        command.terminate()  # SIGTERM to the command only, as `kill PID` does
+        assert command.wait(timeout=60) == 143
+        wait_for(lambda: not serving(), "vLLM to stop serving", timeout_s=30, poll_s=0.5)
+    finally:
+        stop_process_group(command)  # the command's group; vLLM runs in its own
+        import psutil
+
+        for proc in psutil.process_iter(["cmdline"]):
+            if f"{port}" in " ".join(proc.info["cmdline"] or []) and "vllm" in " ".join(
+                proc.info["cmdline"] or []
+            ):
+                proc.kill()  # left over when the behaviour is missing: never leak a server

@@ -72,6 +72,7 @@ def loop_cmd(
     from eval.report import text_table
     from ragloop.loop import Loop, before_after_table, loop_settings
     from ragloop.models import prepare_default_model
+    from ragloop.processes import exit_on_sigterm
     from ragloop.serve import lora_rank_slot
 
     settings = with_loop_options(
@@ -94,7 +95,7 @@ def loop_cmd(
     server = nullcontext() if llm_url else vllm_server(settings.model_copy(update={"serve": serve}))
     if not llm_url:
         typer.echo("starting vLLM with the base model (about a minute)…")
-    with server as running:
+    with exit_on_sigterm(), server as running:  # a `kill` of the loop stops the vLLM it started
         url = llm_url or running.base_url
         result = Loop(
             loop_settings(settings, url),

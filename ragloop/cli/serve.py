@@ -56,11 +56,13 @@ def reload_adapters(base_url: str) -> None:
 @serve_app.command("llm")
 @user_errors
 def serve_llm() -> None:
-    """Start vLLM's OpenAI-compatible server with runtime LoRA loading; Ctrl-C stops it."""
+    """Start vLLM's OpenAI-compatible server with runtime LoRA loading; Ctrl-C or SIGTERM stops it."""
     import time
 
+    from ragloop.processes import exit_on_sigterm
+
     settings = get_settings()
-    with vllm_server(settings) as server:
+    with exit_on_sigterm(), vllm_server(settings) as server:  # `kill` stops vLLM too, not only this command
         typer.echo(f"vLLM serving {settings.served_model_name} at {server.base_url} (log: {server.log_file})")
         reload_adapters(server.base_url)
         try:
