@@ -332,10 +332,9 @@ class LoopSettings(BaseModel):
         True,
         description="SFT trains on the answer tokens over the base's key/value cache of each prompt, "
         "computed once per row (training.prompt_cache); validation stays the served forward pass. After "
-        "the first epoch a step of realdocs seed 1's rows took ~5 s instead of 31-51 s (2 cores); in the "
-        "16-min budget realdocs seeds 1 / 2 trained 55 / 36 steps instead of 22 / 18: similarity +0.036 / "
-        "+0.032 (full: +0.039 / +0.037), judge +0.29 / +0.24 (+0.11 / +0.18); default since 2026-11-28 "
-        "(README). false: the full forward pass with the adapter on every token",
+        "the first epoch a step takes ~5 s instead of 31-51 s (2 cores). Chosen on realdocs (tuning), "
+        "not confirmed on realdocs2 (one seed; README, 'Training on the answer over a cached prompt'). "
+        "false: the full forward pass with the adapter on every token",
     )
     train_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",

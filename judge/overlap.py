@@ -144,6 +144,13 @@ def _inflects(word: str, terms: set[str]) -> bool:
     return any(word.startswith(t) and word[len(t) :] in _INFLECTIONS for t in terms if len(t) >= 3)
 
 
+def capped_restatement(score: float, reason: str, question: str, answer: str) -> tuple[float, str]:
+    """The score, at most ``RESTATEMENT_CAP`` when the answer only restates its question (either basis)."""
+    if score > RESTATEMENT_CAP and adds_nothing(question, answer):
+        return RESTATEMENT_CAP, f"the answer only restates the question ({score:.2f} before: {reason})"
+    return score, reason
+
+
 def _ramp(value: float, low: float, high: float) -> float:
     return min(max((value - low) / (high - low), 0.0), 1.0)
 
@@ -223,13 +230,9 @@ class ReferenceOverlapJudge:
         coverage = found / len(terms) if terms else closeness
         score = round(5.0 * (0.5 * closeness + 0.5 * coverage), 2)
         reason = f"{reason}; {found} of {len(terms)} key terms of the reference"
-        if (
-            score > RESTATEMENT_CAP
-            and adds_nothing(question, answer)
-            and not adds_nothing(question, reference)
-        ):
-            return RESTATEMENT_CAP, f"the answer only restates the question ({score:.2f} before: {reason})"
-        return score, reason
+        if adds_nothing(question, reference):  # the reference itself only restates: nothing to miss
+            return score, reason
+        return capped_restatement(score, reason, question, answer)
 
     def grounded(self, question: str, sources: str, answer: str) -> tuple[float, str]:
         import numpy as np
@@ -257,9 +260,7 @@ class ReferenceOverlapJudge:
             f"best source cosine {cosine:.2f}; {support:.0%} of the answer's key terms in the sources, "
             f"{in_evidence:.0%} in the passages that answer the question"
         )
-        if score > RESTATEMENT_CAP and adds_nothing(question, answer):
-            return RESTATEMENT_CAP, f"the answer only restates the question ({score:.2f} before: {reason})"
-        return score, reason
+        return capped_restatement(score, reason, question, answer)
 
     def judge(self, question: str, reference: str, answer: str, basis: str) -> Judgement:
         if basis == "sources":
