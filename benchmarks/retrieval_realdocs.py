@@ -191,6 +191,20 @@ def neighbour_retriever(index: Index, weight: float, seeds: int = 2) -> Callable
     return retrieve
 
 
+def reranked_retriever(index: Index, weight: float, reranker) -> Callable[[str], Sequence[Chunk]]:
+    """ragloop's search for the re-ranker's ``depth`` candidates, re-ordered by it (``rag.rerank``); the
+    ranks past them keep the search's order."""
+
+    def retrieve(question: str, k: int = DEPTH) -> list[Chunk]:
+        index.store.hybrid_weight = weight
+        vector = index.embedder.encode_query_one(question)
+        hits = index.store.search(vector, text=question, k=max(k, reranker.depth))
+        top = reranker.rerank(question, hits[: reranker.depth], reranker.depth)
+        return [h.chunk for h in top + hits[reranker.depth :]][:k]
+
+    return retrieve
+
+
 def langchain_retriever(index: Index) -> Callable[[str], Sequence[Chunk]]:
     """LangChain's default: ``InMemoryVectorStore`` similarity search over the same chunks and embeddings."""
     from langchain_core.documents import Document
@@ -245,15 +259,18 @@ def line(name: str, scores: dict, p50_ms: float) -> str:
 
 NOT_MEASURED = [
     "cross-encoder reranker: not measured. No cross-encoder ships inside a package this machine can "
-    "install (the reranker packages download weights from a model hub at first use), and reranking the "
-    "top 30 with the default 0.5B LLM costs seconds per question on 2 cores, against a 150 ms budget.",
+    "install (the reranker packages download weights from a model hub at first use). The served model "
+    "re-ranks instead (query likelihood, retrieval.rerank) when --llm-url is given.",
     "nomic-embed-text-v1.5 (embedding.backend = nomic-gguf) needs gpt4all and its model packages "
     "(requirements-nomic.txt); its rows are skipped without them.",
 ]
 
 
-def variants(workdir: Path, docs: Path) -> dict[str, Callable[[], Callable[[str], Sequence[Chunk]]]]:
-    """Name -> factory of a retriever; factories share indexes through this closure's cache."""
+def variants(
+    workdir: Path, docs: Path, llm_url: str | None = None
+) -> dict[str, Callable[[], Callable[[str], Sequence[Chunk]]]]:
+    """Name -> factory of a retriever; factories share indexes through this closure's cache. With
+    ``llm_url`` (a served model) the re-ranked rows too."""
     from core.settings import Settings
     from rag.chunking import Chunker, StructureChunker
     from rag.embeddings import get_embedder
@@ -305,6 +322,20 @@ def variants(workdir: Path, docs: Path) -> dict[str, Callable[[], Callable[[str]
         "nomic-embed-v1.5: dense only": lambda: store_retriever(index("nomic"), 1.0),
         f"nomic-embed-v1.5: hybrid {w}": lambda: store_retriever(index("nomic"), w),
     }
+    if llm_url:
+        from rag.backends.openai_llm import OpenAICompatibleLLM
+        from rag.rerank import QueryLikelihoodReranker
+
+        llm = OpenAICompatibleLLM(llm_url)
+        cfg = settings.retrieval
+        for depth in (10, 20):
+            for share in (0.25, 0.5, 0.75, 1.0):
+                reranker = QueryLikelihoodReranker(llm, depth=depth, weight=share)
+                table[f"+ query likelihood, top {depth}, {share}"] = lambda r=reranker: reranked_retriever(
+                    index("after"), w, r
+                )
+        default = QueryLikelihoodReranker(llm, depth=cfg.rerank_depth, weight=cfg.rerank_weight)
+        table["+ query likelihood (setting)"] = lambda: reranked_retriever(index("after"), w, default)
     if not nomic_gguf.available():
         table = {name: make for name, make in table.items() if not name.startswith("nomic")}
     return table
@@ -315,13 +346,18 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", type=Path, action="append", help="question set (repeat; default: both)")
     parser.add_argument("--only", default="", help="comma-separated variant names (default: all)")
+    parser.add_argument(
+        "--llm-url",
+        default=None,
+        help="a served model (http://127.0.0.1:8000/v1): adds re-ranked rows",
+    )
     args = parser.parse_args(argv)
     lines: list[str] = []
     for question_set in args.set or SETS:
         questions = read_evidence_set(question_set)
         role = "never tuned on" if question_set.stem in UNTUNED else "defaults tuned on it"
         with tempfile.TemporaryDirectory(prefix="ragloop-retrieval-") as tmp:
-            table = variants(Path(tmp), docs_of(question_set))
+            table = variants(Path(tmp), docs_of(question_set), args.llm_url)
             names = [n.strip() for n in args.only.split(",") if n.strip()] or list(table)
             lines += [
                 "",

@@ -470,6 +470,15 @@ class RetrievalSettings(BaseModel):
     top_k: int = Field(4, ge=1, le=50)
     hybrid_weight: float = Field(0.6, ge=0.0, le=1.0, description="weight of dense vs BM25 score")
     max_question_chars: int = Field(4000, ge=1)
+    rerank: Literal["none", "query-likelihood"] = Field(
+        "none",
+        description="re-rank the hybrid candidates by the served model's likelihood of the question "
+        "(rag/rerank.py); costs the prefill of rerank_depth passages per question",
+    )
+    rerank_depth: int = Field(10, ge=2, le=100, description="hybrid candidates the re-ranker scores")
+    rerank_weight: float = Field(
+        0.25, ge=0.0, le=1.0, description="share of the question likelihood in the re-ranker's blend"
+    )
 
 
 class AWSClientSettings(BaseModel):

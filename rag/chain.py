@@ -22,6 +22,7 @@ from rag.embeddings import Embedder
 from rag.errors import BackendUnavailable, EmptyCorpus, IndexVersionMismatch, InvalidQuestion
 from rag.headings import REPAIR, heading_only
 from rag.protocols import LLM, Answer, ChatMessage, Citation, SearchHit, Trace, VectorStore
+from rag.rerank import QueryLikelihoodReranker
 from rag.reviewed import Match, ReviewedAnswer, ReviewedAnswers, direct_text, used_ids
 from rag.silence import MIN_EVIDENCE_SIMILARITY, best_similarity, is_refusal, sentences, silent_answer
 
@@ -139,6 +140,7 @@ class RagChain:
         reviewed: ReviewedAnswers | None = None,
         embedder_for: Callable[[str], Embedder | None] | None = None,
         recheck_s: float = 30.0,
+        reranker: QueryLikelihoodReranker | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -152,6 +154,7 @@ class RagChain:
         self.embedder_for = embedder_for
         self.recheck_s = recheck_s
         self._embedding_checked_at: float | None = None
+        self.reranker = reranker  # a second pass over the store's candidates (rag.rerank), or None
 
     def validate_question(self, question: str) -> str:
         question = (question or "").strip()
@@ -212,7 +215,12 @@ class RagChain:
         vector)."""
         self._check_embedding_model()
         vector = self.embedder.encode_query_one(question)
-        hits = self.store.search(vector, text=question, k=k or self.config.top_k)
+        k = k or self.config.top_k
+        if self.reranker is None:
+            hits = self.store.search(vector, text=question, k=k)
+        else:
+            candidates = self.store.search(vector, text=question, k=max(k, self.reranker.depth))
+            hits = self.reranker.rerank(question, candidates, k)
         reviewed = self._reviewed_near(vector)
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.
         if not hits and not reviewed and self.store.count() == 0:
@@ -288,6 +296,7 @@ class RagChain:
             max_tokens=self.config.max_tokens,
             prompt=prompt,
             system=self.config.system_prompt,
+            reranker=self.reranker.identity if self.reranker is not None else "",
             **extra,
         )
 

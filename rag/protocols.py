@@ -157,6 +157,7 @@ class Trace:
     silent: str | None = None
     evidence_similarity: float | None = None  # best question-sentence cosine over the sources
     repaired_heading: bool = False  # the first answer was only a heading path; the model was re-asked
+    reranker: str = ""  # the second pass that ordered the chunks (rag.rerank), "" when none
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

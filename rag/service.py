@@ -12,6 +12,7 @@ from rag.chunking import make_chunker
 from rag.embeddings import Embedder, get_embedder, live_embedder
 from rag.ingest import Ingestor
 from rag.protocols import LLM, VectorStore
+from rag.rerank import QueryLikelihoodReranker
 from rag.reviewed import ReviewedAnswers
 
 
@@ -67,14 +68,29 @@ def build_chain(
     embedder = build_embedder(settings)
     if reviewed is None and settings.reviewed.enabled:
         reviewed = build_reviewed(settings, embedder)
+    llm = llm or get_llm(settings)
     return RagChain(
         build_store(settings, embedder),
         embedder,
-        llm or get_llm(settings),
+        llm,
         chain_config(settings),
         reviewed=reviewed if settings.reviewed.enabled else None,
         embedder_for=lambda model_id: published_embedder(settings, model_id),
+        reranker=build_reranker(settings, llm),
     )
+
+
+def build_reranker(settings: Settings, llm: LLM) -> QueryLikelihoodReranker | None:
+    """The configured second retrieval pass (``retrieval.rerank``); the served model scores it."""
+    cfg = settings.retrieval
+    if cfg.rerank == "none":
+        return None
+    if not hasattr(llm, "continuation_logprobs"):
+        raise ValueError(
+            f"retrieval.rerank = {cfg.rerank!r} needs a model server that returns prompt log-probabilities "
+            "(an OpenAI-compatible completions endpoint such as vLLM's)"
+        )
+    return QueryLikelihoodReranker(llm, depth=cfg.rerank_depth, weight=cfg.rerank_weight)
 
 
 def published_embedder(settings: Settings, model_id: str) -> Embedder | None:

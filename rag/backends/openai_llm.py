@@ -14,6 +14,7 @@ from rag.protocols import ChatMessage
 
 log = logging.getLogger(__name__)
 
+UNSCORED = -100.0  # the mean log-probability given when no token of the continuation came back
 _CONTEXT_ERRORS = ("maximum context length", "context length", "too long", "max_model_len")
 
 
@@ -96,6 +97,35 @@ class OpenAICompatibleLLM:
         except openai.NotFoundError as err:
             raise BackendUnavailable(f"the LLM server does not serve model {model!r}: {err}") from err
         return [choice.message.content or "" for choice in sorted(resp.choices, key=lambda c: c.index)]
+
+    def continuation_logprobs(self, prefixes: Sequence[str], continuation: str) -> list[float]:
+        """The mean log-probability of ``continuation``'s tokens after each prefix, read from the prompt
+        log-probabilities of one completions request (``echo``; the server batches the prompts). Tokens
+        are assigned by their text offset, so no tokenizer is needed here; a token that straddles the
+        join counts as the continuation's."""
+        import openai
+
+        prompts = [prefix + continuation for prefix in prefixes]
+        try:
+            resp = self._client.completions.create(
+                model=self.model_id(), prompt=prompts, max_tokens=1, temperature=0.0, echo=True, logprobs=0
+            )
+        except openai.APIConnectionError as err:
+            raise BackendUnavailable(f"the LLM server at {self.base_url} is unreachable ({err})") from err
+        except openai.BadRequestError as err:  # e.g. a passage too long for the context window
+            raise BackendUnavailable(f"the LLM server could not score the passages: {err}") from err
+        means = []
+        for prompt, prefix, choice in zip(
+            prompts, prefixes, sorted(resp.choices, key=lambda c: c.index), strict=True
+        ):
+            lp = choice.logprobs
+            tail = [
+                value
+                for offset, token, value in zip(lp.text_offset, lp.tokens, lp.token_logprobs, strict=True)
+                if value is not None and offset + len(token) > len(prefix) and offset < len(prompt)
+            ]
+            means.append(sum(tail) / len(tail) if tail else UNSCORED)
+        return means
 
     def stream_chat(
         self,
