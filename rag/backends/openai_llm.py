@@ -100,9 +100,12 @@ class OpenAICompatibleLLM:
 
     def continuation_logprobs(self, prefixes: Sequence[str], continuation: str) -> list[float]:
         """The mean log-probability of ``continuation``'s tokens after each prefix, read from the prompt
-        log-probabilities of one completions request (``echo``; the server batches the prompts). Tokens
-        are assigned by their text offset, so no tokenizer is needed here; a token that straddles the
-        join counts as the continuation's."""
+        log-probabilities of one completions request (``echo``; the server batches the prompts).
+
+        Which prompt tokens are the continuation's is read from the server's own tokenizer (vLLM's
+        ``/tokenize``): the tokens past the longest run the prompt shares with its prefix alone, less any
+        the two share at the end (a tokenizer that appends ``[SEP]``/EOS). A server without
+        ``/tokenize`` gets the tokens whose text offset lies in the continuation."""
         import openai
 
         prompts = [prefix + continuation for prefix in prefixes]
@@ -119,13 +122,41 @@ class OpenAICompatibleLLM:
             prompts, prefixes, sorted(resp.choices, key=lambda c: c.index), strict=True
         ):
             lp = choice.logprobs
-            tail = [
-                value
-                for offset, token, value in zip(lp.text_offset, lp.tokens, lp.token_logprobs, strict=True)
-                if value is not None and offset + len(token) > len(prefix) and offset < len(prompt)
-            ]
+            span = self._continuation_span(prefix, prompt, len(lp.token_logprobs) - 1)
+            if span is not None:
+                tail = [v for v in lp.token_logprobs[span[0] : span[1]] if v is not None]
+            else:  # by text offset: the echoed text is the prompt's for byte-level tokenizers
+                tail = [
+                    value
+                    for offset, token, value in zip(lp.text_offset, lp.tokens, lp.token_logprobs, strict=True)
+                    if value is not None and offset + len(token) > len(prefix) and offset < len(prompt)
+                ]
             means.append(sum(tail) / len(tail) if tail else UNSCORED)
         return means
+
+    def _continuation_span(self, prefix: str, prompt: str, prompt_tokens: int) -> tuple[int, int] | None:
+        """[start, end) of the continuation's tokens in ``prompt``'s tokens, by the server's tokenizer;
+        None when the server has no ``/tokenize`` or its count disagrees with the echoed prompt's."""
+        import httpx
+
+        url = self.base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
+        try:
+            ids = [
+                httpx.post(url, json={"model": self.model_id(), "prompt": text}, timeout=30).json()["tokens"]
+                for text in (prefix, prompt)
+            ]
+        except (httpx.HTTPError, KeyError, ValueError):
+            return None
+        head, whole = ids
+        if len(whole) != prompt_tokens:
+            return None
+        start = 0
+        while start < min(len(head), len(whole)) and head[start] == whole[start]:
+            start += 1
+        shared_end = 0
+        while shared_end < len(head) - start and head[-1 - shared_end] == whole[-1 - shared_end]:
+            shared_end += 1
+        return start, len(whole) - shared_end
 
     def stream_chat(
         self,

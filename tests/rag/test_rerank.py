@@ -78,25 +78,29 @@ def test_when_the_server_cannot_score_the_hybrid_order_stands(indexed_store, emb
 
 @pytest.mark.slow
 def test_continuation_logprobs_average_exactly_the_continuations_tokens(vllm_server, tiny_model_dir):
-    """Read from real vLLM: the mean over the question's tokens only, whatever the passage's length."""
+    """Read from real vLLM: the mean over the question's tokens only (not the passage's, not a special
+    token the tokenizer appends), whatever the passage's length."""
     import openai
     from transformers import AutoTokenizer
 
     llm = OpenAICompatibleLLM(vllm_server.base_url)
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model_dir))
-    prefixes = [PASSAGE_PROMPT.format(passage=p) for p in ("The battery charges in 5 hours.", "Tyres wear.")]
+    passages = ("The battery charges in 5 hours.", "Tyres wear.")
+    prefixes = [PASSAGE_PROMPT.format(passage=p) for p in passages]
     continuation = " How long does charging take?"
+    question_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
     means = llm.continuation_logprobs(prefixes, continuation)
     client = openai.OpenAI(base_url=vllm_server.base_url, api_key="EMPTY")
     for prefix, mean in zip(prefixes, means, strict=True):
-        n = len(tokenizer(prefix + continuation)["input_ids"]) - len(tokenizer(prefix)["input_ids"])
+        ids = tokenizer(prefix + continuation)["input_ids"]
+        start = next(i for i in range(len(ids)) if ids[i : i + len(question_ids)] == question_ids)
         full = client.completions.create(
             model=llm.model_id(), prompt=prefix + continuation, max_tokens=1, echo=True, logprobs=0
         ).choices[0]
-        tail = full.logprobs.token_logprobs[:-1][
-            -n:
-        ]  # the prompt's last n tokens (the last entry is generated)
-        assert n >= 5 and mean == pytest.approx(sum(tail) / n, abs=1e-4)
+        question_lps = full.logprobs.token_logprobs[start : start + len(question_ids)]
+        assert len(question_ids) >= 5 and mean == pytest.approx(
+            sum(question_lps) / len(question_ids), abs=1e-4
+        )
 
 
 def test_the_setting_puts_the_reranker_in_the_chain_and_its_identity_in_each_trace(tmp_path):
