@@ -31,6 +31,7 @@ class OpenAICompatibleLLM:
         import openai
 
         self.base_url = base_url
+        self._api_key = api_key
         self._model = model
         self.max_tokens = max_tokens
         self.temperature = temperature
@@ -140,9 +141,12 @@ class OpenAICompatibleLLM:
         import httpx
 
         url = self.base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
+        headers = {"Authorization": f"Bearer {self._api_key}"}
         try:
             ids = [
-                httpx.post(url, json={"model": self.model_id(), "prompt": text}, timeout=30).json()["tokens"]
+                httpx.post(url, json={"model": self.model_id(), "prompt": text}, headers=headers, timeout=30)
+                .raise_for_status()
+                .json()["tokens"]
                 for text in (prefix, prompt)
             ]
         except (httpx.HTTPError, KeyError, ValueError):
