@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from rag.errors import BackendUnavailable, InvalidQuestion
 from rag.protocols import ChatMessage
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -118,12 +122,21 @@ class OpenAICompatibleLLM:
             raise BackendUnavailable(f"the LLM server at {self.base_url} is unreachable ({err})") from err
         except openai.BadRequestError as err:  # e.g. a passage too long for the context window
             raise BackendUnavailable(f"the LLM server could not score the passages: {err}") from err
+        import httpx
+
         means = []
-        for prompt, prefix, choice in zip(
-            prompts, prefixes, sorted(resp.choices, key=lambda c: c.index), strict=True
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        with httpx.Client(headers=headers, timeout=30) as http:  # one connection for every /tokenize
+            spans = [
+                self._continuation_span(http, prefix, prompt, len(choice.logprobs.token_logprobs) - 1)
+                for prompt, prefix, choice in zip(
+                    prompts, prefixes, sorted(resp.choices, key=lambda c: c.index), strict=True
+                )
+            ]
+        for prompt, prefix, choice, span in zip(
+            prompts, prefixes, sorted(resp.choices, key=lambda c: c.index), spans, strict=True
         ):
             lp = choice.logprobs
-            span = self._continuation_span(prefix, prompt, len(lp.token_logprobs) - 1)
             if span is not None:
                 tail = [v for v in lp.token_logprobs[span[0] : span[1]] if v is not None]
             else:  # by text offset: the echoed text is the prompt's for byte-level tokenizers
@@ -135,16 +148,17 @@ class OpenAICompatibleLLM:
             means.append(sum(tail) / len(tail) if tail else UNSCORED)
         return means
 
-    def _continuation_span(self, prefix: str, prompt: str, prompt_tokens: int) -> tuple[int, int] | None:
+    def _continuation_span(
+        self, http: httpx.Client, prefix: str, prompt: str, prompt_tokens: int
+    ) -> tuple[int, int] | None:
         """[start, end) of the continuation's tokens in ``prompt``'s tokens, by the server's tokenizer;
         None when the server has no ``/tokenize`` or its count disagrees with the echoed prompt's."""
         import httpx
 
         url = self.base_url.rstrip("/").removesuffix("/v1") + "/tokenize"
-        headers = {"Authorization": f"Bearer {self._api_key}"}
         try:
             ids = [
-                httpx.post(url, json={"model": self.model_id(), "prompt": text}, headers=headers, timeout=30)
+                http.post(url, json={"model": self.model_id(), "prompt": text})
                 .raise_for_status()
                 .json()["tokens"]
                 for text in (prefix, prompt)
