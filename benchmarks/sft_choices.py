@@ -2,7 +2,8 @@
 loop's feedback export (``<loop dir>/feedback-export.jsonl``), hot-loads it into the running vLLM,
 answers the loop's held-out questions through the same chain settings, and prints its paired
 differences (mean and bootstrap 95 % interval) against the loop's base results in the same report:
-similarity, judge score, grounding. The held-out questions are the tuning set for these choices;
+similarity, judge score, grounding. Each variant's per-question result is kept beside its adapter
+(``<loop dir>/sft-choices/NAME-result.json``) for comparing variants with each other. The held-out questions are the tuning set for these choices;
 confirm a choice on another set before calling it general.
 
     python -m benchmarks.sft_choices --llm-url http://127.0.0.1:8000/v1 \\
@@ -130,6 +131,8 @@ def run_variant(
         )
     finally:
         admin.unload(name)
+    # the per-question answers and scores, so two variants can be compared with each other, paired
+    (out_dir / f"{name}-result.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
     row = {
         "variant": name,
         "params": params,
