@@ -3,8 +3,9 @@ loop's feedback export (``<loop dir>/feedback-export.jsonl``), hot-loads it into
 answers the loop's held-out questions through the same chain settings, and prints its paired
 differences (mean and bootstrap 95 % interval) against the loop's base results in the same report:
 similarity, judge score, grounding. Each variant's per-question result is kept beside its adapter
-(``<loop dir>/sft-choices/NAME-result.json``) for comparing variants with each other. The held-out questions are the tuning set for these choices;
-confirm a choice on another set before calling it general.
+(``<loop dir>/sft-choices/NAME-result.json``) for comparing variants with each other. The held-out
+questions are the tuning set for these choices; confirm a choice on another set before calling it
+general.
 
     python -m benchmarks.sft_choices --llm-url http://127.0.0.1:8000/v1 \\
         --variant e1='{"epochs": 1}' --variant e1-nosynth='{"epochs": 1, "without": ["synthetic"]}'
