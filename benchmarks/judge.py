@@ -309,6 +309,7 @@ def published(results: dict[str, dict]) -> dict[str, Any]:
                 "pairwise_min": min(pairwise),
                 "auc": r["real"]["all"]["auc_correct_vs_wrong"],
                 "seconds_p50": r["seconds_p50"],
+                "facts": res["identity"].get("facts", "off"),  # the fact checks these figures are of
             }
             entry["real_answers"] = sum(r["real"]["all"]["n"].values())
         judges[spec_of(res["identity"])] = entry
@@ -316,10 +317,14 @@ def published(results: dict[str, dict]) -> dict[str, Any]:
 
 
 def publish(results: dict[str, dict], path: Path) -> Path:
-    """Write this run's judges' figures to ``path``, keeping the judges this run did not measure."""
+    """Write this run's judges' figures to ``path``, keeping the judges, and the bases of a judge, that
+    this run did not measure (``--bases reference`` leaves a judge's sources figures as they were)."""
     figures = published(results)
     if path.exists():
-        figures["judges"] = json.loads(path.read_text()).get("judges", {}) | figures["judges"]
+        earlier = json.loads(path.read_text()).get("judges", {})
+        figures["judges"] = earlier | {
+            name: earlier.get(name, {}) | entry for name, entry in figures["judges"].items()
+        }
     path.write_text(json.dumps(figures, indent=1) + "\n")
     return path
 

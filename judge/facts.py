@@ -34,7 +34,9 @@ from judge.overlap import STOP_WORDS, covered
 # v2: questions are not evidence; yes/no, qualifiers of numbers and answer types against sources; an
 # omission takes a point off the score (v1: a cap at 4). v3: a name swapped in a restated sentence; a
 # typographic apostrophe ("don’t") negates; a list of names is no statement; plural and hyphenated names.
-FACTS_VERSION = "facts-v3"
+# v4: against a reference, a number it never states is a contradiction only where the answer misses a
+# reference number of that unit; beside all of them it is an addition the reference cannot check (a point).
+FACTS_VERSION = "facts-v4"
 
 # ---- what the sources state -------------------------------------------------------------------------
 
@@ -733,17 +735,21 @@ def _dropped_source_qualifiers(question: str, sources: str, answer: str, f: Find
 @dataclass
 class Findings:
     """What the checks found. ``contradictions`` make an answer wrong; ``omissions`` incomplete;
-    ``unsupported`` (sources basis) claims the sources do not carry; ``off_question`` an answer that does
-    not state what the question asks for."""
+    ``additions`` (reference basis) numbers beside the reference's that it cannot check; ``unsupported``
+    (sources basis) claims the sources do not carry; ``off_question`` an answer that does not state what
+    the question asks for."""
 
     contradictions: list[str] = field(default_factory=list)
     omissions: list[str] = field(default_factory=list)
+    additions: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     off_question: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not (self.contradictions or self.omissions or self.unsupported or self.off_question)
+        return not (
+            self.contradictions or self.omissions or self.additions or self.unsupported or self.off_question
+        )
 
 
 def _quantity_findings(ref_q: list[Quantity], ans_q: list[Quantity], allowed: list[Quantity], f: Findings):
@@ -763,17 +769,31 @@ def _quantity_findings(ref_q: list[Quantity], ans_q: list[Quantity], allowed: li
             f.omissions.append(f"the answer lacks the reference's {q.text}")
 
 
+def _states_every(ref_q: list[Quantity], ans_q: list[Quantity], unit: str) -> bool:
+    """Does the answer state each of the reference's numbers in ``unit``, in that unit?"""
+    return all(
+        any(_same_value(a.value, r.value) and a.unit == unit for a in ans_q) for r in ref_q if r.unit == unit
+    )
+
+
 def check_reference(question: str, reference: str, answer: str) -> Findings:
     """The answer against a reference answer."""
     f = Findings()
     ref_q, ans_q, q_q = quantities(reference), quantities(answer), quantities(question)
     _quantity_findings(ref_q, ans_q, q_q, f)
-    # a number with a reference unit that the reference never states (and the question does not hold)
+    # a number with a reference unit that the reference never states (and the question does not hold):
+    # in place of a reference number of that unit it is wrong; beside all of them, an addition
     ref_units = {q.unit for q in ref_q if q.unit}
+    added = []
     for a in ans_q:
         known = any(_same_value(a.value, r.value) for r in ref_q + q_q)
         if a.unit in ref_units and not known and not any(a.text in c for c in f.contradictions):
-            f.contradictions.append(f"the answer states {a.text}, which the reference does not")
+            if _states_every(ref_q, ans_q, a.unit):
+                added.append(a.text)
+            else:
+                f.contradictions.append(f"the answer states {a.text}, which the reference does not")
+    if added:
+        f.additions.append(f"the answer also states {' and '.join(added)}, which the reference does not")
     ref_yn, ans_yn = leading_yes_no(reference), leading_yes_no(answer)
     if ref_yn and ans_yn and ref_yn != ans_yn:
         f.contradictions.append(f"the answer says {ans_yn!r} where the reference says {ref_yn!r}")
@@ -841,11 +861,14 @@ OMISSION_FLOOR = 2.0
 
 def adjust(score: float, findings: Findings) -> tuple[float, list[str]]:
     """The score after the findings, and one sentence per finding: a contradiction caps it at 1.0, an
-    unsupported claim or an answer to another question at 2.0; each omission takes a point off, not
+    unsupported claim or an answer to another question at 2.0; each omission (and the additions,
+    together) takes a point off, not
     below 2.0 (nor below the score itself). Taking the point off the score, rather than capping at 4,
     lets an omission count where the backend already scored the answer below 4 (sources basis:
     a dropped "up to" measured on the demo half of ``benchmarks.judge``)."""
-    reasons = findings.contradictions + findings.off_question + findings.unsupported + findings.omissions
+    reasons = (
+        findings.contradictions + findings.off_question + findings.unsupported + findings.omissions
+    ) + findings.additions
     limit = 5.0
     if findings.contradictions:
         limit = CONTRADICTION_CAP
@@ -854,8 +877,8 @@ def adjust(score: float, findings: Findings) -> tuple[float, list[str]]:
             limit = min(limit, UNSUPPORTED_CAP)
         if findings.off_question:
             limit = min(limit, OFF_QUESTION_CAP)
-    if findings.omissions:
-        score = max(min(score, OMISSION_FLOOR), score - OMISSION_PENALTY * len(findings.omissions))
+    if points := len(findings.omissions) + len(findings.additions):
+        score = max(min(score, OMISSION_FLOOR), score - OMISSION_PENALTY * points)
     return min(score, limit), reasons
 
 

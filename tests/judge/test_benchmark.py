@@ -95,6 +95,21 @@ def test_publishing_one_judge_keeps_the_figures_of_the_others(tmp_path):
     assert set(judges) == {"other-judge", "m+facts"} and judges["m+facts"]["reference"]["auc"] == 0.9
 
 
+def test_publishing_one_basis_keeps_the_judges_figures_on_the_other(tmp_path):
+    path = tmp_path / "benchmark.json"
+    sources = {"pairwise_min": 0.4, "auc": 0.7, "seconds_p50": 0.9}
+    path.write_text(json.dumps({"judges": {"m+facts": {"real_answers": 3, "sources": sources}}}))
+    run = {"reference": {"pairs": {"demo": {k: {"vs_reference": 1.0} for k in WRONG_KINDS}}}}
+    run["reference"] |= {
+        "real": {"all": {"auc_correct_vs_wrong": 0.9, "n": {"correct": 3}}},
+        "seconds_p50": 0.1,
+    }
+    publish({"overlap+facts": {"identity": {"model": "m", "facts": "facts-v4"}, **run}}, path)
+    entry = json.loads(path.read_text())["judges"]["m+facts"]
+    assert entry["sources"] == sources
+    assert entry["reference"]["auc"] == 0.9 and entry["reference"]["facts"] == "facts-v4"
+
+
 def test_against_sources_an_answer_that_only_restates_its_question_is_capped(embedder):
     """Every word of a restated question is in the sources because it is in the question (realdocs2's
     wrong answers were mostly such echoes, scored 4.7-5.0 by v3); v4 caps them at 2 and still scores an

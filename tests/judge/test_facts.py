@@ -36,6 +36,17 @@ def test_a_changed_number_or_unit_contradicts(answer, finding):
     assert any(finding in c for c in found.contradictions), found
 
 
+def test_a_number_beside_every_reference_number_is_an_addition_not_a_contradiction():
+    question, reference = "How long does the tank take to fill?", "About 40 minutes with the 12 V pump."
+    beside = "40 minutes with the 12 V pump, and about 25 minutes with the optional 24 V pump."
+    found = facts.check(question, reference, beside)
+    assert not found.contradictions, found
+    assert any("25 minutes" in a and "24 V" in a for a in found.additions), found
+    assert facts.cap(found)[0] == 4.0  # the additions cost one point together
+    instead = "About 25 minutes with the 12 V pump."  # in place of the reference's number: wrong
+    assert any("25 minutes" in c for c in facts.check(question, reference, instead).contradictions)
+
+
 def test_a_dropped_qualifier_and_name_are_omissions():
     found = facts.check("Who may service the pump?", "Only an Aquaflow Service partner.", "A partner.")
     assert any("'only'" in o for o in found.omissions)
