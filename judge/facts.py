@@ -862,13 +862,16 @@ OMISSION_FLOOR = 2.0
 def adjust(score: float, findings: Findings) -> tuple[float, list[str]]:
     """The score after the findings, and one sentence per finding: a contradiction caps it at 1.0, an
     unsupported claim or an answer to another question at 2.0; each omission (and the additions,
-    together) takes a point off, not
-    below 2.0 (nor below the score itself). Taking the point off the score, rather than capping at 4,
-    lets an omission count where the backend already scored the answer below 4 (sources basis:
-    a dropped "up to" measured on the demo half of ``benchmarks.judge``)."""
-    reasons = (
-        findings.contradictions + findings.off_question + findings.unsupported + findings.omissions
-    ) + findings.additions
+    together) takes a point off, not below 2.0 (nor below the score itself). Taking the point off the
+    score, rather than capping at 4, lets an omission count where the backend already scored the answer
+    below 4 (sources basis: a dropped "up to" measured on the demo half of ``benchmarks.judge``)."""
+    reasons = [
+        *findings.contradictions,
+        *findings.off_question,
+        *findings.unsupported,
+        *findings.omissions,
+        *findings.additions,
+    ]
     limit = 5.0
     if findings.contradictions:
         limit = CONTRADICTION_CAP
