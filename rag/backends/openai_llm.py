@@ -125,17 +125,14 @@ class OpenAICompatibleLLM:
         import httpx
 
         means = []
+        choices = sorted(resp.choices, key=lambda c: c.index)
         headers = {"Authorization": f"Bearer {self._api_key}"}
         with httpx.Client(headers=headers, timeout=30) as http:  # one connection for every /tokenize
             spans = [
                 self._continuation_span(http, prefix, prompt, len(choice.logprobs.token_logprobs) - 1)
-                for prompt, prefix, choice in zip(
-                    prompts, prefixes, sorted(resp.choices, key=lambda c: c.index), strict=True
-                )
+                for prompt, prefix, choice in zip(prompts, prefixes, choices, strict=True)
             ]
-        for prompt, prefix, choice, span in zip(
-            prompts, prefixes, sorted(resp.choices, key=lambda c: c.index), spans, strict=True
-        ):
+        for prompt, prefix, choice, span in zip(prompts, prefixes, choices, spans, strict=True):
             lp = choice.logprobs
             if span is not None:
                 tail = [v for v in lp.token_logprobs[span[0] : span[1]] if v is not None]
