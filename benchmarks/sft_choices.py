@@ -13,9 +13,10 @@ general.
 Variant keys are SFT job fields (``training/config.py``: epochs, learning_rate, target_modules, ...)
 plus ``without``: row sources to leave out of the export (``synthetic``; ``rating``: keep corrections),
 ``ground``: check each correction against its prompt first (``ragloop.grounding``; true: by the
-judge, ``"k-precision"``: by K-Precision), ``synthetic_rows``: round-trip the drafts through the served
-chain (``ragloop.roundtrip``: ``checked-drafts`` or ``served-answers``; ``agreement``: ``reference`` or
-``supported``), and ``export_path``: another
+judge, ``"k-precision"``: by K-Precision), ``corrections``: ``"self-distilled"`` restates each
+correction in the served model's words (``ragloop.self_distill``), ``synthetic_rows``: round-trip the
+drafts through the served chain (``ragloop.roundtrip``: ``checked-drafts`` or ``served-answers``;
+``agreement``: ``reference`` or ``supported``), and ``export_path``: another
 export to start from.
 """
 
@@ -52,6 +53,7 @@ class VariantExport(NamedTuple):
     path: Path
     grounding: dict | None  # corrections carried / re-sourced / left out (``ground``)
     round_trip: dict | None  # drafts agreed / left out (``synthetic_rows``)
+    distilled: dict | None = None  # corrections restated / kept as given (``corrections``)
 
 
 def checked_export(name: str, params: dict, settings: Settings, out_dir: Path, chain, judge) -> VariantExport:
@@ -60,7 +62,7 @@ def checked_export(name: str, params: dict, settings: Settings, out_dir: Path, c
     Pops those keys from ``params``."""
     source = Path(params.pop("export_path", settings.data_dir / "feedback-export.jsonl"))
     export = filtered_export(source, set(params.pop("without", [])), out_dir / f"{name}.jsonl")
-    grounding = round_trip = None
+    grounding = round_trip = distilled = None
     ground = params.pop("ground", False)
     if ground:  # corrections checked against their prompts (ragloop.grounding); true: the judge
         from ragloop.grounding import ground_corrections
@@ -69,6 +71,14 @@ def checked_export(name: str, params: dict, settings: Settings, out_dir: Path, c
         check = ground if isinstance(ground, str) else "judge"
         grounding = ground_corrections(export, grounded, chain, judge, check=check).to_dict()
         export = grounded
+    if params.pop("corrections", "as-given") == "self-distilled":  # ragloop.self_distill
+        from ragloop.self_distill import distill_corrections
+
+        restated = out_dir / f"{name}-distilled.jsonl"
+        distilled = distill_corrections(
+            export, restated, chain.llm, judge, workers=settings.loop.answer_workers
+        ).to_dict()
+        export = restated
     rows = params.pop("synthetic_rows", "drafts")
     agreement = params.pop("agreement", settings.loop.synthetic.agreement)
     if rows != "drafts":  # drafts round-tripped through the served chain (ragloop.roundtrip)
@@ -81,7 +91,7 @@ def checked_export(name: str, params: dict, settings: Settings, out_dir: Path, c
         )
         round_trip = {**trip.to_dict(), "agreement": agreement}
         export = checked
-    return VariantExport(export, grounding, round_trip)
+    return VariantExport(export, grounding, round_trip, distilled)
 
 
 def run_variant(
@@ -106,7 +116,7 @@ def run_variant(
     params = dict(params)
     chain = build_chain(settings)  # one chain and judge for the checks and the evaluation
     judge = build_judge(settings, embedder=chain.embedder)
-    export, grounding, round_trip = checked_export(name, params, settings, out_dir, chain, judge)
+    export, grounding, round_trip, distilled = checked_export(name, params, settings, out_dir, chain, judge)
     job = {
         "export_path": str(export),
         "base_model": str(base_model),
@@ -143,6 +153,7 @@ def run_variant(
         "train_minutes": round(minutes, 1),
         "corrections": grounding,  # carried / re-sourced / left out, with ground
         "round_trip": round_trip,  # drafts agreed / left out, with synthetic_rows
+        "distilled": distilled,  # corrections restated / kept as given, with corrections
     }
     for key in ("similarity", "judge_score", "grounding"):
         d = paired(result, base, key)

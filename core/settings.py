@@ -51,6 +51,8 @@ DraftingStyle = Literal["free", "extractive"]  # drafting.drafts: who writes a s
 # ragloop.roundtrip: what a verified draft becomes before training (the round trip through the served chain)
 SyntheticRows = Literal["drafts", "checked-drafts", "served-answers"]
 Agreement = Literal["reference", "supported"]
+# ragloop.self_distill: a user correction trains as given, or restated by the served model (judge-checked)
+CorrectionTargets = Literal["as-given", "self-distilled"]
 
 
 class EmbeddingSettings(BaseModel):
@@ -376,6 +378,12 @@ class LoopSettings(BaseModel):
         "judge",
         description="what says a prompt carries a correction: the judge against its sources (>= 3), or "
         "k-precision (the sources hold >= 60 % of its words; ragloop.grounding)",
+    )
+    correction_targets: CorrectionTargets = Field(
+        "as-given",
+        description="what a correction trains as: as-given (the user's words), or self-distilled (the served "
+        "model restates it in its own words; kept when the judge finds the restatement states the "
+        "correction's facts and nothing its sources lack, ragloop.self_distill)",
     )
     min_similarity_gain: float = Field(
         0.0, description="gate: the similarity gain's paired 95 % interval must lie above this"

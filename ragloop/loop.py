@@ -77,6 +77,7 @@ class LoopResult:
     rlaif_gate_reasons: list[str] = field(default_factory=list)
     training_rows: dict[str, int] = field(default_factory=dict)  # SFT rows by source
     grounding: dict[str, int] = field(default_factory=dict)  # corrections carried / re-sourced / left out
+    distilled: dict[str, int] = field(default_factory=dict)  # corrections restated / kept as given
     # drafted / verified / refused / unusable (+ round_trip_agreed / round_trip_left_out, ragloop.roundtrip)
     synthetic: dict[str, int] = field(default_factory=dict)
     reviewed: dict[str, Any] = field(default_factory=dict)  # the reviewed-answers check
@@ -93,6 +94,7 @@ class LoopResult:
             "seconds": self.seconds,
             "training_rows": self.training_rows,
             "grounding": self.grounding,
+            "distilled": self.distilled,
             "synthetic": self.synthetic,
             "reviewed": self.reviewed,
         }
@@ -151,6 +153,7 @@ class LoopState:
     adapter_dir: Path | None = None
     training_rows: dict[str, int] = field(default_factory=dict)
     grounding: dict[str, int] = field(default_factory=dict)
+    distilled: dict[str, int] = field(default_factory=dict)
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     admin: Any = None
     publisher: Any = None
@@ -378,6 +381,16 @@ class Loop:
             state.grounding = report.to_dict()
             self.echo(f"      {report.summary()}")
             export = grounded
+        if cfg.correction_targets == "self-distilled":  # the users' fragments in the model's own words
+            from ragloop.self_distill import distill_corrections
+
+            distilled = data_dir / "feedback-distilled.jsonl"
+            restated = distill_corrections(
+                export, distilled, state.chain.llm, state.judge, workers=cfg.answer_workers
+            )
+            state.distilled = restated.to_dict()
+            self.echo(f"      {restated.summary()}")
+            export = distilled
         if cfg.synthetic.rows != "drafts" and state.synthetic_ids:  # a supported draft may answer beside
             from ragloop.roundtrip import round_trip_drafts
 
@@ -692,6 +705,12 @@ class Loop:
                 f"corrections checked against their prompts: {g['carried']} carried, {g['resourced']} "
                 f"re-sourced with the chunk that carries them, {g['unsupported']} left out of SFT"
             )
+        if state.distilled:
+            d = state.distilled
+            notes.append(
+                f"corrections restated by the served model (self-distillation): {d['rewritten']} trained in "
+                f"its own words, {d['as_given']} as the users gave them"
+            )
         if state.published:
             notes.append(f"published as {state.published}")
         if state.live:
@@ -746,6 +765,7 @@ class Loop:
             rlaif_gate_reasons=state.rlaif_gate.reasons if state.rlaif_gate is not None else [],
             training_rows=state.training_rows,
             grounding=state.grounding,
+            distilled=state.distilled,
             synthetic=state.synthetic,
             reviewed=state.reviewed,
         )

@@ -126,9 +126,10 @@ def test_the_sft_choices_benchmark_checks_its_export_as_the_loop_does(chain, emb
         "epochs": 1,
     }
     judge = Judge(ReferenceOverlapJudge(embedder.encode))
-    out, grounding, round_trip = checked_export("v", params, get_settings(), tmp_path, chain, judge)
-    assert kept(out) == {"agrees": rows[0]}
-    assert grounding is None and round_trip["agreed"] == 1 and round_trip["disagreed"] == 1
+    made = checked_export("v", params, get_settings(), tmp_path, chain, judge)
+    assert kept(made.path) == {"agrees": rows[0]}
+    assert made.grounding is None and made.distilled is None
+    assert made.round_trip["agreed"] == 1 and made.round_trip["disagreed"] == 1
     assert params == {"epochs": 1}
 
 
