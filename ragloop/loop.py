@@ -708,7 +708,7 @@ class Loop:
         if state.distilled:
             d = state.distilled
             notes.append(
-                f"corrections restated by the served model (self-distillation): {d['rewritten']} trained in "
+                f"corrections restated by the served model (self-distillation): {d['restated']} trained in "
                 f"its own words, {d['as_given']} as the users gave them"
             )
         if state.published:
