@@ -382,8 +382,9 @@ class LoopSettings(BaseModel):
     correction_targets: CorrectionTargets = Field(
         "as-given",
         description="what a correction trains as: as-given (the user's words), or self-distilled (the served "
-        "model restates it in its own words; kept when the judge finds the restatement states the "
-        "correction's facts and nothing its sources lack, ragloop.self_distill)",
+        "model answers the row's prompt again; a sample the judge finds states the correction's facts and "
+        "nothing its sources lack trains instead, ragloop.self_distill). Demo seeds 1, 2 and realdocs "
+        "seed 1: judge +0.12, similarity -0.021 against as-given, so not the default (README)",
     )
     min_similarity_gain: float = Field(
         0.0, description="gate: the similarity gain's paired 95 % interval must lie above this"
