@@ -33,12 +33,10 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import get_args
 
 from core.citations import has_citation
 from core.jsonl import read_rows, write_rows
 from core.pool import map_ordered
-from core.settings import CorrectionTargets
 from rag.chain import prompt_messages
 from rag.errors import InvalidQuestion
 from rag.protocols import LLM
@@ -46,7 +44,6 @@ from ragloop.grounding import CARRIED_SCORE
 
 log = logging.getLogger(__name__)
 
-TARGETS = get_args(CorrectionTargets)
 AGREE_SCORE = 4.0  # the judge's score against the correction that keeps a sample
 
 
