@@ -71,6 +71,12 @@ def resourced(chain: RagChain, question: str, correction: str) -> list[SearchHit
     return [*hits[:-1], oracle]
 
 
+def is_user_correction(row: dict) -> bool:
+    """An exported row holding a user's correction with the prompt it was served with (not a draft)."""
+    trace = row.get("trace") or {}
+    return bool(row.get("correction") and trace.get("prompt") and not trace.get("synthetic"))
+
+
 CARRIED_SCORE = 3.0  # the judge's score against the prompt's sources that keeps a correction
 # The share of a correction's words its prompt's sources hold that keeps it (benchmarks.grounding: the best
 # true-minus-false rate on realdocs2's half a, carried vs uncarried references)
@@ -106,10 +112,10 @@ def ground_corrections(
     kept = []
     rows = read_rows(export)
     for row in tqdm(rows, desc="grounding corrections", unit="row"):
-        trace = row.get("trace") or {}
-        if not row.get("correction") or trace.get("synthetic") or not trace.get("prompt"):
+        if not is_user_correction(row):
             kept.append(row)
             continue
+        trace = row["trace"]
         report.corrections += 1
         question, correction = row["question"], row["correction"]
         if carried(question, trace["prompt"], correction):

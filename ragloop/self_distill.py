@@ -40,11 +40,12 @@ from core.pool import map_ordered
 from rag.chain import prompt_messages
 from rag.errors import InvalidQuestion
 from rag.protocols import LLM
-from ragloop.grounding import CARRIED_SCORE
+from ragloop.grounding import CARRIED_SCORE, is_user_correction
+from ragloop.roundtrip import AGREE_SCORE as ROUND_TRIP_AGREE
 
 log = logging.getLogger(__name__)
 
-AGREE_SCORE = 4.0  # the judge's score against the correction that keeps a sample
+AGREE_SCORE = ROUND_TRIP_AGREE["reference"]  # the judge's score against the correction that keeps a sample
 
 
 @dataclass
@@ -61,11 +62,6 @@ class DistillReport:
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-def is_user_correction(row: dict) -> bool:
-    trace = row.get("trace") or {}
-    return bool(row.get("correction") and trace.get("prompt") and not trace.get("synthetic"))
 
 
 def best_agreeing(judge, row: dict, samples: list[str]) -> str | None:
