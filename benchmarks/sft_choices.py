@@ -27,7 +27,6 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 from core.jsonl import read_rows, write_rows
 from core.settings import Settings, get_settings
@@ -47,51 +46,24 @@ def filtered_export(export: Path, without: set[str], out: Path) -> Path:
     return write_rows([row for row in read_rows(export) if not dropped(row)], out)
 
 
-class VariantExport(NamedTuple):
-    """A variant's training export and what its checks did (None: the check was not asked for)."""
+def checked_export(name: str, params: dict, settings: Settings, out_dir: Path, *, chain, judge):
+    """The variant's training export, made as the loop's export stage makes it
+    (``ragloop.export_checks``): rows filtered (``without``), corrections checked against their prompts
+    (``ground``), restated (``corrections``), drafts round-tripped (``synthetic_rows``, ``agreement``).
+    Pops those keys from ``params``; returns ``ragloop.export_checks.CheckedExport``."""
+    from ragloop.export_checks import ExportChecks, check_export
 
-    path: Path
-    grounding: dict | None  # corrections carried / re-sourced / left out (``ground``)
-    round_trip: dict | None  # drafts agreed / left out (``synthetic_rows``)
-    distilled: dict | None = None  # corrections restated / kept as given (``corrections``)
-
-
-def checked_export(name: str, params: dict, settings: Settings, out_dir: Path, chain, judge) -> VariantExport:
-    """The variant's training export, as the loop's export step makes it: rows filtered (``without``),
-    corrections checked against their prompts (``ground``), drafts round-tripped (``synthetic_rows``).
-    Pops those keys from ``params``."""
     source = Path(params.pop("export_path", settings.data_dir / "feedback-export.jsonl"))
     export = filtered_export(source, set(params.pop("without", [])), out_dir / f"{name}.jsonl")
-    grounding = round_trip = distilled = None
-    ground = params.pop("ground", False)
-    if ground:  # corrections checked against their prompts (ragloop.grounding); true: the judge
-        from ragloop.grounding import ground_corrections
-
-        grounded = out_dir / f"{name}-grounded.jsonl"
-        check = ground if isinstance(ground, str) else "judge"
-        grounding = ground_corrections(export, grounded, chain, judge, check=check).to_dict()
-        export = grounded
-    if params.pop("corrections", "as-given") == "self-distilled":  # ragloop.self_distill
-        from ragloop.self_distill import distill_corrections
-
-        restated = out_dir / f"{name}-distilled.jsonl"
-        distilled = distill_corrections(
-            export, restated, chain.llm, judge, workers=settings.loop.answer_workers
-        ).to_dict()
-        export = restated
-    rows = params.pop("synthetic_rows", "drafts")
-    agreement = params.pop("agreement", settings.loop.synthetic.agreement)
-    if rows != "drafts":  # drafts round-tripped through the served chain (ragloop.roundtrip)
-        from ragloop.roundtrip import round_trip_drafts
-
-        checked = out_dir / f"{name}-roundtrip.jsonl"
-        workers = settings.loop.answer_workers
-        trip = round_trip_drafts(
-            export, checked, chain, judge, rows=rows, agreement=agreement, workers=workers
-        )
-        round_trip = {**trip.to_dict(), "agreement": agreement}
-        export = checked
-    return VariantExport(export, grounding, round_trip, distilled)
+    ground = params.pop("ground", False)  # true: by the judge; or the check's name
+    checks = ExportChecks(
+        ground=(ground if isinstance(ground, str) else "judge") if ground else None,
+        correction_targets=params.pop("corrections", "as-given"),
+        synthetic_rows=params.pop("synthetic_rows", "drafts"),
+        agreement=params.pop("agreement", settings.loop.synthetic.agreement),
+        workers=settings.loop.answer_workers,
+    )
+    return check_export(export, checks, chain=chain, judge=judge, out_dir=out_dir, stem=name)
 
 
 def run_variant(
@@ -116,9 +88,10 @@ def run_variant(
     params = dict(params)
     chain = build_chain(settings)  # one chain and judge for the checks and the evaluation
     judge = build_judge(settings, embedder=chain.embedder)
-    export, grounding, round_trip, distilled = checked_export(name, params, settings, out_dir, chain, judge)
+    checked = checked_export(name, params, settings, out_dir, chain=chain, judge=judge)
+    checks = checked.to_dict()
     job = {
-        "export_path": str(export),
+        "export_path": str(checked.path),
         "base_model": str(base_model),
         "output_dir": str(out_dir / name),
         "name": name,
@@ -151,9 +124,9 @@ def run_variant(
         "best_step": metrics.get("best_step"),
         "eval_loss": metrics.get("eval_loss"),  # the best validation loss (training rows split off)
         "train_minutes": round(minutes, 1),
-        "corrections": grounding,  # carried / re-sourced / left out, with ground
-        "round_trip": round_trip,  # drafts agreed / left out, with synthetic_rows
-        "distilled": distilled,  # corrections restated / kept as given, with corrections
+        "corrections": checks["grounding"],  # carried / re-sourced / left out, with ground
+        "round_trip": checks["round_trip"],  # drafts agreed / left out, with synthetic_rows
+        "distilled": checks["distilled"],  # corrections restated / kept as given, with corrections
     }
     for key in ("similarity", "judge_score", "grounding"):
         d = paired(result, base, key)

@@ -338,6 +338,12 @@ class LoopSettings(BaseModel):
         "not confirmed on realdocs2 (one seed; README, 'Training on the answer over a cached prompt'). "
         "false: the full forward pass with the adapter on every token",
     )
+    neftune_alpha: float | None = Field(
+        None,
+        ge=0.0,
+        description="NEFTune noise on SFT's input embeddings (training.config.SFTJob.neftune_alpha), a "
+        "regulariser against copying a few dozen rows; None: off (README, 'Noisy embeddings')",
+    )
     train_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto",
         description="SFT's precision: bfloat16 mixed precision (autocast, float32 weights) or float32. auto: "
@@ -446,6 +452,7 @@ class LoopSettings(BaseModel):
             "save_steps": 10_000,
             "rated_answers": self.sft_rated_answers,
             "prompt_cache": self.prompt_cache,
+            "neftune_alpha": self.neftune_alpha,
         }
 
 

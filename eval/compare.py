@@ -46,7 +46,7 @@ def parse_verdict(text: str) -> str | None:
     return found[0].lower() if len(found) == 1 else None
 
 
-def judge_pair(backend, question: str, reference: str, a: str, b: str, tries: int = 2) -> str | None:
+def judge_pair(backend, question: str, reference: str, a: str, b: str, *, tries: int = 2) -> str | None:
     """'a', 'b' or 'tie' after asking in both orders; None if the judge gave no usable verdict."""
     verdicts = []
     for first, second in ((a, b), (b, a)):

@@ -210,6 +210,7 @@ def judge_notes(results: list[dict[str, Any]]) -> list[str]:
 def write_report(
     results: list[dict[str, Any]],
     out_dir: Path,
+    *,
     manifests: list[dict[str, Any]] | None = None,
     title: str = "ragloop evaluation",
     notes: list[str] | None = None,

@@ -146,7 +146,7 @@ class Judge:
             return hit
         verdict = self._backend_verdict(question, reference, answer, basis)
         if self.fact_checks:
-            verdict = apply_fact_checks(verdict, question, reference, answer, basis)
+            verdict = apply_fact_checks(verdict, question, reference, answer, basis=basis)
         if self.cache:
             self.cache.put(key, verdict)
         return verdict
@@ -176,7 +176,7 @@ class Judge:
 
 
 def apply_fact_checks(
-    verdict: Judgement, question: str, reference: str, answer: str, basis: str
+    verdict: Judgement, question: str, reference: str, answer: str, *, basis: str
 ) -> Judgement:
     """The verdict with its score lowered by what the fact checks found, and their sentences first."""
     score, reasons = facts.adjust(verdict.score, facts.check(question, reference, answer, basis))

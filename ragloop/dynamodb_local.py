@@ -62,7 +62,7 @@ class DynamoDBLocal:
             start_new_session=True,
         )
         try:
-            wait_until_ready(self._proc, self._listening, "DynamoDB Local", timeout_s)
+            wait_until_ready(self._proc, self._listening, "DynamoDB Local", timeout_s=timeout_s)
         except BaseException:
             self.stop()
             raise

@@ -363,51 +363,35 @@ class Loop:
     def training_export(self, state: LoopState) -> tuple[Path, int]:
         """The SFT rows' file and how many records went into it: the users' records and the verified
         drafts exported as the product exports feedback, each correction checked against its prompt
-        (``ragloop.grounding``) and each draft asked through the chain (``ragloop.roundtrip``)."""
+        (``ragloop.grounding``) and each draft asked through the chain (``ragloop.roundtrip``): one
+        pipeline, ``ragloop.export_checks``, which ``benchmarks.sft_choices`` runs too."""
         from feedback.export import export_records
+        from ragloop.export_checks import ExportChecks, check_export
 
         cfg, writer, data_dir = self.cfg, state.writer, self.settings.data_dir
         writer.drain()
         export = data_dir / "feedback-export.jsonl"
         wanted = {r.feedback_id for r in state.records} | set(state.synthetic_ids)
         n = export_records((r for r in writer.store.list() if r.feedback_id in wanted), export, "jsonl")
-        if cfg.ground_corrections:  # a correction its prompt does not carry teaches answering beyond sources
-            from ragloop.grounding import ground_corrections
-
-            grounded = data_dir / "feedback-grounded.jsonl"
-            report = ground_corrections(
-                export, grounded, state.chain, state.judge, check=cfg.corrections_check
-            )
-            state.grounding = report.to_dict()
-            self.echo(f"      {report.summary()}")
-            export = grounded
-        if cfg.correction_targets == "self-distilled":  # the users' fragments in the model's own words
-            from ragloop.self_distill import distill_corrections
-
-            distilled = data_dir / "feedback-distilled.jsonl"
-            restated = distill_corrections(
-                export, distilled, state.chain.llm, state.judge, workers=cfg.answer_workers
-            )
-            state.distilled = restated.to_dict()
-            self.echo(f"      {restated.summary()}")
-            export = distilled
-        if cfg.synthetic.rows != "drafts" and state.synthetic_ids:  # a supported draft may answer beside
-            from ragloop.roundtrip import round_trip_drafts
-
-            checked = data_dir / "feedback-roundtrip.jsonl"
-            trip = round_trip_drafts(
-                export,
-                checked,
-                state.chain,
-                state.judge,
-                rows=cfg.synthetic.rows,
-                agreement=cfg.synthetic.agreement,
-                workers=cfg.answer_workers,
-            )
+        checked = check_export(
+            export,
+            ExportChecks.of_loop(cfg),
+            chain=state.chain,
+            judge=state.judge,
+            out_dir=data_dir,
+            stem="feedback",
+            drafts=bool(state.synthetic_ids),
+        )
+        for note in checked.notes:
+            self.echo(f"      {note}")
+        if checked.grounding is not None:
+            state.grounding = checked.grounding.to_dict()
+        if checked.distilled is not None:
+            state.distilled = checked.distilled.to_dict()
+        if checked.round_trip is not None:
+            trip = checked.round_trip
             state.synthetic |= {"round_trip_agreed": trip.agreed, "round_trip_left_out": trip.disagreed}
-            self.echo(f"      {trip.summary()} ({cfg.synthetic.rows}, {cfg.synthetic.agreement} agreement)")
-            export = checked
-        return export, n
+        return checked.path, n
 
     def evaluate(self, state: LoopState) -> None:
         from eval.langchain_baseline import LangChainAnswerer
@@ -743,7 +727,7 @@ class Loop:
         write_report(
             [results[k] for k in ("base", "reviewed", "adapter", "rlaif", "langchain") if k in results],
             report_dir,
-            manifests,
+            manifests=manifests,
             title="ragloop loop: before and after learning from feedback",
             notes=notes,
             extra_figures=figures,

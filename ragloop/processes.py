@@ -26,6 +26,7 @@ def wait_until_ready(
     proc: subprocess.Popen,
     ready: Callable[[], bool],
     what: str,
+    *,
     timeout_s: float,
     poll_s: float = 0.2,
     hint: str = "",

@@ -178,7 +178,9 @@ class VLLMServer:
     def wait_healthy(self, timeout_s: float) -> None:
         assert self._proc is not None
         hint = f"; see {self.log_file}" if self.log_file else ""
-        wait_until_ready(self._proc, lambda: is_healthy(self.url), "vLLM", timeout_s, 1.0, hint)
+        wait_until_ready(
+            self._proc, lambda: is_healthy(self.url), "vLLM", timeout_s=timeout_s, poll_s=1.0, hint=hint
+        )
         log.info("vLLM ready at %s", self.base_url)
 
     def stop(self, timeout_s: float = 30.0) -> None:

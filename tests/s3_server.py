@@ -35,7 +35,7 @@ class S3Server:
             start_new_session=True,
         )
         try:
-            wait_until_ready(self._proc, self._answering, "the S3 server", timeout_s, poll_s=0.1)
+            wait_until_ready(self._proc, self._answering, "the S3 server", timeout_s=timeout_s, poll_s=0.1)
         except BaseException:
             self.stop()
             raise

@@ -126,10 +126,12 @@ def test_the_sft_choices_benchmark_checks_its_export_as_the_loop_does(chain, emb
         "epochs": 1,
     }
     judge = Judge(ReferenceOverlapJudge(embedder.encode))
-    made = checked_export("v", params, get_settings(), tmp_path, chain, judge)
+    made = checked_export("v", params, get_settings(), tmp_path, chain=chain, judge=judge)
     assert kept(made.path) == {"agrees": rows[0]}
     assert made.grounding is None and made.distilled is None
-    assert made.round_trip["agreed"] == 1 and made.round_trip["disagreed"] == 1
+    assert made.round_trip.agreed == 1 and made.round_trip.disagreed == 1
+    trip = made.to_dict()["round_trip"]
+    assert trip == {"drafts": 2, "agreed": 1, "disagreed": 1, "agreement": "reference"}
     assert params == {"epochs": 1}
 
 

@@ -93,9 +93,11 @@ def signed_in_app(tmp_path):
     )
     try:
         wait_until_ready(
-            idp, lambda: _healthy(f"{issuer}/.well-known/openid-configuration"), "oidc-provider", 60
+            idp, lambda: _healthy(f"{issuer}/.well-known/openid-configuration"), "oidc-provider", timeout_s=60
         )
-        wait_until_ready(app, lambda: _healthy(f"{app_url}/_stcore/health"), "the Streamlit app", 120)
+        wait_until_ready(
+            app, lambda: _healthy(f"{app_url}/_stcore/health"), "the Streamlit app", timeout_s=120
+        )
         yield app_url, store, ann
     finally:
         _stop(app)

@@ -320,6 +320,7 @@ def save_adapter(
     trainer,
     job: LoraJob,
     method: str,
+    *,
     data: TrainingSet,
     metrics: dict[str, Any],
     feedback_range: tuple[str | None, str | None] = (None, None),

@@ -160,6 +160,15 @@ class SFTJob(LoraJob):
             "validation stays the served forward pass"
         },
     )
+    neftune_alpha: float | None = field(
+        default=None,
+        metadata={
+            "help": "NEFTune (Jain et al. 2023; Transformers' neftune_noise_alpha): uniform noise of this "
+            "alpha on the input embeddings while training, a regulariser against copying small data; over "
+            "cached prompts the prompt is cached without noise and the answer's noise is scaled to the "
+            "whole row's length (None: off)"
+        },
+    )
 
 
 @dataclass

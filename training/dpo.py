@@ -75,4 +75,6 @@ def main(job: DPOJob, resume: bool = False):
                 before = preference_accuracy(trainer.model, tokenizer, pairs)
         metrics["heldout_accuracy_before"] = before
         metrics["heldout_accuracy"] = preference_accuracy(trainer.model, tokenizer, pairs)
-    return save_adapter(trainer, job, "dpo", data, metrics, feedback_range(rows)), metrics
+    return save_adapter(
+        trainer, job, "dpo", data=data, metrics=metrics, feedback_range=feedback_range(rows)
+    ), metrics

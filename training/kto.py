@@ -86,4 +86,6 @@ def main(job: KTOJob, resume: bool = False):
     }
     if val is not None:
         metrics.update(heldout_rewards(trainer.model, tokenizer, data.records("validation"), job.beta))
-    return save_adapter(trainer, job, "kto", data, metrics, feedback_range(rows)), metrics
+    return save_adapter(
+        trainer, job, "kto", data=data, metrics=metrics, feedback_range=feedback_range(rows)
+    ), metrics

@@ -186,4 +186,6 @@ def main(job: PPOJob, resume: bool = False, reward_model: nn.Module | None = Non
         "steps": len(scores),
     }
     trainer.model = trainer.policy_model if hasattr(trainer, "policy_model") else trainer.model.policy
-    return save_adapter(trainer, job, "ppo", data, metrics, feedback_range(rows)), metrics
+    return save_adapter(
+        trainer, job, "ppo", data=data, metrics=metrics, feedback_range=feedback_range(rows)
+    ), metrics

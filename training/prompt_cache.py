@@ -16,10 +16,18 @@ the loss that picks the checkpoint is the served model's. Measured on the realdo
 
 ``PromptCacheSFTTrainer`` is TRL's ``SFTTrainer`` with one training loss swapped; evaluation,
 checkpoints, early stopping and the time budget are TRL's and the job's as before.
+
+With NEFTune (``neftune_alpha``: Transformers puts noise on the input embeddings while training) the
+cached prompt is the base's clean reading, computed without noise, and the answer tokens get the noise a
+full forward pass of the whole row would give them: Transformers scales it by 1/sqrt(tokens in the
+pass), and a pass here holds the answer only.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # what the cache may hold: 4 GiB is ~400 of the loop's rows for the 0.5B default in fp32 (a loop export
@@ -52,7 +60,7 @@ class PromptCache:
         if layers is None:
             self.misses += 1
             ids = torch.tensor([prefix], device=model.device)
-            with torch.no_grad(), model.disable_adapter():
+            with torch.no_grad(), model.disable_adapter(), embedding_noise(model, 0.0):
                 out = model(input_ids=ids, use_cache=True)
             layers = [(layer.keys.detach(), layer.values.detach()) for layer in out.past_key_values.layers]
             size = sum(k.nbytes + v.nbytes for k, v in layers)
@@ -68,6 +76,22 @@ class PromptCache:
         return cache
 
 
+@contextmanager
+def embedding_noise(model, scale: float) -> Iterator[None]:
+    """NEFTune's noise times ``scale`` for the forward passes inside (0: none), when the trainer has
+    switched it on (Transformers sets ``neftune_noise_alpha`` on the input embeddings); else nothing."""
+    embeddings = model.get_input_embeddings()
+    alpha = getattr(embeddings, "neftune_noise_alpha", None)
+    if alpha is None:
+        yield
+        return
+    embeddings.neftune_noise_alpha = alpha * scale
+    try:
+        yield
+    finally:
+        embeddings.neftune_noise_alpha = alpha
+
+
 def answer_loss_sum(model, cache: PromptCache, input_ids, attention_mask, labels):
     """Summed cross-entropy of one row's answer tokens (labels != -100), the adapter running on the
     answer only, over the base's cached prompt; and how many tokens it summed."""
@@ -81,12 +105,14 @@ def answer_loss_sum(model, cache: PromptCache, input_ids, attention_mask, labels
     prefix = tuple(input_ids[: first - 1].tolist())
     past = cache.get(model, prefix)
     positions = torch.arange(first - 1, length, device=input_ids.device)[None]
-    out = model(
-        input_ids=input_ids[first - 1 : length][None],
-        past_key_values=past,
-        position_ids=positions,
-        use_cache=True,
-    )
+    # the noise of a pass over the whole row: Transformers scales it by 1/sqrt(the pass's tokens)
+    with embedding_noise(model, math.sqrt((length - first + 1) / length)):
+        out = model(
+            input_ids=input_ids[first - 1 : length][None],
+            past_key_values=past,
+            position_ids=positions,
+            use_cache=True,
+        )
     logits = out.logits[0, :-1].float()
     gold = labels[first:length]
     loss = torch.nn.functional.cross_entropy(logits, gold, ignore_index=-100, reduction="sum")

@@ -78,4 +78,6 @@ def main(job: RMJob, resume: bool = False):
     if val is not None:
         metrics["pairwise_accuracy"] = pairwise_accuracy(trainer, val)
     metrics["pairwise_accuracy_train"] = pairwise_accuracy(trainer, train)
-    return save_adapter(trainer, job, "rm", data, metrics, feedback_range(rows)), metrics
+    return save_adapter(
+        trainer, job, "rm", data=data, metrics=metrics, feedback_range=feedback_range(rows)
+    ), metrics

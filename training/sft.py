@@ -79,6 +79,7 @@ def main(job: SFTJob, resume: bool = False):
         **{**common_args(job), "eval_strategy": "epoch" if val is not None else "no", **early},
         max_length=job.max_length,
         completion_only_loss=True,
+        neftune_noise_alpha=job.neftune_alpha,  # None: off
     )
     trainer_class = prompt_cache.trainer_class() if job.prompt_cache else SFTTrainer
     trainer = trainer_class(
@@ -106,4 +107,6 @@ def main(job: SFTJob, resume: bool = False):
         # with early stopping the best checkpoint is loaded and its loss is known: no second evaluation
         best = trainer.state.best_metric if early else None
         metrics["eval_loss"] = best if best is not None else trainer.evaluate()["eval_loss"]
-    return save_adapter(trainer, job, "sft", data, metrics, feedback_range(rows)), metrics
+    return save_adapter(
+        trainer, job, "sft", data=data, metrics=metrics, feedback_range=feedback_range(rows)
+    ), metrics

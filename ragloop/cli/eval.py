@@ -80,7 +80,7 @@ def eval_run(
         if adapter and (manifest := _adapter_manifest(adapter)):
             manifests.append(manifest)
     report_dir = report or settings.reports_dir / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
-    write_report(results, report_dir, manifests, notes=[f"eval set: {eval_set.name}"])
+    write_report(results, report_dir, manifests=manifests, notes=[f"eval set: {eval_set.name}"])
     typer.echo(text_table(results))
     typer.echo(f"metrics: {', '.join(written)}")
     typer.echo(f"report: {report_dir / 'report.md'} (HTML beside it)")

@@ -61,7 +61,7 @@ def test_summary_row_and_tables():
 
 def test_report_renders_with_its_plots(tmp_path):
     results = [result("base", [0.6, 0.7], [3.0, 4.0]), result("support-v1", [0.8, 0.9], [4.0, 5.0])]
-    md_path = write_report(results, tmp_path / "r", [MANIFEST], notes=["eval set: demo.jsonl"])
+    md_path = write_report(results, tmp_path / "r", manifests=[MANIFEST], notes=["eval set: demo.jsonl"])
     md = md_path.read_text()
     for png in ("metrics.png", "similarity.png", "judge_scores.png", "training-support.png"):
         assert (tmp_path / "r" / png).stat().st_size > 1000, png  # a real image, not an empty file

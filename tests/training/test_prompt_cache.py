@@ -94,3 +94,39 @@ def test_sft_over_cached_prompts_lowers_the_served_loss_on_held_out_rows(toy_job
     assert metrics["eval_loss"] < 0.6 * metrics["eval_loss_before"], metrics
     cache = metrics["prompt_cache"]
     assert cache["prompts"] > 0 and cache["hits"] > cache["prompts"], cache
+
+
+def test_neftune_noise_reaches_the_answer_at_the_whole_rows_scale_and_never_the_cached_prompt(
+    tiny_model_dir,
+):
+    """With NEFTune on (as the trainer switches it on), the cached prompt is the base's clean reading
+    (the same keys as without noise), and the answer's embeddings carry noise bounded as in a full
+    forward pass of the row: alpha / sqrt(row tokens x width), not the answer's own shorter length."""
+    import torch
+    from transformers.integrations.neftune import activate_neftune
+
+    from training.prompt_cache import PromptCache, answer_loss_sum
+
+    torch.manual_seed(0)
+    model = lora_model(tiny_model_dir).train()
+    ids = torch.randint(5, 200, (40,))
+    first, alpha = 31, 50.0
+    labels = ids.clone()
+    labels[:first] = -100
+    mask = torch.ones_like(ids)
+    clean = PromptCache()
+    with torch.no_grad():
+        answer_loss_sum(model, clean, ids, mask, labels)
+    embeddings = model.get_input_embeddings()
+    activate_neftune(model, alpha)
+    noise = []  # after NEFTune's hook: how far each pass's embeddings are from the clean ones
+    embeddings.register_forward_hook(lambda m, i, o: noise.append((o - m.weight[i[0]]).abs().max().item()))
+    noisy = PromptCache()
+    with torch.no_grad():
+        answer_loss_sum(model, noisy, ids, mask, labels)
+    prefix = tuple(ids[: first - 1].tolist())
+    for (k0, v0), (k1, v1) in zip(clean._entries[prefix], noisy._entries[prefix], strict=True):
+        assert torch.equal(k0, k1) and torch.equal(v0, v1)
+    bound = alpha / (40 * embeddings.weight.shape[1]) ** 0.5
+    assert noise[0] == 0.0  # the prompt's pass
+    assert 0.5 * bound < noise[1] <= bound * 1.0001  # the answer's, at the whole row's scale
