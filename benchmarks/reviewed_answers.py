@@ -56,18 +56,19 @@ def best_matches(index: ReviewedAnswers, questions: list[str]) -> list[tuple[str
     """(feedback id, similarity) of the closest reviewed answer per question, at any similarity."""
     vectors = index.embedder.encode_query(questions)
     out = []
-    for v in vectors:
-        found = index.match(v)
+    for question, v in zip(questions, vectors, strict=True):
+        found = index.match(v, question)
         out.append((found[0].answer.feedback_id, found[0].similarity) if found else (None, -1.0))
     return out
 
 
-def measure(path: Path, settings: Settings) -> dict:
+def measure(path: Path, settings: Settings, specifics: str = "names") -> dict:
     items = read_set(path)
     indexed = [i for i in items if indexed_half(i["id"])]
     others = [i for i in items if not indexed_half(i["id"])]
     index = build_reviewed(settings, build_embedder(settings))
-    index.min_similarity, index.k = -1.0, 1  # raw nearest neighbour; thresholds are applied below
+    index.min_similarity = -1.0  # the nearest allowed neighbour at any similarity; thresholds below
+    index.specifics = specifics
     for item in indexed:
         index.put(ReviewedAnswer(item["id"], item["question"], item["reference"], "benchmark", "2026-11-25"))
     positives = [(i["id"], p) for i in indexed for p in i.get("paraphrases", [])]
@@ -167,12 +168,18 @@ def main(argv: list[str] | None = None) -> None:
         default=Settings().reviewed.direct_similarity,
         help="for the answer path: give the approved text itself at or above this ('none': never)",
     )
+    parser.add_argument(
+        "--specifics",
+        choices=["off", "names", "capitalised"],
+        default=Settings().reviewed.specifics,
+        help="leave out entries whose question names other specifics (rag.reviewed.specifics)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for role, path in SETS.items():
             settings = Settings(data_dir=Path(tmp) / role)
-            results[role] = measure(path, settings)
+            results[role] = measure(path, settings, args.specifics)
     chosen = choose(results["tune"]["rows"])
     print(f"{'threshold':>9}  " + "  ".join(f"{r:>34}" for r in results))
     print(f"{'':>9}  " + "  ".join(f"{'paraphrase / verbatim / false use':>34}" for _ in results))

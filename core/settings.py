@@ -477,6 +477,14 @@ class ReviewedAnswerSettings(BaseModel):
         "it on the demo set as the lowest threshold no unrelated question reaches",
     )
     k: int = Field(2, ge=1, le=10, description="at most this many reviewed answers per question")
+    specifics: Literal["off", "names", "capitalised"] = Field(
+        "capitalised",
+        description="leave out a reviewed answer whose question names other specifics than the new one "
+        "(each names one the other lacks: error code E03 / E12; rag.reviewed.specifics): 'names' counts "
+        "numbers, codes and identifiers, 'capitalised' also capitalised words; 'off': embeddings alone. "
+        "Chosen on demo by benchmarks/reviewed_answers.py (false use 9.0 % -> 2.7 % at 0.65, paraphrase "
+        "recall 94.1 % kept); README 'Reviewed answers'",
+    )
     include_rated: bool = Field(
         False, description="also approved answers rated >= 4 (not only approved corrections)"
     )

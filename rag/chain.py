@@ -203,10 +203,10 @@ class RagChain:
     def reviewed_for(self, question: str) -> list[Match]:
         """The reviewed answers close enough to ``question`` to go into its prompt (none: the prompt, and
         so a greedy answer, is what it would be without reviewed answers)."""
-        return self._reviewed_near(self.embedder.encode_query_one(question))
+        return self._reviewed_near(self.embedder.encode_query_one(question), question)
 
-    def _reviewed_near(self, vector: np.ndarray) -> list[Match]:
-        return self.reviewed.match(vector) if self.reviewed is not None else []
+    def _reviewed_near(self, vector: np.ndarray, question: str) -> list[Match]:
+        return self.reviewed.match(vector, question) if self.reviewed is not None else []
 
     def _retrieve(
         self, question: str, k: int | None = None
@@ -221,7 +221,7 @@ class RagChain:
         else:
             candidates = self.store.search(vector, text=question, k=max(k, self.reranker.depth))
             hits = self.reranker.rerank(question, candidates, k)
-        reviewed = self._reviewed_near(vector)
+        reviewed = self._reviewed_near(vector, question)
         # Only an empty result needs the (for OpenSearch, remote) count to tell why.
         if not hits and not reviewed and self.store.count() == 0:
             raise EmptyCorpus("no documents are indexed yet; run `ragloop ingest PATH` or upload a file")

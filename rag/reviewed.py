@@ -8,9 +8,11 @@ file, or a second OpenSearch index): ``ReviewedAnswers`` needs only the ``Vector
 
 At answer time ``match`` finds the entries whose question is close enough to the new one (cosine
 similarity of the question embeddings at least ``min_similarity``, recomputed here so that the
-threshold means the same on every backend); the chain puts them before the document chunks as sources
-labelled "reviewed answer". A match at least ``direct_similarity`` close is the same question asked
-again (measured: no unrelated question of the tuning set comes that close): then the approved text *is*
+threshold means the same on every backend) and that names no other specifics (``conflicting``: "What
+does error code E03 mean?" is close to "What does error code E12 mean?" in embedding, but E12's answer
+is not E03's); the chain puts them before the document chunks as sources labelled "reviewed answer".
+A match at least ``direct_similarity`` close is the same question asked again (measured: no unrelated
+question of the tuning set comes that close): then the approved text *is*
 the answer, given without asking the model, as customer-service "custom answers" do — the reviewer's
 words stick exactly, instead of a small model blending them with a document chunk. ``retract`` removes
 an entry at once. What is approved, edited, rejected or retracted is decided on the Review page;
@@ -22,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -95,6 +98,41 @@ def source_label(source: str, section: str = "") -> str:
     return entry.label() if entry else "reviewed answer"
 
 
+_TOKEN = re.compile(r"`[^`]+`|[\w][\w./:()-]*[\w)]|\w")
+_CODE = re.compile(r"\d|_|\w[.:]+\w|\(\)|^`")
+
+
+def specifics(question: str, *, capitalised: bool = False) -> set[str]:
+    """What a question names that a paraphrase keeps and another question changes: tokens with a digit
+    (E03, 2.4, HTTP/2), code identifiers (snake_case, dotted and ``::`` paths, calls, backticked spans),
+    words with a capital after their first letter (RefCell, VoltBike, JSON); with ``capitalised`` also
+    capitalised words that do not start the question (Mutex). Lower-cased, a plural's "s" dropped, a
+    hyphenated phrase reduced to its parts with a digit ("12-year-old": "12")."""
+    found = set()
+    for n, token in enumerate(_TOKEN.findall(question)):
+        word = token.strip("`").rstrip(".:-").removesuffix("()")
+        if not word:
+            continue
+        inner_capital = any(c.isupper() for c in word[1:])
+        named = capitalised and n > 0 and len(word) > 1 and word[0].isupper()  # not the first word, not "I"
+        if not (_CODE.search(token) or inner_capital or named):
+            continue
+        word = word.lower()
+        # "12-year-old" is "12 year old": a hyphenated phrase's specific is its part with a digit
+        parts = [p for p in word.split("-") if any(c.isdigit() for c in p)] if "-" in word else [word]
+        for part in parts or [word]:
+            plural = len(part) > 3 and part.endswith("s") and not part.endswith("ss")
+            found.add(part[:-1] if plural else part)
+    return found
+
+
+def conflicting(a: str, b: str, *, capitalised: bool = False) -> bool:
+    """Whether two questions ask about different specifics: each names one the other does not (a swap,
+    E03 for E12); one that only drops or adds a name ("the VoltBike frame" / "the frame") does not."""
+    x, y = specifics(a, capitalised=capitalised), specifics(b, capitalised=capitalised)
+    return bool(x - y) and bool(y - x)
+
+
 @dataclass(frozen=True)
 class Match:
     answer: ReviewedAnswer
@@ -113,12 +151,16 @@ class ReviewedAnswers:
         min_similarity: float,
         k: int = 2,
         direct_similarity: float | None = None,
+        specifics: str = "capitalised",
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.min_similarity = min_similarity
         self.k = k
         self.direct_similarity = direct_similarity  # None: always through the model
+        # "off": embeddings alone decide; "names": no entry whose question names other specifics;
+        # "capitalised": capitalised words count as specifics too (``specifics``)
+        self.specifics = specifics
 
     def direct(self, matches: list[Match]) -> Match | None:
         """The match whose approved text is the answer itself (the closest, when it is at least
@@ -144,9 +186,10 @@ class ReviewedAnswers:
     def count(self) -> int:
         return self.store.count()
 
-    def match(self, question_vector: np.ndarray) -> list[Match]:
-        """Entries whose question is at least ``min_similarity`` close to the new question, best first.
-        An empty index costs one count; otherwise one dense search plus the candidates' questions."""
+    def match(self, question_vector: np.ndarray, question: str | None = None) -> list[Match]:
+        """Entries whose question is at least ``min_similarity`` close to the new question, best first,
+        less those whose question names other specifics than ``question`` (when given). An empty index
+        costs one count; otherwise one dense search plus the candidates' questions."""
         if self.store.count() == 0:
             return []
         hits = self.store.search(question_vector, text=None, k=self.k)
@@ -157,6 +200,9 @@ class ReviewedAnswers:
         vectors = self.embedder.encode_query([e.question for e, _ in entries])
         sims = vectors @ np.asarray(question_vector, dtype=np.float32)
         found = [Match(e, float(s), h) for (e, h), s in zip(entries, sims, strict=True)]
+        if question is not None and self.specifics != "off":
+            caps = self.specifics == "capitalised"
+            found = [m for m in found if not conflicting(question, m.answer.question, capitalised=caps)]
         return sorted((m for m in found if m.similarity >= self.min_similarity), key=lambda m: -m.similarity)
 
     def close(self) -> None:

@@ -56,7 +56,12 @@ def build_reviewed(settings: Settings, embedder: Embedder) -> ReviewedAnswers:
     cfg = settings.reviewed
     store = get_vector_store(settings, embedder.dim, namespace="reviewed-answers")
     return ReviewedAnswers(
-        store, embedder, min_similarity=cfg.min_similarity, k=cfg.k, direct_similarity=cfg.direct_similarity
+        store,
+        embedder,
+        min_similarity=cfg.min_similarity,
+        k=cfg.k,
+        direct_similarity=cfg.direct_similarity,
+        specifics=cfg.specifics,
     )
 
 

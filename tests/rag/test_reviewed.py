@@ -70,6 +70,40 @@ def test_an_unrelated_question_finds_nothing(index, embedder):
     assert index.match(embedder.encode_one("Which certification does the frame lock have?")) == []
 
 
+E12 = ReviewedAnswer(
+    feedback_id="fb-e12",
+    question="What does error code E12 mean?",
+    text="The display lost contact with the motor controller; check the connector under the top tube.",
+    approved_by="rita",
+    approved_at="2026-11-24T10:00:00+00:00",
+)
+KIDS = ReviewedAnswer(
+    feedback_id="fb-kids",
+    question="Can a 12-year-old ride the Trail 500?",
+    text="No, children under 14 must not ride it [1].",
+    approved_by="rita",
+    approved_at="2026-11-24T10:00:00+00:00",
+)
+
+
+def test_a_question_about_another_code_does_not_get_its_reviewed_answer(index, embedder):
+    """E03 is 0.82 close to E12 in embedding, above the threshold: a swapped code (or number, or name)
+    keeps E12's answer away; a paraphrase that keeps the specifics, or only words them otherwise, finds
+    its entry."""
+    from rag.reviewed import conflicting
+
+    index.put(E12)
+    index.put(KIDS)
+    e03 = "What does error code E03 mean?"
+    assert index.match(embedder.encode_one(e03), e03) == []
+    assert conflicting(e03, E12.question) and not conflicting("what is error E12", E12.question)
+    kids = "Is the Trail 500 suitable for a 12 year old child?"
+    for same, entry in [("what is error E12", E12), (kids, KIDS)]:
+        assert [m.answer for m in index.match(embedder.encode_one(same), same)] == [entry]
+    index.specifics = "off"  # embeddings alone: E12's answer would go to the model for E03
+    assert [m.answer for m in index.match(embedder.encode_one(e03), e03)] == [E12]
+
+
 def test_an_edit_replaces_and_a_retraction_removes_at_once(index, embedder):
     index.put(KEYS)
     edited = ReviewedAnswer(**{**KEYS.__dict__, "text": "Yes, for 15 euros at a dealer [1]."})
@@ -171,4 +205,26 @@ def test_the_same_question_again_gets_the_approved_text_itself_without_the_model
     reviewed.retract("fb-keys")  # this corpus lacks the accessories page: the documents don't say
     again = chain.answer("Can the frame lock and the battery lock use the same key?")
     assert not again.trace.reviewed_direct and again.trace.reviewed_answers == [] and again.trace.silent
+    reviewed.close()
+
+
+def test_the_chain_gives_no_reviewed_answer_of_another_code(tmp_path, embedder, indexed_store):
+    """The chain asks the index with the question's words: E12's approved text is neither the answer nor
+    a source for E03 (the model, here unreachable, is asked instead), and still E12's own answer."""
+    from rag.chain import ChainConfig, RagChain
+    from rag.errors import BackendUnavailable
+    from tests.rag.conftest import unreachable_llm
+
+    reviewed = ReviewedAnswers(
+        EmbeddedVectorStore(tmp_path / "reviewed-answers.sqlite3", dim=embedder.dim),
+        embedder,
+        min_similarity=THRESHOLD,
+        direct_similarity=0.80,  # low enough that E03 (0.82) would get E12's text word for word
+    )
+    reviewed.put(E12)
+    chain = RagChain(indexed_store, embedder, unreachable_llm(), ChainConfig(top_k=2), reviewed=reviewed)
+    assert chain.reviewed_for("What does error code E03 mean?") == []
+    with pytest.raises(BackendUnavailable):
+        chain.answer("What does error code E03 mean?")
+    assert chain.answer("What does error code E12 mean?").text.startswith(E12.text.rstrip("."))
     reviewed.close()
