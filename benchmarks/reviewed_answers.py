@@ -62,13 +62,12 @@ def best_matches(index: ReviewedAnswers, questions: list[str]) -> list[tuple[str
     return out
 
 
-def measure(path: Path, settings: Settings, specifics: str = "names") -> dict:
+def measure(path: Path, settings: Settings) -> dict:
     items = read_set(path)
     indexed = [i for i in items if indexed_half(i["id"])]
     others = [i for i in items if not indexed_half(i["id"])]
     index = build_reviewed(settings, build_embedder(settings))
     index.min_similarity = -1.0  # the nearest allowed neighbour at any similarity; thresholds below
-    index.specifics = specifics
     for item in indexed:
         index.put(ReviewedAnswer(item["id"], item["question"], item["reference"], "benchmark", "2026-11-25"))
     positives = [(i["id"], p) for i in indexed for p in i.get("paraphrases", [])]
@@ -178,8 +177,8 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for role, path in SETS.items():
-            settings = Settings(data_dir=Path(tmp) / role)
-            results[role] = measure(path, settings, args.specifics)
+            settings = Settings(data_dir=Path(tmp) / role, reviewed={"specifics": args.specifics})
+            results[role] = measure(path, settings)
     chosen = choose(results["tune"]["rows"])
     print(f"{'threshold':>9}  " + "  ".join(f"{r:>34}" for r in results))
     print(f"{'':>9}  " + "  ".join(f"{'paraphrase / verbatim / false use':>34}" for _ in results))
@@ -214,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
             settings = Settings(
                 data_dir=Path(tmp),
                 llm={"base_url": args.llm_url},
-                reviewed={"direct_similarity": args.direct_similarity},
+                reviewed={"direct_similarity": args.direct_similarity, "specifics": args.specifics},
             )
             results["answer_path"] = answer_path(settings)
         for kind, row in results["answer_path"]["summary"].items():

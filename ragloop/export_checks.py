@@ -23,13 +23,14 @@ from ragloop.self_distill import DistillReport, distill_corrections
 
 @dataclass(frozen=True)
 class ExportChecks:
-    """Which checks run. ``ground``: None (none), ``"judge"`` or ``"k-precision"``."""
+    """Which checks run (every field given: the loop's settings or a benchmark variant decide them).
+    ``ground``: None (none), ``"judge"`` or ``"k-precision"``."""
 
-    ground: str | None = "judge"
-    correction_targets: str = "as-given"  # or "self-distilled"
-    synthetic_rows: str = "served-answers"  # "drafts": no round trip
-    agreement: str = "reference"
-    workers: int = 1  # answers at once, for the steps that ask the served model
+    ground: str | None
+    correction_targets: str  # "as-given" or "self-distilled"
+    synthetic_rows: str  # "drafts" (no round trip), "checked-drafts" or "served-answers"
+    agreement: str  # "reference" or "supported"
+    workers: int  # answers at once, for the steps that ask the served model
 
     @classmethod
     def of_loop(cls, cfg) -> ExportChecks:
