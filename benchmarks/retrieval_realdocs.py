@@ -128,15 +128,71 @@ def decomposing_retriever(index: Index, weight: float) -> Callable[[str], Sequen
     search = store_retriever(index, weight)
 
     def retrieve(question: str) -> list[Chunk]:
-        lists = [search(q) for q in [question, *decompose(question)]] if len(decompose(question)) > 1 else []
-        if not lists:
-            return search(question)
+        parts = decompose(question)
+        return (
+            fused([search(q) for q in [question, *parts]], "interleave")
+            if len(parts) > 1
+            else search(question)
+        )
+
+    return retrieve
+
+
+# The served model writes search queries for a question (issue 30: sub-question decomposition; and the
+# alternative phrasings of LangChain's MultiQueryRetriever / RAG-Fusion). Measured 2026-11-29, README.
+QUERY_PROMPTS = {
+    "decompose": "Split this question into the separate search queries needed to answer it, one per line. "
+    "If it asks only one thing, write it once. Write only the queries.\nQuestion: {question}",
+    "rephrase": "Write 2 other ways to ask this question, in other words, one per line. Write only the "
+    "questions.\nQuestion: {question}",
+}
+_LIST_MARK = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)]|query\s*\d*:|question\s*\d*:)\s*", re.IGNORECASE)
+
+
+def generated_queries(text: str, question: str, most: int = 3) -> list[str]:
+    """The model's reply as search queries: one per line, list marks dropped, lines under three words,
+    repeats and the question itself left out."""
+    out: list[str] = []
+    for raw in text.splitlines():
+        line = _LIST_MARK.sub("", raw).strip().strip('"')
+        if len(line.split()) >= 3 and line.lower() != question.lower() and line not in out:
+            out.append(line)
+    return out[:most]
+
+
+def fused(lists: Sequence[Sequence[Chunk]], how: str) -> list[Chunk]:
+    """Several rankings as one: ``interleave`` takes each list's r-th chunk in turn (the first list
+    first), ``rrf`` sums 1 / (60 + rank)."""
+    if how == "interleave":
         out: dict[str, Chunk] = {}
         for rank in range(DEPTH):
             for ranked in lists:
                 if rank < len(ranked):
                     out.setdefault(ranked[rank].chunk_id, ranked[rank])
         return list(out.values())[:DEPTH]
+    scores: dict[str, float] = {}
+    by_id: dict[str, Chunk] = {}
+    for ranked in lists:
+        for rank, chunk in enumerate(ranked, start=1):
+            by_id[chunk.chunk_id] = chunk
+            scores[chunk.chunk_id] = scores.get(chunk.chunk_id, 0.0) + 1.0 / (60 + rank)
+    return [by_id[i] for i in sorted(scores, key=lambda i: -scores[i])][:DEPTH]
+
+
+def served_query_retriever(
+    index: Index, weight: float, llm, kind: str, how: str
+) -> Callable[[str], Sequence[Chunk]]:
+    """The whole question's search first, then one search per query the served model writes for it
+    (``QUERY_PROMPTS[kind]``, greedy), fused (``how``). A reply with no usable query keeps the search."""
+    from rag.protocols import ChatMessage
+
+    search = store_retriever(index, weight)
+
+    def retrieve(question: str) -> list[Chunk]:
+        prompt = QUERY_PROMPTS[kind].format(question=question)
+        reply = llm.sample_chat([ChatMessage("user", prompt)], n=1, max_tokens=96, temperature=0.0)[0]
+        extra = generated_queries(reply, question)
+        return fused([search(question), *map(search, extra)], how) if extra else search(question)
 
     return retrieve
 
@@ -260,7 +316,8 @@ def line(name: str, scores: dict, p50_ms: float) -> str:
 NOT_MEASURED = [
     "cross-encoder reranker: not measured. No cross-encoder ships inside a package this machine can "
     "install (the reranker packages download weights from a model hub at first use). The served model "
-    "re-ranks instead (query likelihood, retrieval.rerank) when --llm-url is given.",
+    "re-ranks instead (query likelihood, retrieval.rerank) when --llm-url is given; with it also the "
+    "served model's sub-questions and rephrasings (+ served decompose / rephrase).",
     "nomic-embed-text-v1.5 (embedding.backend = nomic-gguf) needs gpt4all and its model packages "
     "(requirements-nomic.txt); its rows are skipped without them.",
 ]
@@ -336,6 +393,11 @@ def variants(
                 )
         default = QueryLikelihoodReranker(llm, depth=cfg.rerank_depth, weight=cfg.rerank_weight)
         table["+ query likelihood (setting)"] = lambda: reranked_retriever(index("after"), w, default)
+        for kind in QUERY_PROMPTS:
+            for how in ("interleave", "rrf"):
+                table[f"+ served {kind} ({how})"] = lambda k=kind, h=how: served_query_retriever(
+                    index("after"), w, llm, k, h
+                )
     if not nomic_gguf.available():
         table = {name: make for name, make in table.items() if not name.startswith("nomic")}
     return table
