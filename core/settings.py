@@ -278,8 +278,8 @@ class LoopSettings(BaseModel):
         2,
         ge=1,
         description="chunks per prompt in the loop (the app serves retrieval.top_k): 4 measured on the "
-        "tuning sets, judge -0.17 for the adapter (the 0.5B model reads more chunks worse; half the "
-        "training steps fit the budget); README 'Four chunks per prompt'",
+        "tuning sets, judge -0.17 for the adapter (the 0.5B model reads 4 chunks no better than 2; half "
+        "the training steps fit the budget); README 'Four chunks per prompt'",
     )
     max_tokens: int = Field(64, ge=1, description="answer length")
     answer_workers: int = Field(
