@@ -91,19 +91,32 @@ def store_retriever(index: Index, weight: float) -> Callable[[str], Sequence[Chu
     return retrieve
 
 
+def fused(lists: Sequence[Sequence[Chunk]], how: str, *, rank_constant: int = 60) -> list[Chunk]:
+    """Several rankings as one: ``interleave`` takes each list's r-th chunk in turn (the first list
+    first), ``rrf`` sums 1 / (rank_constant + rank) (reciprocal rank fusion)."""
+    if how == "interleave":
+        out: dict[str, Chunk] = {}
+        for rank in range(DEPTH):
+            for ranked in lists:
+                if rank < len(ranked):
+                    out.setdefault(ranked[rank].chunk_id, ranked[rank])
+        return list(out.values())[:DEPTH]
+    scores: dict[str, float] = {}
+    by_id: dict[str, Chunk] = {}
+    for ranked in lists:
+        for rank, chunk in enumerate(ranked, start=1):
+            by_id[chunk.chunk_id] = chunk
+            scores[chunk.chunk_id] = scores.get(chunk.chunk_id, 0.0) + 1.0 / (rank_constant + rank)
+    return [by_id[i] for i in sorted(scores, key=lambda i: -scores[i])][:DEPTH]
+
+
 def rrf_retriever(index: Index, rank_constant: int = 60) -> Callable[[str], Sequence[Chunk]]:
     """Reciprocal rank fusion of the dense and the BM25 list (what OpenSearch's score-ranker processor
     does) instead of the weighted sum of min-max normalised scores."""
     dense, keyword = store_retriever(index, 1.0), store_retriever(index, 0.0)
 
     def retrieve(question: str) -> list[Chunk]:
-        fused: dict[str, float] = {}
-        by_id: dict[str, Chunk] = {}
-        for ranked in (dense(question, 50), keyword(question, 50)):
-            for rank, chunk in enumerate(ranked, start=1):
-                by_id[chunk.chunk_id] = chunk
-                fused[chunk.chunk_id] = fused.get(chunk.chunk_id, 0.0) + 1.0 / (rank_constant + rank)
-        return [by_id[i] for i in sorted(fused, key=lambda i: -fused[i])[:DEPTH]]
+        return fused([dense(question, 50), keyword(question, 50)], "rrf", rank_constant=rank_constant)
 
     return retrieve
 
@@ -158,25 +171,6 @@ def generated_queries(text: str, question: str, most: int = 3) -> list[str]:
         if len(line.split()) >= 3 and line.lower() != question.lower() and line not in out:
             out.append(line)
     return out[:most]
-
-
-def fused(lists: Sequence[Sequence[Chunk]], how: str) -> list[Chunk]:
-    """Several rankings as one: ``interleave`` takes each list's r-th chunk in turn (the first list
-    first), ``rrf`` sums 1 / (60 + rank)."""
-    if how == "interleave":
-        out: dict[str, Chunk] = {}
-        for rank in range(DEPTH):
-            for ranked in lists:
-                if rank < len(ranked):
-                    out.setdefault(ranked[rank].chunk_id, ranked[rank])
-        return list(out.values())[:DEPTH]
-    scores: dict[str, float] = {}
-    by_id: dict[str, Chunk] = {}
-    for ranked in lists:
-        for rank, chunk in enumerate(ranked, start=1):
-            by_id[chunk.chunk_id] = chunk
-            scores[chunk.chunk_id] = scores.get(chunk.chunk_id, 0.0) + 1.0 / (60 + rank)
-    return [by_id[i] for i in sorted(scores, key=lambda i: -scores[i])][:DEPTH]
 
 
 def served_query_retriever(
